@@ -1,0 +1,19 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "Hopper",
+    products: [
+        .executable(name: "hopper", targets: ["hopper"]),
+        .library(name: "HopperCore", targets: ["HopperCore"]),
+    ],
+    targets: [
+        // glibc's posix_spawn _np helpers, which the Glibc module does not expose.
+        .target(name: "CHopperShim", cSettings: [.define("_GNU_SOURCE")]),
+        .target(name: "HopperCore", dependencies: ["CHopperShim"]),
+        .executableTarget(name: "hopper", dependencies: ["HopperCore"]),
+        // Depends on the executable so `swift test` builds it: integration tests run the real binary.
+        .testTarget(name: "HopperCoreTests", dependencies: ["HopperCore", "hopper"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,57 @@
+// Hopper's C shim for processes and signals: the glibc facilities Swift cannot reach directly.
+//
+// Swift's Glibc module is built without _GNU_SOURCE, so glibc's GNU extensions
+// (the posix_spawn `_np` file actions, pipe2, sigabbrev_np, POSIX_SPAWN_USEVFORK)
+// are invisible to it, and the <sys/wait.h> status macros are function-like
+// macros that Swift does not import. This target is compiled with _GNU_SOURCE
+// and wraps each of them in a plain function. Nothing here allocates; the only state is
+// the signal relay's (see hopper_signal_relay_install and SignalRelay.swift).
+
+#ifndef CHOPPER_PROCESS_H
+#define CHOPPER_PROCESS_H
+
+#include <spawn.h>
+
+/// posix_spawn_file_actions_addchdir_np(3): chdir(path) in the child before exec.
+/// Returns 0 or an error number (glibc reports the child's chdir failure from posix_spawn).
+int hopper_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path);
+
+/// posix_spawn_file_actions_addclosefrom_np(3): close every descriptor >= `from` in the child.
+/// Returns 0 or an error number.
+int hopper_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int from);
+
+/// POSIX_SPAWN_USEVFORK, or 0 where glibc does not define it (it is a no-op since glibc 2.24,
+/// whose posix_spawn always uses clone(CLONE_VM | CLONE_VFORK)).
+short hopper_spawn_flag_usevfork(void);
+
+/// pipe2(2). Returns 0, or -1 with errno set.
+int hopper_pipe2(int fds[2], int flags);
+
+/// sigabbrev_np(3): "TERM" for SIGTERM; NULL for a number glibc does not name.
+const char *hopper_signal_abbreviation(int signo);
+
+/// sigaction(2), query only: 0 when `signo`'s disposition is SIG_DFL, 1 when SIG_IGN
+/// (or, for SIGCHLD, when SA_NOCLDWAIT is set: children are not kept as zombies either way),
+/// 2 when a handler is installed; -1 with errno set on failure. (Swift cannot compare
+/// sa_handler with SIG_IGN or SIG_DFL, which it imports as non-Equatable C function pointers.)
+int hopper_signal_disposition(int signo);
+
+/// sigaction(2): installs Hopper's signal relay handler for `signo` (with SA_RESTART, plus
+/// SA_NOCLDSTOP for SIGCHLD). The handler is async-signal-safe: it marks `signo` pending
+/// and writes one byte to `wake_fd` (non-blocking; a full pipe already means a wake-up is
+/// due). Every call must pass the same `wake_fd`. Returns 0, or -1 with errno set.
+int hopper_signal_relay_install(int signo, int wake_fd);
+
+/// Clears `signo`'s pending mark set by the relay handler; returns whether it was set.
+int hopper_signal_relay_take(int signo);
+
+/// WIFEXITED(status) from <sys/wait.h>, as 0 or 1.
+int hopper_wait_exited(int status);
+/// WEXITSTATUS(status): the exit code when hopper_wait_exited(status).
+int hopper_wait_exit_code(int status);
+/// WIFSIGNALED(status), as 0 or 1.
+int hopper_wait_signaled(int status);
+/// WTERMSIG(status): the terminating signal when hopper_wait_signaled(status).
+int hopper_wait_term_signal(int status);
+
+#endif

@@ -1,0 +1,74 @@
+/// `hopper <command>`: finds the subcommand and runs it. Exit codes: 0 ok,
+/// 1 the thing asked about failed, 2 usage or input error.
+public enum HopperCLI {
+    /// One subcommand: its help and how it reads its arguments.
+    struct Command: Sendable {
+        var name: String
+        var summary: String
+        var usage: String
+        var help: String
+        var spec: Arguments.Spec
+        var run: @Sendable (Arguments) async throws(HopperError) -> Int32
+    }
+
+    static let commands: [Command] = [
+        InitCommand.command, RunCommand.command, SubmitCommand.command, StatusCommand.command,
+        ListCommand.command, ShowCommand.command, WaitCommand.command, CancelCommand.command,
+        ValidateCommand.command,
+    ]
+
+    public static func main(_ argv: [String]) async -> Int32 {
+        let words = argv.dropFirst()
+        guard let name = words.first, !name.hasPrefix("-") || name == "--help" || name == "-h" else {
+            if words.first == "--version" { return 0 }
+            Output.error("usage: hopper <command> [options]; see hopper --help")
+            return 2
+        }
+        if name == "--help" || name == "-h" || name == "help" {
+            var out = Output()
+            out.line(overview())
+            out.flush()
+            return 0
+        }
+        guard let command = commands.first(where: { $0.name == name }) else {
+            Output.error("unknown command \(name); see hopper --help")
+            return 2
+        }
+        do {
+            let args = try Arguments.scan(words.dropFirst(), command.spec)
+            if args.has("help") {
+                var out = Output()
+                out.line("usage: hopper \(command.name) \(command.usage)\n\n\(command.help)")
+                out.flush()
+                return 0
+            }
+            return try await command.run(args)
+        } catch {
+            if error.code == .usage {
+                Output.error("\(command.name): \(error.message) (usage: hopper \(command.name) \(command.usage))")
+                return 2
+            }
+            Output.error(error.message)
+            return error.code == .config || error.code == .notFound || error.code == .invalidField ? 2 : 1
+        }
+    }
+
+    static func overview() -> String {
+        var text = """
+        hopper: a job runner driven by a spool directory.
+
+        usage: hopper <command> [--spool DIR] [--config FILE] [options]
+
+        commands:
+
+        """
+        let width = commands.map(\.name.count).max() ?? 0
+        for c in commands { text += "  \(c.name)\(String(repeating: " ", count: width - c.name.count + 2))\(c.summary)\n" }
+        text += """
+
+        Defaults: --spool ./spool (or $HOPPER_SPOOL), --config ./config/hopper.json.
+        Run `hopper <command> --help` for a command's options and an example.
+        """
+        return text
+    }
+}

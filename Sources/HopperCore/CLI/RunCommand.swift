@@ -1,0 +1,26 @@
+/// `hopper run`: the daemon in the foreground.
+enum RunCommand {
+    static let command = HopperCLI.Command(
+        name: "run", summary: "run the daemon in the foreground", usage: "[--spool DIR] [--config FILE] [--log-level LEVEL]",
+        help: """
+        Takes tasks from the spool until SIGTERM or SIGINT (running tasks get
+        shutdown_grace seconds, then go back to queued/). SIGHUP reloads the
+        configuration. Logs go to stderr. One daemon per spool.
+
+        example: hopper run --spool /var/spool/hopper --config /etc/hopper/hopper.json
+        """,
+        spec: .init(valued: ["log-level"], flags: []), run: run)
+
+    static func run(_ args: Arguments) async throws(HopperError) -> Int32 {
+        guard args.operands.isEmpty else { throw HopperError(.usage, "unexpected argument \(args.operands[0])") }
+        var logger = Logger()
+        if let level = args.value("log-level") {
+            guard let l = ["debug": Logger.Level.debug, "info": .info, "warn": .warning, "warning": .warning, "error": .error][level] else {
+                throw HopperError(.usage, "--log-level expects debug, info, warn or error")
+            }
+            logger.minimum = l
+        }
+        let daemon = try Daemon(options: DaemonOptions(spoolPath: args.spoolPath, configPath: args.configPath, logger: logger))
+        return try await daemon.run()
+    }
+}

@@ -1,0 +1,66 @@
+/// Read-only lookups in a spool for the CLI: works with or without a daemon.
+struct SpoolReader {
+    let spool: Spool
+
+    static func open(_ path: String) throws(HopperError) -> SpoolReader {
+        do { return SpoolReader(spool: try Spool.open(at: path)) } catch {
+            throw HopperError(.notFound, "no spool at \(Spool.absolute(path)) (\(error.errno)); create one with hopper init", underlying: error)
+        }
+    }
+
+    /// A task as one of its files: the record in done/, or the task file.
+    struct Found {
+        var state: TaskState
+        var object: JSONObject
+    }
+
+    func find(_ id: TaskID) -> Found? {
+        let name = Spool.taskFile(id)
+        if let bytes = try? AtomicFile.read(name, in: spool[.done]), let record = try? RecordSummary(bytes: bytes) {
+            return Found(state: record.state, object: record.object)
+        }
+        for state in [TaskState.running, .queued, .pending] {
+            if let bytes = try? AtomicFile.read(name, in: spool[state.directory]), let json = try? JSONParser.parse(bytes), var o = json.objectValue {
+                o["state"] = .string(state.rawValue)
+                return Found(state: state, object: o)
+            }
+        }
+        return nil
+    }
+
+    /// Whether a request for `id` is still waiting in incoming/ (or being taken).
+    func isSubmitted(_ id: TaskID) -> Bool {
+        spool[.incoming].exists(FileName(id.rawValue + ".json")) || spool.claimed.exists(FileName(id.rawValue + ".json"))
+    }
+
+    /// The rejection of a request submitted as `<id>.json`, if it was rejected.
+    func rejection(_ id: TaskID) -> JSONObject? {
+        guard let bytes = try? AtomicFile.read(FileName(id.rawValue + ".json.error.json"), in: spool[.rejected]) else { return nil }
+        return (try? JSONParser.parse(bytes))?.objectValue
+    }
+
+    /// Ids in one state directory.
+    func ids(in directory: SpoolDirectory) -> [TaskID] {
+        ((try? spool[directory].entries()) ?? []).compactMap { name in
+            name.hasSuffix(".json") ? TaskID(String(decoding: name.dropping(suffix: ".json"), as: UTF8.self)) : nil
+        }
+    }
+
+    /// Every task with its state, unfinished ones first, in id order within a state.
+    func all(states: Set<TaskState>? = nil) -> [Found] {
+        var result: [Found] = []
+        for state in [TaskState.pending, .queued, .running] where states?.contains(state) ?? true {
+            for id in ids(in: state.directory).sorted() {
+                if let found = find(id), found.state == state { result.append(found) }
+            }
+        }
+        let wantDone = states.map { !$0.filter(\.isTerminal).isEmpty } ?? true
+        if wantDone {
+            for id in ids(in: .done).sorted() {
+                guard let bytes = try? AtomicFile.read(Spool.taskFile(id), in: spool[.done]), let r = try? RecordSummary(bytes: bytes) else { continue }
+                if states?.contains(r.state) ?? true { result.append(Found(state: r.state, object: r.object)) }
+            }
+        }
+        return result
+    }
+}

@@ -1,0 +1,54 @@
+/// `hopper status`: the daemon, its workers and providers, counts per state.
+enum StatusCommand {
+    static let command = HopperCLI.Command(
+        name: "status", summary: "show the daemon, workers, providers and counts per state", usage: "[--json]",
+        help: """
+        Reads status.json when a daemon runs on the spool; otherwise counts the
+        spool's directories. --json prints the status object.
+
+        example: hopper status --spool /var/spool/hopper
+        """,
+        spec: .init(valued: [], flags: ["json"]), run: run)
+
+    static func run(_ args: Arguments) throws(HopperError) -> Int32 {
+        let reader = try SpoolReader.open(args.spoolPath)
+        let running = Spool.isDaemonRunning(reader.spool.path)
+        var status = JSONObject()
+        if running, let bytes = try? AtomicFile.read(FileName("status.json"), in: reader.spool.root), let o = (try? JSONParser.parse(bytes))?.objectValue {
+            status = o
+        } else {
+            status["state"] = .string("stopped")
+            status["spool"] = .string(reader.spool.path)
+        }
+        var counts = JSONObject()
+        for d in [SpoolDirectory.pending, .queued, .running, .done, .rejected] {
+            let n = ((try? reader.spool[d].entries()) ?? []).filter { $0.hasSuffix(".json") && !$0.hasSuffix(".error.json") || d == .rejected && $0.hasSuffix(".error.json") }.count
+            counts[d.rawValue] = .int(Int64(n))
+        }
+        status["files"] = .object(counts)
+        var out = Output()
+        if args.has("json") {
+            out.line(JSONValue.object(status).serialized())
+        } else {
+            let state = status["state"]?.stringValue ?? "?"
+            out.line("daemon    \(state)\(status["pid"]?.intValue.map { " (pid \($0))" } ?? "")")
+            out.line("spool     \(reader.spool.path)")
+            if let w = status["workers"]?.objectValue {
+                out.line("workers   \(w["busy"]?.intValue ?? 0) busy of \(w["total"]?.intValue ?? 0)")
+            }
+            out.line("tasks     " + ["pending", "queued", "running", "done", "rejected"].map { "\($0) \(counts[$0]?.intValue ?? 0)" }.joined(separator: ", "))
+            if let f = status["finished_since_start"]?.objectValue {
+                out.line("finished  " + f.map { "\($0.key) \($0.value.intValue ?? 0)" }.joined(separator: ", ") + " (since start)")
+            }
+            if let providers = status["providers"]?.objectValue {
+                out.line("")
+                out.table(["PROVIDER", "MODE", "RUNNING", "CIRCUIT"], providers.map { p in
+                    let o = p.value.objectValue ?? JSONObject()
+                    return [p.key, o["mode"]?.stringValue ?? "", String(o["running"]?.intValue ?? 0), o["circuit"]?.stringValue ?? ""]
+                })
+            }
+        }
+        out.flush()
+        return 0
+    }
+}

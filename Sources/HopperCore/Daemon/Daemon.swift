@@ -1,0 +1,287 @@
+import Dispatch
+import Glibc
+
+/// How `hopper run` was asked to run.
+public struct DaemonOptions: Sendable {
+    public var spoolPath: String
+    public var configPath: String
+    public var logger: Logger
+
+    public init(spoolPath: String, configPath: String, logger: Logger = Logger()) {
+        self.spoolPath = spoolPath
+        self.configPath = configPath
+        self.logger = logger
+    }
+}
+
+/// The daemon: one loop that owns every piece of mutable state and takes the
+/// kernel's news (inotify, exits, signals, its own timer) in batches.
+///
+/// A turn: handle the batch (claim and accept dropped files, finish attempts,
+/// cancel), fire due deadlines, start queued tasks on free workers, commit
+/// (fsync changed directories), then acknowledge (remove claimed files, write
+/// events) and publish status. Nothing is acknowledged before its commit.
+public final class Daemon {
+    enum Event: Sendable {
+        case inotify([InotifyEvent])
+        case exited(TaskID, attempt: Int, RunResult)
+        case signal(Signal)
+        case timer
+        case rescan
+    }
+
+    /// One attempt in flight.
+    struct Attempt {
+        var task: SpooledTask
+        var number: Int
+        var process: SpawnedProcess
+        var startedAt: Timestamp
+        var timeout: Double
+        var cancelled = false
+        var timedOut = false
+        var stoppedForShutdown = false
+    }
+
+    let options: DaemonOptions
+    let log: Logger
+    var config: Configuration
+    var intake: Intake
+    let queue = EventQueue<Event>()
+    let runner = ExecRunner()
+    var spool: Spool!
+    var store: TaskStore!
+    var events: EventLog!
+    var lock: FileLock?
+    var inotify: Inotify?
+    var incomingWatch: Int32 = -1
+    var cancelWatch: Int32 = -1
+    var timer: DispatchSourceTimer?
+    var scheduler = Scheduler()
+    var attempts: [TaskID: Attempt] = [:]
+    var deadlines = MinHeap<Deadline>()
+    var deadlineOrder: UInt64 = 0
+    var nextSeq: UInt64 = 1
+    var idSuffixes = IDSuffixGenerator()
+    var baseEnvironment: [(String, String)] = []
+    /// Files claimed from incoming/ this turn, removed once the turn is committed.
+    var acknowledged: [FileName] = []
+    var rescanIncoming = false
+    var shuttingDown = false
+    var shutdownDeadline: MonotonicInstant?
+    var stats = Stats()
+    var published = Publication()
+    let startedAt = Timestamp.now()
+
+    /// Counters since start, for status.json and metrics.prom.
+    struct Stats {
+        var accepted = 0
+        var rejected = 0
+        var finished: [TaskState: Int] = [.succeeded: 0, .failed: 0, .error: 0, .cancelled: 0]
+        var durationSum = 0.0
+        /// Cumulative: bucket i counts durations ≤ Publication.buckets[i].
+        var durationBuckets = [Int](repeating: 0, count: Publication.buckets.count)
+        var durationCount = 0
+    }
+
+    /// Loads the configuration; a bad one stops here, before the spool is touched.
+    public init(options: DaemonOptions) throws(HopperError) {
+        self.options = options
+        self.log = options.logger
+        config = try Configuration.load(path: options.configPath)
+        intake = Intake(config: config)
+    }
+
+    /// Runs until SIGTERM or SIGINT; returns the process exit code.
+    public func run() async throws(HopperError) -> Int32 {
+        try open()
+        defer { close() }
+        let signals = SignalStream.make([.term, .interrupt, .hangup])
+        let queue = self.queue
+        let signalTask = Task.detached {
+            for await signal in signals { queue.post(.signal(signal)) }
+        }
+        defer { signalTask.cancel() }
+        try startWatching()
+        recover()
+        scanIncoming()
+        scanCancel()
+        log.info("daemon", "taking tasks", [("spool", spool.path), ("workers", "\(config.workers)"), ("durability", config.durability.rawValue)])
+        finishTurn()
+        while !(shuttingDown && attempts.isEmpty) {
+            let batch = await queue.next()
+            for event in batch { handle(event) }
+            finishTurn()
+        }
+        log.info("daemon", "stopped")
+        return 0
+    }
+
+    private func open() throws(HopperError) {
+        let path = Spool.absolute(options.spoolPath)
+        do {
+            try Spool.create(at: path)
+            guard let lock = try FileLock.tryAcquire(Spool.lockPath(path)) else {
+                let holder = (try? AtomicFile.read(path: Spool.lockPath(path), limit: 64)).map { String(decoding: $0, as: UTF8.self) } ?? "?"
+                throw HopperError(.locked, "another hopper daemon (pid \(holder.isEmpty ? "?" : holder)) is running on spool \(path)")
+            }
+            self.lock = lock
+            lock.record("\(getpid())")
+            spool = try Spool.open(at: path)
+            store = TaskStore(spool: spool, durable: config.durability == .fsync)
+            events = try EventLog(root: spool.root, maxBytes: config.maxEventsBytes)
+        } catch let e as HopperError {
+            throw e
+        } catch {
+            throw HopperError(error as! SystemError, "cannot open spool \(path)")
+        }
+        SignalStream.ignore(.pipe)
+        Reaper.shared.start()
+        baseEnvironment = Daemon.currentEnvironment().filter { $0.0 != "HOPPER_SPOOL" && $0.0 != "HOPPER_TASK_ID" }
+        let killed = ProcessScan.killMarked("HOPPER_SPOOL=\(spool.path)")
+        if killed > 0 { log.warning("recovery", "killed processes left by a previous daemon", [("count", "\(killed)")]) }
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "hopper.timer"))
+        let queue = self.queue
+        timer.setEventHandler { queue.post(.timer) }
+        timer.resume()
+        self.timer = timer
+    }
+
+    private func close() {
+        timer?.cancel()
+        inotify?.close()
+        events?.flush()
+        writeStatus(state: "stopped")
+        spool?.close()
+        lock?.release()
+    }
+
+    private func startWatching() throws(HopperError) {
+        do {
+            let inotify = try Inotify()
+            incomingWatch = try inotify.addWatch(spool.path + "/incoming", mask: InotifyMask.closeWrite | InotifyMask.movedTo | InotifyMask.create | InotifyMask.onlyDir)
+            cancelWatch = try inotify.addWatch(spool.path + "/cancel", mask: InotifyMask.closeWrite | InotifyMask.movedTo | InotifyMask.create | InotifyMask.onlyDir)
+            let queue = self.queue
+            let poller = Poller.shared
+            poller.execute {
+                _ = poller.register(inotify.descriptor, .readable) { _ in
+                    do {
+                        let batch = try inotify.readEvents()
+                        if !batch.isEmpty { queue.post(.inotify(batch)) }
+                    } catch {
+                        // Unreadable: treat as lost events, so the daemon rescans.
+                        queue.post(.inotify([InotifyEvent(watch: -1, mask: InotifyMask.queueOverflow, cookie: 0, name: [])]))
+                    }
+                }
+            }
+            self.inotify = inotify
+        } catch {
+            throw HopperError(error, "cannot watch spool \(spool.path)")
+        }
+    }
+
+    func handle(_ event: Event) {
+        switch event {
+        case .inotify(let batch): handleInotify(batch)
+        case .exited(let id, let number, let result): finishAttempt(id, number: number, result: result)
+        case .signal(let signal): handleSignal(signal)
+        case .timer: break
+        case .rescan: rescanIncoming = true
+        }
+    }
+
+    private func handleSignal(_ signal: Signal) {
+        switch signal {
+        case .hangup: reload()
+        default: beginShutdown()
+        }
+    }
+
+    func beginShutdown() {
+        guard !shuttingDown else { return }
+        shuttingDown = true
+        log.info("daemon", "shutting down", [("running", "\(attempts.count)"), ("grace", "\(config.shutdownGrace)")])
+        schedule(after: config.shutdownGrace, .shutdown)
+        published.changed = true
+    }
+
+    private func reload() {
+        do {
+            let fresh = try Configuration.load(path: options.configPath)
+            config = fresh
+            intake = Intake(config: fresh)
+            store.durable = fresh.durability == .fsync
+            events.maxBytes = fresh.maxEventsBytes
+            log.info("config", "reloaded", [("file", options.configPath)])
+        } catch {
+            log.error("config", "reload failed, keeping the running configuration", [("error", error.message)])
+        }
+    }
+
+    /// The end of every turn: deadlines, starts, commit, acknowledgements.
+    func finishTurn() {
+        if rescanIncoming {
+            rescanIncoming = false
+            scanIncoming()
+            scanCancel()
+        }
+        fireDueDeadlines()
+        startQueued()
+        do { try store.commit() } catch {
+            // A transition that cannot be made durable is never acknowledged.
+            log.error("spool", "fsync failed; stopping without acknowledging this turn", [("error", "\(error)")])
+            fatalDurabilityFailure()
+        }
+        for name in acknowledged { try? spool.claimed.remove(name) }
+        acknowledged.removeAll(keepingCapacity: true)
+        events.flush()
+        publishIfDue()
+        armTimer()
+    }
+
+    /// fsync failed: the kernel may have dropped the dirty pages, so nothing
+    /// written since the last commit can be trusted. Exit at once; the next
+    /// start recovers from what is on disk.
+    private func fatalDurabilityFailure() -> Never {
+        for attempt in attempts.values { ProcessGroup.signal(attempt.process.processGroup, .kill) }
+        exit(75)
+    }
+
+    func schedule(after seconds: Double, _ action: Deadline.Action) {
+        schedule(at: MonotonicInstant.now().adding(seconds: seconds), action)
+    }
+
+    func schedule(at instant: MonotonicInstant, _ action: Deadline.Action) {
+        deadlineOrder += 1
+        var d = Deadline(at: instant, action)
+        d.order = deadlineOrder
+        deadlines.push(d)
+    }
+
+    private func armTimer() {
+        guard let next = deadlines.peek() else {
+            timer?.schedule(deadline: .distantFuture)
+            return
+        }
+        let delay = max(0, next.at - MonotonicInstant.now())
+        timer?.schedule(deadline: .now() + .nanoseconds(Int(min(delay, 1e6) * 1e9)), leeway: .milliseconds(1))
+    }
+
+    private func fireDueDeadlines() {
+        let now = MonotonicInstant.now()
+        while let next = deadlines.peek(), next.at <= now {
+            _ = deadlines.pop()
+            fire(next.action)
+        }
+    }
+
+    static func currentEnvironment() -> [(String, String)] {
+        var result: [(String, String)] = []
+        var p = environ
+        while let entry = p.pointee {
+            let s = String(cString: entry)
+            if let eq = s.firstIndex(of: "=") { result.append((String(s[..<eq]), String(s[s.index(after: eq)...]))) }
+            p += 1
+        }
+        return result
+    }
+}

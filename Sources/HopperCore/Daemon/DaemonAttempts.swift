@@ -1,0 +1,222 @@
+import Glibc
+
+/// Running tasks: starting attempts, their ends, retries, timeouts and records.
+extension Daemon {
+    /// Starts queued tasks while workers are free.
+    func startQueued() {
+        guard !shuttingDown else { return }
+        while attempts.count < config.workers, let id = scheduler.nextToStart({ _ in true }) {
+            guard let entry = scheduler[id] else { continue }
+            startAttempt(entry.task)
+        }
+    }
+
+    private func startAttempt(_ queuedTask: SpooledTask) {
+        var task = queuedTask
+        let id = task.id
+        guard let provider = config.providers[task.provider] else {
+            return finish(task, from: .queued, state: .error, reason: .spawn, message: "Provider \(task.provider) is not configured.")
+        }
+        let cwd = task.request.cwd ?? provider.cwd
+        if let cwd {
+            var st = stat()
+            guard stat(cwd, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
+                return finish(task, from: .queued, state: .error, reason: .cwd, message: "The working directory \(cwd) does not exist.")
+            }
+        }
+        do { try store.move(id, from: .queued, to: .running) } catch {
+            log.error("spool", "cannot move a task to running/", [("id", id.rawValue), ("error", "\(error)")])
+            return finish(task, from: .queued, state: .error, reason: .spawn, message: "Hopper could not move the task to running/: \(error).")
+        }
+        if task.attempts > 0 { store.removeOutputs(id, in: .pending) }
+        let running = spool[.running]
+        let out: FileDescriptor, err: FileDescriptor
+        do {
+            out = try running.openFile(Spool.outputFile(id), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND)
+            do { err = try running.openFile(Spool.errorFile(id), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND) } catch {
+                out.close()
+                throw error
+            }
+        } catch {
+            return finish(task, from: .running, state: .error, reason: .spawn, message: "Hopper could not create the output files: \(error).")
+        }
+        task.attempts += 1
+        let timeout = task.request.timeout ?? config.commandDefaultTimeout
+        let launch = ExecRunner.Launch(argv: provider.command.map { $0.replacing("{command}", with: task.request.command) },
+                                       environment: environment(for: task, provider: provider),
+                                       workingDirectory: cwd, stdin: task.request.stdin.map { Array($0.utf8) },
+                                       stdout: out, stderr: err, outputLimit: config.maxOutputBytes)
+        let queue = self.queue
+        let number = task.attempts
+        let process: SpawnedProcess
+        do {
+            process = try runner.start(launch) { result in queue.post(.exited(id, attempt: number, result)) }
+        } catch {
+            out.close()
+            err.close()
+            return finish(task, from: .running, state: .error, reason: .spawn, message: "Hopper could not start \(launch.argv[0]): \(error.errno).")
+        }
+        let now = Timestamp.now()
+        attempts[id] = Attempt(task: task, number: number, process: process, startedAt: now, timeout: timeout)
+        scheduler.update(task)
+        schedule(after: timeout, .terminate(id, attempt: number))
+        events.append("task.state") { w in w.field("id", id.rawValue); w.field("from", "queued"); w.field("to", "running") }
+        published.changed = true
+    }
+
+    /// The environment of a task: the daemon's, the provider's, the task's,
+    /// then Hopper's own markers.
+    private func environment(for task: SpooledTask, provider: Provider) -> [String] {
+        var merged: [String: String] = [:]
+        var order: [String] = []
+        func set(_ k: String, _ v: String) {
+            if merged.updateValue(v, forKey: k) == nil { order.append(k) }
+        }
+        for (k, v) in baseEnvironment { set(k, v) }
+        for (k, v) in provider.env { set(k, v) }
+        for p in task.request.env { set(p.name, p.value) }
+        set("HOPPER_TASK_ID", task.id.rawValue)
+        set("HOPPER_SPOOL", spool.path)
+        set("HOPPER_ATTEMPT", String(task.attempts))
+        return order.map { "\($0)=\(merged[$0]!)" }
+    }
+
+    /// An attempt's process exited and its output is drained.
+    func finishAttempt(_ id: TaskID, number: Int, result: RunResult) {
+        guard let attempt = attempts[id], attempt.number == number else { return }
+        attempts[id] = nil
+        var task = attempt.task
+        published.changed = true
+        if attempt.stoppedForShutdown && !attempt.cancelled {
+            // Not the task's fault: back to queued, the attempt not charged.
+            task.attempts -= 1
+            write(task, to: .running)
+            moveFile(id, from: .running, to: .queued)
+            store.removeOutputs(id, in: .running)
+            scheduler.requeue(task)
+            events.append("task.state") { w in w.field("id", id.rawValue); w.field("from", "running"); w.field("to", "queued") }
+            return
+        }
+        let (state, reason, message, exitCode, signal) = Daemon.outcome(attempt, result.status)
+        if state == .failed && !attempt.cancelled && task.attempts <= task.request.retries {
+            let delay = config.commandRetryDelay.delay(forRetry: task.attempts - 1)
+            let notBefore = Timestamp.now().adding(seconds: delay)
+            task.notBefore = notBefore
+            write(task, to: .running)
+            moveFile(id, from: .running, to: .pending)
+            store.moveOutputs(id, from: .running, to: .pending)
+            scheduler.defer_(task, until: notBefore)
+            schedule(after: delay, .release(id))
+            log.info("task", "attempt failed; retrying", [("id", id.rawValue), ("attempt", "\(task.attempts)"), ("delay", "\(delay)"), ("outcome", message)])
+            events.append("task.state") { w in w.field("id", id.rawValue); w.field("from", "running"); w.field("to", "pending") }
+            return
+        }
+        var record = TaskRecord(task: task, state: state, reason: reason, message: message, finishedAt: Timestamp.now())
+        record.exitCode = exitCode
+        record.signal = signal
+        record.startedAt = attempt.startedAt
+        record.stdoutBytes = result.stdoutBytes
+        record.stderrBytes = result.stderrBytes
+        record.truncated = result.truncated
+        if let problem = result.outputError { record.message += " Output was lost: \(problem)." }
+        complete(record, from: .running)
+    }
+
+    /// What an exit status means for the task.
+    static func outcome(_ attempt: Attempt, _ status: ExitStatus) -> (TaskState, TerminalReason, String, Int32?, Int32?) {
+        var code: Int32?, signal: Int32?
+        switch status {
+        case .exited(let c): code = c
+        case .signaled(let s): signal = s.rawValue
+        }
+        if attempt.cancelled { return (.cancelled, .cancelled, "Cancelled while running.", code, signal) }
+        if attempt.timedOut {
+            return (.failed, .timeout, "Timed out after \(FieldReader.format(attempt.timeout)) seconds; its process group was killed.", code, signal)
+        }
+        switch status {
+        case .exited(0): return (.succeeded, .exit, "Exited with status 0.", 0, nil)
+        case .exited(let c): return (.failed, .exit, "Exited with status \(c).", c, nil)
+        case .signaled(let s): return (.failed, .signal, "Killed by signal \(s.rawValue) (\(s.name)).", nil, s.rawValue)
+        }
+    }
+
+    /// Ends a task that is not running (cancel, dependency, expiry, errors
+    /// before spawn, interruptions) with a record.
+    func finish(_ task: SpooledTask, from directory: SpoolDirectory?, state: TaskState, reason: TerminalReason, message: String) {
+        let record = TaskRecord(task: task, state: state, reason: reason, message: message, finishedAt: Timestamp.now())
+        complete(record, from: directory)
+    }
+
+    /// Writes the record, retires the task file, and settles dependents.
+    func complete(_ record: TaskRecord, from directory: SpoolDirectory?) {
+        let id = record.task.id
+        do { try store.writeRecord(record) } catch {
+            // Without its record the task must not disappear: it stays where it is.
+            log.error("spool", "cannot write a record; the task stays unfinished", [("id", id.rawValue), ("error", "\(error)")])
+            return
+        }
+        if let directory {
+            try? store.removeTaskFile(id, from: directory)
+            if directory == .running || (directory == .pending && record.task.attempts > 0) {
+                store.moveOutputs(id, from: directory, to: .done)
+            }
+        }
+        let from = directory?.rawValue ?? "incoming"
+        events.append("task.state") { w in w.field("id", id.rawValue); w.field("from", from); w.field("to", record.state.rawValue) }
+        stats.finished[record.state, default: 0] += 1
+        if let d = record.durationMs { stats.recordDuration(Double(d) / 1000) }
+        published.changed = true
+        let (queued, cancelled) = scheduler.finish(id, state: record.state)
+        for next in queued {
+            moveFile(next, from: .pending, to: .queued)
+            events.append("task.state") { w in w.field("id", next.rawValue); w.field("from", "pending"); w.field("to", "queued") }
+        }
+        for dependent in cancelled {
+            guard let entry = scheduler[dependent] else { continue }
+            finish(entry.task, from: entry.state.directory, state: .cancelled, reason: .dependency,
+                   message: "Dependency \(id) ended \(record.state.rawValue), so this task was not run.")
+        }
+    }
+
+    func fire(_ action: Deadline.Action) {
+        switch action {
+        case .release(let id):
+            guard scheduler.release(id, now: Timestamp.now()) else { return }
+            moveFile(id, from: .pending, to: .queued)
+            events.append("task.state") { w in w.field("id", id.rawValue); w.field("from", "pending"); w.field("to", "queued") }
+        case .expire(let id):
+            guard let entry = scheduler[id], entry.state != .running, entry.task.attempts == 0 else { return }
+            let limit = entry.task.request.queueTimeout ?? config.queueDefaultTimeout
+            finish(entry.task, from: entry.state.directory, state: .error, reason: .expired,
+                   message: "Not started within its queue timeout of \(FieldReader.format(limit)) seconds.")
+        case .terminate(let id, let number):
+            guard var attempt = attempts[id], attempt.number == number, !attempt.cancelled else { return }
+            attempt.timedOut = true
+            attempts[id] = attempt
+            ProcessGroup.signal(attempt.process.processGroup, .term)
+            schedule(after: config.commandKillGrace, .kill(id, attempt: number))
+            log.info("task", "timed out; terminating its process group", [("id", id.rawValue)])
+        case .kill(let id, let number):
+            guard let attempt = attempts[id], attempt.number == number else { return }
+            ProcessGroup.signal(attempt.process.processGroup, .kill)
+        case .shutdown:
+            for (id, var attempt) in attempts {
+                attempt.stoppedForShutdown = true
+                attempts[id] = attempt
+                ProcessGroup.signal(attempt.process.processGroup, .kill)
+            }
+        case .publish:
+            break
+        case .retention:
+            break
+        }
+    }
+}
+
+extension Daemon.Stats {
+    mutating func recordDuration(_ seconds: Double) {
+        durationSum += seconds
+        durationCount += 1
+        for (i, bound) in Publication.buckets.enumerated() where seconds <= bound { durationBuckets[i] += 1 }
+    }
+}

@@ -1,0 +1,250 @@
+import Glibc
+
+/// Intake: files dropped into incoming/ and cancel requests in cancel/.
+extension Daemon {
+    func recover() {
+        let loaded = Recovery.run(store: store, log: log)
+        nextSeq = loaded.nextSeq
+        var origins: [SpooledTask.Origin: TaskID] = [:]
+        let now = Timestamp.now()
+        for (task, directory) in loaded.tasks {
+            if let origin = task.origin { origins[origin] = task.id }
+            place(task, now: now, existing: directory)
+        }
+        for id in loaded.requeued {
+            events.append("task.state") { w in w.field("id", id.rawValue); w.field("from", "running"); w.field("to", "queued") }
+        }
+        for task in loaded.interrupted {
+            finish(task, from: .running, state: .error, reason: .interrupted,
+                   message: "The daemon stopped \(task.interruptions) times while this task ran; it is not retried again.")
+        }
+        for (id, directory, problem) in loaded.unreadable {
+            // The task was accepted, so it still ends with a record; its file is kept in rejected/.
+            log.error("recovery", "a task file cannot be read; ending the task with an error record", [("id", id.rawValue), ("problem", problem.message)])
+            let placeholder = SpooledTask(id: id, request: TaskRequest(command: ""), provider: "", source: "", submittedAt: now, seq: 0)
+            let message = "Its task file in \(directory.rawValue)/ could not be read (\(problem.message)); the file was moved to rejected/."
+            do { try store.writeRecord(TaskRecord(task: placeholder, state: .error, reason: .interrupted, message: message, finishedAt: now)) } catch {
+                log.error("recovery", "cannot write a record", [("id", id.rawValue), ("error", "\(error)")])
+                continue
+            }
+            _ = try? store.reject(Spool.taskFile(id), from: spool[directory], error: problem, at: now)
+            if directory == .running { store.moveOutputs(id, from: .running, to: .done) }
+        }
+        // Files a crash left claimed: accepted ones are dropped, the rest taken again.
+        for name in (try? spool.claimed.entries()) ?? [] {
+            if let st = (try? spool.claimed.status(name)) ?? nil {
+                let origin = SpooledTask.Origin(inode: UInt64(st.st_ino), changeTime: Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec), size: Int64(st.st_size))
+                if origins[origin] != nil {
+                    try? spool.claimed.remove(name)
+                    continue
+                }
+            }
+            examineClaimed(name)
+        }
+        if loaded.removedTemp > 0 || !loaded.requeued.isEmpty || !loaded.interrupted.isEmpty {
+            log.info("recovery", "recovered the spool", [("tasks", "\(loaded.tasks.count)"), ("requeued", "\(loaded.requeued.count)"),
+                                                          ("interrupted", "\(loaded.interrupted.count)"), ("temp_removed", "\(loaded.removedTemp)")])
+        }
+    }
+
+    /// Takes every file in incoming/, oldest first (modification time, then
+    /// name), so a batch copied in before the daemon started keeps its order.
+    func scanIncoming() {
+        guard !shuttingDown else { return }
+        do {
+            let incoming = spool[.incoming]
+            let dated = try incoming.entries().filter { !Intake.isIgnored($0) }.map { name -> (Int64, FileName) in
+                let st = (try? incoming.status(name)) ?? nil
+                return (st.map { Int64($0.st_mtim.tv_sec) * 1_000_000_000 + Int64($0.st_mtim.tv_nsec) } ?? 0, name)
+            }
+            for (_, name) in dated.sorted(by: { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1.bytes.lexicographicallyPrecedes($1.1.bytes) }) { take(name) }
+        } catch {
+            log.error("intake", "cannot list incoming/", [("error", "\(error)")])
+        }
+    }
+
+    func scanCancel() {
+        for name in (try? spool[.cancel].entries()) ?? [] { handleCancelFile(name) }
+    }
+
+    func handleInotify(_ batch: [InotifyEvent]) {
+        var seen: Set<[UInt8]> = []
+        for event in batch {
+            if event.mask & InotifyMask.queueOverflow != 0 || event.watch == -1 {
+                log.warning("intake", "inotify queue overflowed; rescanning")
+                rescanIncoming = true
+                continue
+            }
+            if event.name.isEmpty { continue }
+            if event.watch == incomingWatch {
+                guard !shuttingDown else { continue }
+                let name = FileName(bytes: event.name)
+                // A regular file that was only created is still being written: its
+                // IN_CLOSE_WRITE comes later (often in this same batch).
+                let onlyCreated = event.mask & InotifyMask.create != 0 && event.mask & (InotifyMask.closeWrite | InotifyMask.movedTo) == 0
+                if onlyCreated && isBeingWritten(name) { continue }
+                guard seen.insert(event.name).inserted else { continue }
+                take(name)
+            } else if event.watch == cancelWatch {
+                handleCancelFile(FileName(bytes: event.name))
+            }
+        }
+    }
+
+    /// Whether `name` is a plain regular file, which a client may still be writing.
+    private func isBeingWritten(_ name: FileName) -> Bool {
+        guard let st = (try? spool[.incoming].status(name)) ?? nil else { return false }
+        return st.st_mode & S_IFMT == S_IFREG && st.st_nlink == 1
+    }
+
+    /// Claims a dropped file (rename into `.hopper/claimed/`) and examines it.
+    func take(_ name: FileName) {
+        if Intake.isIgnored(name) { return }
+        do {
+            try spool[.incoming].rename(name, to: spool.claimed, as: name, noReplace: true)
+        } catch {
+            if error.errno == .exists {
+                // A file of that name is still being taken this turn: next turn.
+                queue.post(.rescan)
+            } else if error.errno != .noEntry {
+                log.error("intake", "cannot claim a dropped file", [("file", name.escaped), ("error", "\(error)")])
+            }
+            return
+        }
+        examineClaimed(name)
+    }
+
+    func examineClaimed(_ name: FileName) {
+        let now = Timestamp.now()
+        switch intake.examine(name, in: spool.claimed) {
+        case .ignored, .vanished:
+            return
+        case .rejected(let error):
+            reject(name, error, now: now)
+        case .accepted(let request, let origin, let stem):
+            let id: TaskID
+            if let given = request.id {
+                guard !isKnown(given) else {
+                    return reject(name, HopperError(.duplicateID, "a task with id \(given) already exists", field: "id"), now: now)
+                }
+                id = given
+            } else {
+                var candidate = TaskID.generate(stem: stem, suffix: idSuffixes.next(now: now))
+                while isKnown(candidate) { candidate = TaskID.generate(stem: stem, suffix: idSuffixes.next(now: now)) }
+                id = candidate
+            }
+            var task = SpooledTask(id: id, request: request, provider: request.provider ?? config.defaultProvider,
+                                   source: name.escaped, submittedAt: now, seq: nextSeq)
+            task.origin = origin
+            if scheduler.closesCycle(task) {
+                return reject(name, HopperError(.invalidField, "field \"after\": waiting for these tasks would close a dependency cycle", field: "after"), now: now)
+            }
+            nextSeq += 1
+            stats.accepted += 1
+            events.append("task.accepted") { w in w.field("id", id.rawValue); w.field("source", task.source) }
+            place(task, now: now, existing: nil)
+            acknowledged.append(name)
+        }
+    }
+
+    private func reject(_ name: FileName, _ error: HopperError, now: Timestamp) {
+        do {
+            let filed = try store.reject(name, from: spool.claimed, error: error, at: now)
+            stats.rejected += 1
+            events.append("task.rejected") { w in
+                w.field("file", name.escaped)
+                w.field("rejected_as", filed.escaped)
+                w.field("error", error.code.rawValue)
+                w.field("message", error.message)
+            }
+            log.warning("intake", "rejected a dropped file", [("file", name.escaped), ("error", error.code.rawValue), ("message", error.message)])
+        } catch let failure {
+            log.error("intake", "cannot move a rejected file; it stays claimed", [("file", name.escaped), ("error", "\(failure)")])
+        }
+        published.changed = true
+    }
+
+    /// Any task, unfinished or with a record in done/.
+    func isKnown(_ id: TaskID) -> Bool {
+        scheduler[id] != nil || spool[.done].exists(Spool.taskFile(id))
+    }
+
+    /// The terminal state of a finished task, read from its record.
+    ///
+    /// - Important: called from inside `scheduler.admit`, so it must not touch
+    ///   `scheduler` (exclusive access).
+    func terminalState(_ id: TaskID) -> TaskState? {
+        guard let bytes = try? AtomicFile.read(Spool.taskFile(id), in: spool[.done], limit: 16 << 20),
+              let record = try? RecordSummary(bytes: bytes) else { return nil }
+        return record.state
+    }
+
+    /// Enters a new task (`existing` nil) or a recovered one (found in
+    /// `existing`) into the scheduler and puts its file where its state says.
+    func place(_ task: SpooledTask, now: Timestamp, existing: SpoolDirectory?) {
+        let placement = scheduler.admit(task, now: now, terminalState: terminalState)
+        let directory: SpoolDirectory
+        switch placement {
+        case .cancelled(let dep, let state):
+            finish(task, from: existing, state: .cancelled, reason: .dependency,
+                   message: "Dependency \(dep) ended \(state.rawValue), so this task was not run.")
+            return
+        case .pending: directory = .pending
+        case .queued: directory = .queued
+        }
+        if let existing {
+            if existing != directory { moveFile(task.id, from: existing, to: directory) }
+        } else {
+            write(task, to: directory)
+            events.append("task.state") { w in w.field("id", task.id.rawValue); w.field("from", "incoming"); w.field("to", directory.rawValue) }
+        }
+        if let start = scheduler[task.id]?.notBefore {
+            schedule(after: max(0, start - now), .release(task.id))
+        }
+        let limit = task.request.queueTimeout ?? config.queueDefaultTimeout
+        if limit > 0 && task.attempts == 0 {
+            schedule(after: max(0, task.submittedAt.adding(seconds: limit) - now), .expire(task.id))
+        }
+        published.changed = true
+    }
+
+    func write(_ task: SpooledTask, to directory: SpoolDirectory) {
+        do { try store.write(task, in: directory) } catch {
+            log.error("spool", "cannot write a task file", [("id", task.id.rawValue), ("error", "\(error)")])
+        }
+    }
+
+    func moveFile(_ id: TaskID, from: SpoolDirectory, to: SpoolDirectory) {
+        do { try store.move(id, from: from, to: to) } catch {
+            log.error("spool", "cannot move a task file", [("id", id.rawValue), ("from", from.rawValue), ("to", to.rawValue), ("error", "\(error)")])
+        }
+    }
+
+    /// `cancel/<id>`: cancels that task wherever it is, then the file goes.
+    func handleCancelFile(_ name: FileName) {
+        if Intake.isIgnored(name) { return }
+        defer { try? spool[.cancel].remove(name) }
+        guard let text = name.string, let id = TaskID(text) else {
+            log.warning("cancel", "ignoring a cancel request that is not a task id", [("file", name.escaped)])
+            return
+        }
+        cancel(id)
+    }
+
+    func cancel(_ id: TaskID) {
+        if var attempt = attempts[id] {
+            guard !attempt.cancelled else { return }
+            attempt.cancelled = true
+            attempts[id] = attempt
+            ProcessGroup.signal(attempt.process.processGroup, .term)
+            schedule(after: config.commandKillGrace, .kill(id, attempt: attempt.number))
+            log.info("cancel", "cancelling a running task", [("id", id.rawValue)])
+            return
+        }
+        guard let entry = scheduler[id] else {
+            log.info("cancel", "no unfinished task has this id", [("id", id.rawValue)])
+            return
+        }
+        finish(entry.task, from: entry.state.directory, state: .cancelled, reason: .cancelled, message: "Cancelled before it ran.")
+    }
+}

@@ -1,0 +1,111 @@
+import Glibc
+
+/// When status.json and metrics.prom were last written, and whether they are stale.
+struct Publication {
+    /// Upper bounds (seconds) of the task duration histogram's buckets.
+    static let buckets: [Double] = [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60, 300, 1800]
+    static let interval = 1.0
+
+    var changed = true
+    var last: MonotonicInstant?
+    var scheduled = false
+}
+
+/// status.json and metrics.prom: rewritten atomically, at most once a second
+/// and at least once a second while anything changes.
+extension Daemon {
+    func publishIfDue() {
+        guard published.changed else { return }
+        let now = MonotonicInstant.now()
+        if let last = published.last, now - last < Publication.interval {
+            if !published.scheduled {
+                published.scheduled = true
+                schedule(at: last.adding(seconds: Publication.interval), .publish)
+            }
+            return
+        }
+        published.changed = false
+        published.scheduled = false
+        published.last = now
+        writeStatus(state: shuttingDown ? "stopping" : "running")
+    }
+
+    func writeStatus(state: String) {
+        guard let store else { return }
+        let counts = scheduler.counts()
+        var w = JSONWriter(capacity: 1024)
+        w.beginObject()
+        w.field("state", state)
+        w.field("pid", Int(getpid()))
+        w.field("spool", spool.path)
+        w.field("started_at", startedAt.rfc3339)
+        w.field("updated_at", Timestamp.now().rfc3339)
+        w.key("workers")
+        w.beginObject()
+        w.field("total", config.workers)
+        w.field("busy", attempts.count)
+        w.endObject()
+        w.key("counts")
+        w.beginObject()
+        for s in [TaskState.pending, .queued, .running] { w.field(s.rawValue, counts[s] ?? 0) }
+        w.endObject()
+        w.key("finished_since_start")
+        w.beginObject()
+        for s in [TaskState.succeeded, .failed, .error, .cancelled] { w.field(s.rawValue, stats.finished[s] ?? 0) }
+        w.endObject()
+        w.field("accepted_since_start", stats.accepted)
+        w.field("rejected_since_start", stats.rejected)
+        w.key("providers")
+        w.beginObject()
+        for name in config.providers.keys.sorted() {
+            let p = config.providers[name]!
+            w.key(name)
+            w.beginObject()
+            w.field("mode", p.mode.rawValue)
+            w.field("running", attempts.values.filter { $0.task.provider == name }.count)
+            w.field("circuit", "closed")
+            w.endObject()
+        }
+        w.endObject()
+        w.key("sessions")
+        w.beginArray()
+        w.endArray()
+        w.endObject()
+        do {
+            try store.writeRootFile(w.line, as: "status.json")
+            try store.writeRootFile(Array(metrics(counts: counts, up: state != "stopped").utf8), as: "metrics.prom")
+        } catch {
+            log.warning("status", "cannot write status.json or metrics.prom", [("error", "\(error)")])
+        }
+    }
+
+    /// Prometheus text format (for node_exporter's textfile collector).
+    func metrics(counts: [TaskState: Int], up: Bool) -> String {
+        var m = ""
+        func family(_ name: String, _ type: String, _ help: String) {
+            m += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+        }
+        family("hopper_up", "gauge", "Whether the daemon is running on this spool.")
+        m += "hopper_up \(up ? 1 : 0)\n"
+        family("hopper_tasks_total", "counter", "Tasks that reached a terminal state since the daemon started, by state.")
+        for s in [TaskState.succeeded, .failed, .error, .cancelled] { m += "hopper_tasks_total{state=\"\(s.rawValue)\"} \(stats.finished[s] ?? 0)\n" }
+        family("hopper_tasks_accepted_total", "counter", "Dropped files accepted as tasks since the daemon started.")
+        m += "hopper_tasks_accepted_total \(stats.accepted)\n"
+        family("hopper_tasks_rejected_total", "counter", "Dropped files moved to rejected/ since the daemon started.")
+        m += "hopper_tasks_rejected_total \(stats.rejected)\n"
+        family("hopper_queue_depth", "gauge", "Unfinished tasks by state.")
+        for s in [TaskState.pending, .queued, .running] { m += "hopper_queue_depth{state=\"\(s.rawValue)\"} \(counts[s] ?? 0)\n" }
+        family("hopper_workers", "gauge", "Configured worker slots.")
+        m += "hopper_workers \(config.workers)\n"
+        family("hopper_workers_busy", "gauge", "Worker slots running a task.")
+        m += "hopper_workers_busy \(attempts.count)\n"
+        family("hopper_task_duration_seconds", "histogram", "Run time of finished tasks' last attempt.")
+        for (i, bound) in Publication.buckets.enumerated() {
+            m += "hopper_task_duration_seconds_bucket{le=\"\(FieldReader.format(bound))\"} \(stats.durationBuckets[i])\n"
+        }
+        m += "hopper_task_duration_seconds_bucket{le=\"+Inf\"} \(stats.durationCount)\n"
+        m += "hopper_task_duration_seconds_sum \(stats.durationSum)\n"
+        m += "hopper_task_duration_seconds_count \(stats.durationCount)\n"
+        return m
+    }
+}

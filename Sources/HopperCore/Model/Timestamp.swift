@@ -1,0 +1,231 @@
+import Glibc
+
+/// A wall-clock instant in UTC, in nanoseconds since the Unix epoch.
+///
+/// Records and messages carry it as RFC 3339 text in UTC with exactly six
+/// fractional digits (`2026-11-24T19:56:00.123456Z`). Calendar arithmetic is
+/// done here with the days-from-civil algorithms (proleptic Gregorian), so it
+/// never depends on `TZ` or the C library's time zone state.
+///
+/// Use it for what people read; measure durations and deadlines with
+/// `MonotonicInstant`, which does not jump when the clock is set.
+public struct Timestamp: Sendable, Hashable, Comparable {
+    public var nanoseconds: Int64
+
+    public init(nanoseconds: Int64) {
+        self.nanoseconds = nanoseconds
+    }
+
+    /// The current time from `clock_gettime(CLOCK_REALTIME)`.
+    public static func now() -> Timestamp {
+        Timestamp(nanoseconds: Self.clockNanoseconds(CLOCK_REALTIME))
+    }
+
+    /// The instant as `YYYY-MM-DDTHH:MM:SS.ffffffZ`; sub-microsecond digits
+    /// are truncated, and instants before the epoch still count forwards
+    /// within their second.
+    public var rfc3339: String {
+        let (seconds, nanosecond) = Self.floorDivide(nanoseconds, Self.nanosecondsPerSecond)
+        let (days, secondOfDay) = Self.floorDivide(seconds, Self.secondsPerDay)
+        let (year, month, day) = Self.civil(fromDays: days)
+        var text: [UInt8] = []
+        text.reserveCapacity(27)
+        for (value, width, separator) in [
+            (year, 4, "-"), (month, 2, "-"), (day, 2, "T"), (secondOfDay / 3600, 2, ":"),
+            (secondOfDay / 60 % 60, 2, ":"), (secondOfDay % 60, 2, "."), (nanosecond / 1000, 6, "Z"),
+        ] as [(Int64, Int, Unicode.Scalar)] {
+            var digits = [UInt8](repeating: UInt8(ascii: "0"), count: width)
+            var rest = value
+            for index in digits.indices.reversed() {
+                digits[index] += UInt8(rest % 10)
+                rest /= 10
+            }
+            text += digits
+            text.append(UInt8(ascii: separator))
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+
+    /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`; `t` and `z` may be lowercase.
+    ///
+    /// Fractions keep nine digits and truncate the rest; a leap second (`:60`)
+    /// becomes 59.999999999 of that minute. Returns nil for anything else,
+    /// for impossible dates, and for instants outside `Int64` nanoseconds
+    /// (roughly the years 1678–2261).
+    public init?(rfc3339 text: String) {
+        let bytes = Array(text.utf8)
+        /// The decimal value of `bytes[range]`, nil unless all are digits.
+        func number(_ range: Range<Int>) -> Int64? {
+            guard range.upperBound <= bytes.count else { return nil }
+            var value: Int64 = 0
+            for byte in bytes[range] {
+                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+                value = value * 10 + Int64(byte - UInt8(ascii: "0"))
+            }
+            return value
+        }
+        func byte(at index: Int, is choices: String) -> Bool {
+            index < bytes.count && choices.utf8.contains(bytes[index])
+        }
+        guard let year = number(0..<4), byte(at: 4, is: "-"), let month = number(5..<7), byte(at: 7, is: "-"),
+              let day = number(8..<10), byte(at: 10, is: "Tt"), let hour = number(11..<13), byte(at: 13, is: ":"),
+              let minute = number(14..<16), byte(at: 16, is: ":"), var second = number(17..<19)
+        else { return nil }
+
+        var index = 19
+        var fraction: Int64 = 0
+        if byte(at: index, is: ".") {
+            index += 1
+            var kept = 0
+            while let digit = number(index..<index + 1) {
+                if kept < 9 { fraction = fraction * 10 + digit; kept += 1 }
+                index += 1
+            }
+            guard kept > 0 else { return nil }
+            for _ in kept..<9 { fraction *= 10 }
+        }
+
+        var offsetSeconds: Int64 = 0
+        if byte(at: index, is: "Zz") {
+            index += 1
+        } else if byte(at: index, is: "+-") {
+            guard let offsetHour = number(index + 1..<index + 3), byte(at: index + 3, is: ":"),
+                  let offsetMinute = number(index + 4..<index + 6), offsetHour < 24, offsetMinute < 60
+            else { return nil }
+            // Local time is UTC plus the offset, so UTC is local time minus it.
+            offsetSeconds = (offsetHour * 3600 + offsetMinute * 60) * (bytes[index] == UInt8(ascii: "-") ? -1 : 1)
+            index += 6
+        } else {
+            return nil
+        }
+        guard index == bytes.count, (1...12).contains(month), day >= 1,
+              day <= Self.daysInMonth(year: year, month: month), hour < 24, minute < 60, second <= 60
+        else { return nil }
+        if second == 60 {
+            second = 59
+            fraction = Self.nanosecondsPerSecond - 1
+        }
+
+        let seconds = Self.days(fromCivil: year, month, day) * Self.secondsPerDay
+            + hour * 3600 + minute * 60 + second - offsetSeconds
+        let (scaled, overflowA) = seconds.multipliedReportingOverflow(by: Self.nanosecondsPerSecond)
+        let (total, overflowB) = scaled.addingReportingOverflow(fraction)
+        guard !overflowA, !overflowB else { return nil }
+        nanoseconds = total
+    }
+
+    /// Seconds since the epoch; exact to about a quarter microsecond today.
+    public var seconds: Double { Double(nanoseconds) / Double(Self.nanosecondsPerSecond) }
+
+    /// The instant `seconds` later (earlier if negative), clamped to the representable range.
+    public func adding(seconds: Double) -> Timestamp {
+        Timestamp(nanoseconds: Self.saturatingAdd(nanoseconds, seconds))
+    }
+
+    /// The seconds from `rhs` to `lhs`.
+    public static func - (lhs: Timestamp, rhs: Timestamp) -> Double {
+        Timestamp.secondsBetween(lhs.nanoseconds, rhs.nanoseconds)
+    }
+
+    public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool { lhs.nanoseconds < rhs.nanoseconds }
+}
+
+/// A reading of `CLOCK_MONOTONIC`: for timeouts, deadlines and durations.
+///
+/// Only differences between instants mean anything; the origin is arbitrary
+/// (boot on Linux) and the clock never goes backwards when the wall clock is set.
+public struct MonotonicInstant: Sendable, Hashable, Comparable {
+    public var nanoseconds: Int64
+
+    public init(nanoseconds: Int64) {
+        self.nanoseconds = nanoseconds
+    }
+
+    /// The current reading of `clock_gettime(CLOCK_MONOTONIC)`.
+    public static func now() -> MonotonicInstant {
+        MonotonicInstant(nanoseconds: Timestamp.clockNanoseconds(CLOCK_MONOTONIC))
+    }
+
+    /// The instant `seconds` later (earlier if negative), clamped to the representable range.
+    public func adding(seconds: Double) -> MonotonicInstant {
+        MonotonicInstant(nanoseconds: Timestamp.saturatingAdd(nanoseconds, seconds))
+    }
+
+    /// The seconds from `rhs` to `lhs`.
+    public static func - (lhs: MonotonicInstant, rhs: MonotonicInstant) -> Double {
+        Timestamp.secondsBetween(lhs.nanoseconds, rhs.nanoseconds)
+    }
+
+    public static func < (lhs: MonotonicInstant, rhs: MonotonicInstant) -> Bool {
+        lhs.nanoseconds < rhs.nanoseconds
+    }
+}
+
+/// Calendar and clock arithmetic shared by both instant types, kept as
+/// static members so the names cannot collide elsewhere in the module.
+extension Timestamp {
+    fileprivate static let nanosecondsPerSecond: Int64 = 1_000_000_000
+    fileprivate static let secondsPerDay: Int64 = 86_400
+
+    /// Reads `clock`; clock_gettime cannot fail for these clocks and a valid pointer.
+    fileprivate static func clockNanoseconds(_ clock: clockid_t) -> Int64 {
+        var spec = timespec()
+        clock_gettime(clock, &spec)
+        return Int64(spec.tv_sec) * nanosecondsPerSecond + Int64(spec.tv_nsec)
+    }
+
+    /// Quotient and remainder rounded towards negative infinity, so the
+    /// remainder is never negative (a time of day, a nanosecond within a second).
+    fileprivate static func floorDivide(_ value: Int64, _ divisor: Int64) -> (Int64, Int64) {
+        let (quotient, remainder) = value.quotientAndRemainder(dividingBy: divisor)
+        return remainder < 0 ? (quotient - 1, remainder + divisor) : (quotient, remainder)
+    }
+
+    /// `base` plus `seconds`, saturating at Int64's bounds; NaN adds nothing.
+    fileprivate static func saturatingAdd(_ base: Int64, _ seconds: Double) -> Int64 {
+        let delta = (seconds * Double(nanosecondsPerSecond)).rounded()
+        guard !delta.isNaN else { return base }
+        // 2^63 is exactly representable; anything at or beyond it does not fit.
+        if delta >= 0x1p63 { return .max }
+        if delta < -0x1p63 { return .min }
+        let (sum, overflow) = base.addingReportingOverflow(Int64(delta))
+        return overflow ? (delta > 0 ? .max : .min) : sum
+    }
+
+    /// `lhs - rhs` in seconds, without trapping when the difference overflows Int64.
+    fileprivate static func secondsBetween(_ lhs: Int64, _ rhs: Int64) -> Double {
+        let (difference, overflow) = lhs.subtractingReportingOverflow(rhs)
+        let nanoseconds = overflow ? Double(lhs) - Double(rhs) : Double(difference)
+        return nanoseconds / Double(nanosecondsPerSecond)
+    }
+
+    fileprivate static func daysInMonth(year: Int64, month: Int64) -> Int64 {
+        let isLeap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        return month == 2 ? (isLeap ? 29 : 28) : [4, 6, 9, 11].contains(month) ? 30 : 31
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+    /// `days_from_civil`); months run 1–12.
+    fileprivate static func days(fromCivil year: Int64, _ month: Int64, _ day: Int64) -> Int64 {
+        // Counting years from March puts the leap day last in the year.
+        let marchYear = month <= 2 ? year - 1 : year
+        let era = (marchYear >= 0 ? marchYear : marchYear - 399) / 400
+        let yearOfEra = marchYear - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
+    /// The date of a day counted from 1970-01-01; inverse of `days(fromCivil:_:_:)`.
+    fileprivate static func civil(fromDays days: Int64) -> (year: Int64, month: Int64, day: Int64) {
+        let shifted = days + 719_468
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let marchMonth = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * marchMonth + 2) / 5 + 1
+        let month = marchMonth < 10 ? marchMonth + 3 : marchMonth - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+}

@@ -1,0 +1,97 @@
+/// Runnable tasks in the order they start: higher priority first, then
+/// acceptance order. A binary heap; removal is lazy (the caller skips ids that
+/// are no longer queued when they come out).
+public struct ReadyQueue: Sendable {
+    public struct Item: Sendable, Comparable {
+        public var priority: Int
+        public var seq: UInt64
+        public var id: TaskID
+
+        /// "Runs before".
+        public static func < (a: Item, b: Item) -> Bool {
+            a.priority != b.priority ? a.priority > b.priority : a.seq < b.seq
+        }
+    }
+
+    private var heap = MinHeap<Item>()
+
+    public init() {}
+
+    public var count: Int { heap.count }
+    public var isEmpty: Bool { heap.isEmpty }
+
+    public mutating func push(_ item: Item) { heap.push(item) }
+    public func peek() -> Item? { heap.peek() }
+    public mutating func pop() -> Item? { heap.pop() }
+}
+
+/// A binary min-heap.
+public struct MinHeap<Element: Comparable & Sendable>: Sendable {
+    private var items: [Element] = []
+
+    public init() {}
+
+    public var count: Int { items.count }
+    public var isEmpty: Bool { items.isEmpty }
+    public func peek() -> Element? { items.first }
+
+    public mutating func push(_ e: Element) {
+        items.append(e)
+        var i = items.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            guard items[i] < items[parent] else { break }
+            items.swapAt(i, parent)
+            i = parent
+        }
+    }
+
+    public mutating func pop() -> Element? {
+        guard !items.isEmpty else { return nil }
+        items.swapAt(0, items.count - 1)
+        let top = items.removeLast()
+        var i = 0
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var m = i
+            if l < items.count && items[l] < items[m] { m = l }
+            if r < items.count && items[r] < items[m] { m = r }
+            if m == i { break }
+            items.swapAt(i, m)
+            i = m
+        }
+        return top
+    }
+}
+
+/// Something the daemon must do at a moment on the monotonic clock.
+public struct Deadline: Sendable, Comparable {
+    public enum Action: Sendable, Equatable {
+        /// A pending task's run_after or retry delay has come.
+        case release(TaskID)
+        /// A task not started by its queue_timeout ends `error`/`expired`.
+        case expire(TaskID)
+        /// A running attempt's timeout or cancel: SIGTERM its process group.
+        case terminate(TaskID, attempt: Int)
+        /// The kill grace after SIGTERM is over: SIGKILL.
+        case kill(TaskID, attempt: Int)
+        /// Rewrite status.json and metrics.prom.
+        case publish
+        /// Shutdown grace is over: kill what still runs.
+        case shutdown
+        /// Apply retention to done/.
+        case retention
+    }
+
+    public var at: MonotonicInstant
+    public var action: Action
+    var order: UInt64 = 0
+
+    public init(at: MonotonicInstant, _ action: Action) {
+        self.at = at
+        self.action = action
+    }
+
+    public static func < (a: Deadline, b: Deadline) -> Bool { a.at != b.at ? a.at < b.at : a.order < b.order }
+    public static func == (a: Deadline, b: Deadline) -> Bool { a.at == b.at && a.order == b.order }
+}

@@ -1,0 +1,145 @@
+/// The in-memory picture of every accepted, unfinished task and the rules that
+/// move it: dependencies, run_after and retry delays, priority order and
+/// queue timeouts. No I/O: it returns what should happen and the daemon does
+/// it, so every rule here is testable with plain values.
+public struct Scheduler: Sendable {
+    /// One unfinished task.
+    public struct Entry: Sendable {
+        public var task: SpooledTask
+        public var state: TaskState
+        /// Dependencies that have not succeeded yet.
+        public var waitingFor: Set<TaskID> = []
+        /// The wall-clock time before which it may not start.
+        public var notBefore: Timestamp?
+    }
+
+    /// Where an admitted task goes.
+    public enum Placement: Sendable, Equatable {
+        case pending, queued
+        /// A dependency already ended other than succeeded.
+        case cancelled(dependency: TaskID, state: TaskState)
+    }
+
+    public private(set) var entries: [TaskID: Entry] = [:]
+    private var ready = ReadyQueue()
+    private var dependents: [TaskID: [TaskID]] = [:]
+
+    public init() {}
+
+    public var queuedCount: Int { entries.values.reduce(0) { $0 + ($1.state == .queued ? 1 : 0) } }
+
+    public subscript(_ id: TaskID) -> Entry? { entries[id] }
+
+    /// Places a task, given a way to learn the terminal state of a finished
+    /// dependency (nil when the id is unknown or still unfinished).
+    public mutating func admit(_ task: SpooledTask, now: Timestamp, terminalState: (TaskID) -> TaskState?) -> Placement {
+        var entry = Entry(task: task, state: .pending)
+        for dep in task.request.after {
+            if entries[dep] != nil { entry.waitingFor.insert(dep); continue }
+            switch terminalState(dep) {
+            case .succeeded?: continue
+            case let state?: return .cancelled(dependency: dep, state: state)
+            case nil: entry.waitingFor.insert(dep)
+            }
+        }
+        let start = [task.request.runAfter, task.notBefore].compactMap { $0 }.max()
+        if let start, start > now { entry.notBefore = start }
+        for dep in entry.waitingFor { dependents[dep, default: []].append(task.id) }
+        let runnable = entry.waitingFor.isEmpty && entry.notBefore == nil
+        entry.state = runnable ? .queued : .pending
+        entries[task.id] = entry
+        if runnable { pushReady(task) }
+        return runnable ? .queued : .pending
+    }
+
+    /// Whether admitting `task` would close a dependency cycle among waiting tasks.
+    public func closesCycle(_ task: SpooledTask) -> Bool {
+        var stack = task.request.after
+        var seen: Set<TaskID> = []
+        while let id = stack.popLast() {
+            if id == task.id { return true }
+            guard seen.insert(id).inserted, let e = entries[id] else { continue }
+            stack.append(contentsOf: e.waitingFor)
+        }
+        return false
+    }
+
+    /// A pending task's time has come; returns true when it became queued.
+    public mutating func release(_ id: TaskID, now: Timestamp) -> Bool {
+        guard var e = entries[id], e.state == .pending else { return false }
+        if let nb = e.notBefore, nb > now { return false }
+        e.notBefore = nil
+        entries[id] = e
+        return promoteIfRunnable(id)
+    }
+
+    private mutating func promoteIfRunnable(_ id: TaskID) -> Bool {
+        guard var e = entries[id], e.state == .pending, e.waitingFor.isEmpty, e.notBefore == nil else { return false }
+        e.state = .queued
+        entries[id] = e
+        pushReady(e.task)
+        return true
+    }
+
+    private mutating func pushReady(_ task: SpooledTask) {
+        ready.push(.init(priority: task.request.priority, seq: task.seq, id: task.id))
+    }
+
+    /// The next queued task that `canStart` accepts, in priority order. Tasks
+    /// `canStart` declines stay queued and keep their place.
+    public mutating func nextToStart(_ canStart: (Entry) -> Bool) -> TaskID? {
+        var declined: [ReadyQueue.Item] = []
+        defer { for item in declined { ready.push(item) } }
+        while let item = ready.pop() {
+            guard let e = entries[item.id], e.state == .queued, e.task.seq == item.seq else { continue }
+            if canStart(e) {
+                entries[item.id]!.state = .running
+                return item.id
+            }
+            declined.append(item)
+        }
+        return nil
+    }
+
+    /// A running task goes back to queued (shutdown, or its session could not start).
+    public mutating func requeue(_ task: SpooledTask) {
+        entries[task.id] = Entry(task: task, state: .queued)
+        pushReady(task)
+    }
+
+    /// A task goes back to pending until `notBefore` (a retry's delay).
+    public mutating func defer_(_ task: SpooledTask, until notBefore: Timestamp) {
+        entries[task.id] = Entry(task: task, state: .pending, notBefore: notBefore)
+    }
+
+    /// Updates the stored copy of a task (attempts, interruptions).
+    public mutating func update(_ task: SpooledTask) {
+        entries[task.id]?.task = task
+    }
+
+    /// A task reached a terminal state. Returns its dependents' fates: those
+    /// that became runnable, and those that must now be cancelled.
+    public mutating func finish(_ id: TaskID, state: TaskState) -> (queued: [TaskID], cancelled: [TaskID]) {
+        entries[id] = nil
+        guard let waiting = dependents.removeValue(forKey: id) else { return ([], []) }
+        var queued: [TaskID] = []
+        var cancelled: [TaskID] = []
+        for dependent in waiting {
+            guard entries[dependent] != nil else { continue }
+            if state == .succeeded {
+                entries[dependent]!.waitingFor.remove(id)
+                if promoteIfRunnable(dependent) { queued.append(dependent) }
+            } else {
+                cancelled.append(dependent)
+            }
+        }
+        return (queued, cancelled)
+    }
+
+    /// Counts of unfinished tasks per state.
+    public func counts() -> [TaskState: Int] {
+        var c: [TaskState: Int] = [.pending: 0, .queued: 0, .running: 0]
+        for e in entries.values { c[e.state, default: 0] += 1 }
+        return c
+    }
+}

@@ -1,0 +1,182 @@
+import Glibc
+
+/// How one attempt's process ended, with what its output came to.
+public struct RunResult: Sendable {
+    public var status: ExitStatus
+    public var stdoutBytes: Int64
+    public var stderrBytes: Int64
+    public var truncated: Bool
+    /// Why output was lost, when writing it failed.
+    public var outputError: String?
+}
+
+/// Runs one attempt of an exec-mode task: spawns the command in its own
+/// process group with its output piped into the task's live files, and calls
+/// back once, when the command has exited and its output is drained.
+///
+/// When the command exits, whatever it left in its process group is killed,
+/// so no process of a task outlives it. A descendant that escaped the group
+/// and still holds the pipes gets `drainGrace` seconds before they are closed.
+public final class ExecRunner: Sendable {
+    let poller = Poller.shared
+    let drainGrace: Double
+
+    public init(drainGrace: Double = 1.0) {
+        self.drainGrace = drainGrace
+    }
+
+    /// What to run.
+    public struct Launch: Sendable {
+        public var argv: [String]
+        public var environment: [String]
+        public var workingDirectory: String?
+        public var stdin: [UInt8]?
+        public var stdout: FileDescriptor
+        public var stderr: FileDescriptor
+        public var outputLimit: Int
+    }
+
+    /// Spawns the attempt. On success the runner owns `launch.stdout` and
+    /// `launch.stderr` (it closes them); on failure the caller still does.
+    public func start(_ launch: Launch, completion: @escaping @Sendable (RunResult) -> Void) throws(SystemError) -> SpawnedProcess {
+        var request = SpawnRequest(executable: launch.argv[0], arguments: launch.argv, environment: launch.environment)
+        request.workingDirectory = launch.workingDirectory
+        request.stdin = (launch.stdin?.isEmpty ?? true) ? .null : .pipe
+        request.stdout = .pipe
+        request.stderr = .pipe
+        let process = try Spawner.spawn(request)
+        let attempt = Attempt(process: process, out: OutputSink(file: launch.stdout, limit: launch.outputLimit),
+                              err: OutputSink(file: launch.stderr, limit: launch.outputLimit), poller: poller,
+                              drainGrace: drainGrace, completion: completion)
+        let stdin = launch.stdin
+        poller.execute { attempt.begin(stdin: stdin) }
+        return process
+    }
+}
+
+/// The bookkeeping of one running attempt; confined to the poller thread.
+private final class Attempt: @unchecked Sendable {
+    let process: SpawnedProcess
+    let out: OutputSink
+    let err: OutputSink
+    let poller: Poller
+    let drainGrace: Double
+    let completion: @Sendable (RunResult) -> Void
+    /// Poller tokens of the streams still open, by descriptor.
+    var streams: [(fd: FileDescriptor, token: Int)] = []
+    var status: ExitStatus?
+    var finished = false
+    var input: StdinFeeder?
+
+    init(process: SpawnedProcess, out: OutputSink, err: OutputSink, poller: Poller, drainGrace: Double,
+         completion: @escaping @Sendable (RunResult) -> Void) {
+        self.process = process
+        self.out = out
+        self.err = err
+        self.poller = poller
+        self.drainGrace = drainGrace
+        self.completion = completion
+    }
+
+    func begin(stdin: [UInt8]?) {
+        for (fd, sink) in [(process.stdout!, out), (process.stderr!, err)] {
+            try? fd.setNonBlocking(true)
+            let token = poller.register(fd, .readable) { [self] _ in drain(fd, into: sink) }
+            streams.append((fd, token))
+        }
+        if let stdin, let fd = process.stdin {
+            input = StdinFeeder(fd: fd, bytes: stdin, poller: poller)
+        }
+        let poller = self.poller
+        Reaper.shared.onExit(process.pid) { status in
+            poller.execute { self.exited(status) }
+        }
+    }
+
+    private func drain(_ fd: FileDescriptor, into sink: OutputSink) {
+        withUnsafeTemporaryAllocation(byteCount: 65536, alignment: 16) { buffer in
+            while true {
+                let n = Glibc.read(fd.rawValue, buffer.baseAddress, buffer.count)
+                if n > 0 {
+                    sink.consume(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                    if n < buffer.count { return }
+                    continue
+                }
+                if n < 0 && (errno == EAGAIN || errno == EINTR) { return }
+                // End of file or a read error: this stream is done.
+                closeStream(fd)
+                return
+            }
+        }
+    }
+
+    private func closeStream(_ fd: FileDescriptor) {
+        guard let index = streams.firstIndex(where: { $0.fd == fd }) else { return }
+        poller.unregister(streams[index].token)
+        fd.close()
+        streams.remove(at: index)
+        finishIfDone()
+    }
+
+    private func exited(_ status: ExitStatus) {
+        self.status = status
+        // Whatever the command left in its group dies with it.
+        ProcessGroup.signal(process.processGroup, .kill)
+        input?.stop()
+        if !streams.isEmpty {
+            poller.after(drainGrace) { [self] in
+                for s in streams { closeStream(s.fd) }
+            }
+        }
+        finishIfDone()
+    }
+
+    private func finishIfDone() {
+        guard !finished, streams.isEmpty, let status else { return }
+        finished = true
+        out.close()
+        err.close()
+        let error = out.writeError ?? err.writeError
+        completion(RunResult(status: status, stdoutBytes: out.received, stderrBytes: err.received,
+                             truncated: out.truncated || err.truncated, outputError: error.map { "\($0)" }))
+    }
+}
+
+/// Writes a task's `stdin` text into its pipe without ever blocking the
+/// poller, then closes it; a command that does not read it just gets EPIPE.
+private final class StdinFeeder {
+    let fd: FileDescriptor
+    let bytes: [UInt8]
+    let poller: Poller
+    var offset = 0
+    var token: Int?
+    var closed = false
+
+    init(fd: FileDescriptor, bytes: [UInt8], poller: Poller) {
+        self.fd = fd
+        self.bytes = bytes
+        self.poller = poller
+        try? fd.setNonBlocking(true)
+        if pump() { stop(); return }
+        token = poller.register(fd, .writable) { [unowned self] _ in if self.pump() { self.stop() } }
+    }
+
+    /// Writes what the pipe takes; true when finished (all written or the reader is gone).
+    func pump() -> Bool {
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd.rawValue, $0.baseAddress! + offset, bytes.count - offset) }
+            if n > 0 { offset += n; continue }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && errno == EAGAIN { return false }
+            return true
+        }
+        return true
+    }
+
+    func stop() {
+        guard !closed else { return }
+        closed = true
+        if let token { poller.unregister(token) }
+        fd.close()
+    }
+}

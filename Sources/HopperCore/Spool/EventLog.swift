@@ -1,0 +1,95 @@
+import Glibc
+
+/// `events.jsonl`: one JSON object a line, appended with O_APPEND.
+///
+/// Events of one loop turn are buffered and written with a single write(2),
+/// so every line lands whole. Past `maxBytes` the file is renamed to
+/// `events.jsonl.1` (replacing the previous one) and a new file is started.
+/// A line torn by a crash is cut off when the log is opened again.
+public final class EventLog {
+    private let root: Directory
+    private var fd: FileDescriptor
+    private var size: Int
+    private var buffer: [UInt8] = []
+    public var maxBytes: Int
+    /// Writes that failed (a full disk, say); events are best effort.
+    public private(set) var lastError: SystemError?
+
+    static let name = FileName("events.jsonl")
+    static let rotated = FileName("events.jsonl.1")
+
+    public init(root: Directory, maxBytes: Int) throws(SystemError) {
+        self.root = root
+        self.maxBytes = maxBytes
+        fd = try root.openFile(EventLog.name, O_WRONLY | O_APPEND | O_CREAT)
+        size = Int(try fd.status().st_size)
+        try repairTornLine()
+    }
+
+    deinit { fd.close() }
+
+    /// Truncates a last line that a crash left without its newline.
+    private func repairTornLine() throws(SystemError) {
+        guard size > 0 else { return }
+        let readFD = try root.openFile(EventLog.name, O_RDONLY)
+        defer { readFD.close() }
+        var last: UInt8 = 0
+        guard pread(readFD.rawValue, &last, 1, off_t(size - 1)) == 1, last != UInt8(ascii: "\n") else { return }
+        // Walk back to the previous newline in 4 KiB steps.
+        var end = size - 1
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        var cut = 0
+        search: while end > 0 {
+            let start = max(0, end - chunk.count)
+            let n = chunk.withUnsafeMutableBytes { pread(readFD.rawValue, $0.baseAddress, end - start, off_t(start)) }
+            guard n > 0 else { break }
+            for i in stride(from: n - 1, through: 0, by: -1) where chunk[i] == UInt8(ascii: "\n") {
+                cut = start + i + 1
+                break search
+            }
+            end = start
+        }
+        _ = try retryingInterrupts("ftruncate", "events.jsonl") { ftruncate(fd.rawValue, off_t(cut)) }
+        size = cut
+    }
+
+    /// Buffers one event: `ts`, `event`, then the fields `body` writes.
+    public func append(_ event: String, _ body: (inout JSONWriter) -> Void = { _ in }) {
+        var w = JSONWriter(capacity: 160)
+        w.beginObject()
+        w.field("ts", Timestamp.now().rfc3339)
+        w.field("event", event)
+        body(&w)
+        w.endObject()
+        buffer.append(contentsOf: w.bytes)
+        buffer.append(UInt8(ascii: "\n"))
+    }
+
+    public var hasPending: Bool { !buffer.isEmpty }
+
+    /// Writes buffered events, rotating first when they would cross `maxBytes`.
+    public func flush() {
+        guard !buffer.isEmpty else { return }
+        if size > 0 && size + buffer.count > maxBytes { rotate() }
+        do {
+            try fd.writeAll(buffer, subject: "events.jsonl")
+            size += buffer.count
+            lastError = nil
+        } catch {
+            lastError = error
+        }
+        buffer.removeAll(keepingCapacity: buffer.capacity <= 1 << 20)
+    }
+
+    private func rotate() {
+        do {
+            try root.rename(EventLog.name, to: root, as: EventLog.rotated)
+            let fresh = try root.openFile(EventLog.name, O_WRONLY | O_APPEND | O_CREAT)
+            fd.close()
+            fd = fresh
+            size = 0
+        } catch {
+            lastError = error
+        }
+    }
+}

@@ -1,0 +1,94 @@
+/// Start-up recovery (SPEC section 9): reads what a previous daemon left and
+/// makes every accepted task whole again.
+///
+/// - temporary files in `.hopper/tmp` are removed (they were never renamed
+///   into place, so nothing refers to them);
+/// - a task file whose id already has a record in done/ is stale (the crash
+///   came between writing the record and removing the file) and is removed;
+/// - a task found in running/ was interrupted: its interruption count goes up
+///   and it returns to queued/, or ends `error`/`interrupted` at the third;
+/// - files claimed from incoming/ but not yet accepted go back to intake.
+public struct Recovery {
+    public static let maxInterruptions = 3
+
+    /// What the spool holds after recovery.
+    public struct Loaded {
+        public var tasks: [(SpooledTask, SpoolDirectory)] = []
+        public var doneIDs: Set<TaskID> = []
+        public var interrupted: [SpooledTask] = []
+        public var requeued: [TaskID] = []
+        /// Task files that cannot be decoded: id, where, and why.
+        public var unreadable: [(TaskID, SpoolDirectory, HopperError)] = []
+        public var nextSeq: UInt64 = 1
+        public var removedTemp = 0
+    }
+
+    public static func run(store: TaskStore, log: Logger) -> Loaded {
+        let spool = store.spool
+        var loaded = Loaded()
+        for name in (try? spool.tmp.entries()) ?? [] {
+            try? spool.tmp.remove(name)
+            loaded.removedTemp += 1
+        }
+        for name in (try? spool[.done].entries()) ?? [] where name.hasSuffix(".json") {
+            if let id = TaskID(String(decoding: name.dropping(suffix: ".json"), as: UTF8.self)) { loaded.doneIDs.insert(id) }
+        }
+        var seen: Set<TaskID> = []
+        // Listed before anything moves: requeued tasks must not be met again in queued/.
+        let listings = [SpoolDirectory.running, .queued, .pending].map { d in (d, (try? spool[d].entries()) ?? []) }
+        for (directory, names) in listings {
+            let dir = spool[directory]
+            for name in names {
+                guard name.hasSuffix(".json"), let id = TaskID(String(decoding: name.dropping(suffix: ".json"), as: UTF8.self)) else { continue }
+                if loaded.doneIDs.contains(id) || seen.contains(id) {
+                    log.warning("recovery", "removing a stale task file", [("file", "\(directory.rawValue)/\(name.escaped)")])
+                    if directory == .running { store.moveOutputs(id, from: .running, to: .done) }
+                    try? store.removeTaskFile(id, from: directory)
+                    continue
+                }
+                seen.insert(id)
+                let task: SpooledTask
+                do {
+                    guard let bytes = try AtomicFile.read(name, in: dir) else { continue }
+                    task = try SpooledTask.decode(bytes)
+                    guard task.id == id else { throw HopperError(.invalidField, "its id is \(task.id), not \(id)", field: "id") }
+                } catch let e as HopperError {
+                    loaded.unreadable.append((id, directory, e))
+                    continue
+                } catch {
+                    loaded.unreadable.append((id, directory, HopperError(.unreadable, "\(error)")))
+                    continue
+                }
+                loaded.nextSeq = max(loaded.nextSeq, task.seq + 1)
+                if directory == .running {
+                    var t = task
+                    t.interruptions += 1
+                    if t.interruptions >= maxInterruptions {
+                        loaded.interrupted.append(t)
+                        continue
+                    }
+                    do {
+                        try store.write(t, in: .running)
+                        try store.move(id, from: .running, to: .queued)
+                        store.removeOutputs(id, in: .running)
+                        loaded.requeued.append(id)
+                        loaded.tasks.append((t, .queued))
+                    } catch {
+                        log.error("recovery", "cannot requeue an interrupted task", [("id", id.rawValue), ("error", "\(error)")])
+                        loaded.interrupted.append(t)
+                    }
+                } else {
+                    loaded.tasks.append((task, directory))
+                }
+            }
+        }
+        // Output files in running/ with no task file left there.
+        for name in (try? spool[.running].entries()) ?? [] where name.hasSuffix(".out") || name.hasSuffix(".err") {
+            let stem = String(decoding: name.dropping(suffix: ".out"), as: UTF8.self)
+            if let id = TaskID(stem), seen.contains(id) { continue }
+            try? spool[.running].remove(name)
+        }
+        loaded.tasks.sort { ($0.0.seq, $0.0.id) < ($1.0.seq, $1.0.id) }
+        return loaded
+    }
+}

@@ -1,0 +1,43 @@
+import Glibc
+import Synchronization
+
+/// Whole-file reads and write-then-rename writes.
+public enum AtomicFile {
+    /// Reads the file at `path`, failing with EFBIG past `limit` bytes.
+    public static func read(path: String, limit: Int = 64 << 20) throws(SystemError) -> [UInt8] {
+        let fd = try retryingInterrupts("open", path) { open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY) }
+        let descriptor = FileDescriptor(rawValue: fd)
+        defer { descriptor.close() }
+        return try descriptor.readAll(limit: limit, subject: path)
+    }
+
+    /// Reads `name` in `directory`; nil when it does not exist.
+    public static func read(_ name: FileName, in directory: Directory, limit: Int = 64 << 20) throws(SystemError) -> [UInt8]? {
+        let fd: FileDescriptor
+        do { fd = try directory.openFile(name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY) } catch where error.errno == .noEntry { return nil }
+        defer { fd.close() }
+        return try fd.readAll(limit: limit, subject: directory.subject(name))
+    }
+
+    /// Writes `bytes` to a fresh temporary name in `scratch`, fsyncs it when
+    /// `sync` is set, and renames it to `name` in `target`, replacing what was
+    /// there. Readers of `target` see the old file or the new one, never part.
+    public static func write(_ bytes: [UInt8], to name: FileName, in target: Directory, scratch: Directory, sync: Bool) throws(SystemError) {
+        let temp = FileName(bytes: name.bytes + Array(".\(getpid()).\(nextSerial()).tmp".utf8))
+        let fd = try scratch.openFile(temp, O_WRONLY | O_CREAT | O_EXCL, mode: 0o644)
+        do {
+            try fd.writeAll(bytes, subject: scratch.subject(temp))
+            if sync { _ = try retryingInterrupts("fdatasync", scratch.subject(temp)) { fdatasync(fd.rawValue) } }
+            fd.close()
+            try scratch.rename(temp, to: target, as: name)
+        } catch {
+            fd.close()
+            try? scratch.remove(temp)
+            throw error
+        }
+    }
+
+    private static let serial = Atomic<UInt64>(0)
+
+    static func nextSerial() -> UInt64 { serial.wrappingAdd(1, ordering: .relaxed).newValue }
+}

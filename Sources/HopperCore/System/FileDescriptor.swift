@@ -1,0 +1,75 @@
+import Glibc
+
+/// An open file descriptor. Not closed automatically: the owner calls `close()`.
+public struct FileDescriptor: Sendable, Hashable {
+    public let rawValue: Int32
+
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+
+    public static let standardInput = FileDescriptor(rawValue: 0)
+    public static let standardOutput = FileDescriptor(rawValue: 1)
+    public static let standardError = FileDescriptor(rawValue: 2)
+
+    /// close(2). EINTR is not retried: on Linux the descriptor is gone either way.
+    public func close() {
+        _ = Glibc.close(rawValue)
+    }
+
+    /// write(2) until every byte is written; retries EINTR and short writes.
+    public func writeAll(_ buffer: UnsafeRawBufferPointer, subject: String? = nil) throws(SystemError) {
+        var offset = 0
+        while offset < buffer.count {
+            let n = try retryingInterrupts("write", subject) {
+                Glibc.write(rawValue, buffer.baseAddress! + offset, buffer.count - offset)
+            }
+            offset += n
+        }
+    }
+
+    public func writeAll(_ bytes: [UInt8], subject: String? = nil) throws(SystemError) {
+        // Array.withUnsafeBytes is `rethrows`, so typed throws go through a Result.
+        let result: Result<Void, SystemError> = bytes.withUnsafeBytes { buffer in
+            Result { () throws(SystemError) in try writeAll(buffer, subject: subject) }
+        }
+        try result.get()
+    }
+
+    /// read(2) once into `buffer`; 0 means end of file.
+    public func read(into buffer: UnsafeMutableRawBufferPointer, subject: String? = nil) throws(SystemError) -> Int {
+        try retryingInterrupts("read", subject) { Glibc.read(rawValue, buffer.baseAddress, buffer.count) }
+    }
+
+    /// Reads until end of file, failing when more than `limit` bytes arrive.
+    public func readAll(limit: Int = .max, subject: String? = nil) throws(SystemError) -> [UInt8] {
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            // See writeAll.
+            let n = try chunk.withUnsafeMutableBytes { b in
+                Result { () throws(SystemError) in try read(into: b, subject: subject) }
+            }.get()
+            if n == 0 { return result }
+            result.append(contentsOf: chunk[0..<n])
+            if result.count > limit { throw SystemError("read", subject, errno: Errno(rawValue: EFBIG)) }
+        }
+    }
+
+    /// fsync(2).
+    public func sync(subject: String? = nil) throws(SystemError) {
+        _ = try retryingInterrupts("fsync", subject) { fsync(rawValue) }
+    }
+
+    /// fstat(2).
+    public func status(subject: String? = nil) throws(SystemError) -> stat {
+        var st = stat()
+        _ = try retryingInterrupts("fstat", subject) { fstat(rawValue, &st) }
+        return st
+    }
+
+    /// Sets or clears O_NONBLOCK.
+    public func setNonBlocking(_ on: Bool) throws(SystemError) {
+        let flags = try retryingInterrupts("fcntl") { fcntl(rawValue, F_GETFL) }
+        let wanted = on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK
+        if wanted != flags { _ = try retryingInterrupts("fcntl") { fcntl(rawValue, F_SETFL, wanted) } }
+    }
+}

@@ -1,0 +1,4 @@
+import HopperCore
+import Glibc
+
+exit(await HopperCLI.main(CommandLine.arguments))

@@ -1,0 +1,165 @@
+import Glibc
+import HopperCore
+import Testing
+
+/// System tests of `Spawner` on real processes: output, exit statuses,
+/// environment, PATH search, working directory, inherited descriptors and signal state.
+@Suite(.timeLimit(.minutes(2)))
+struct SpawnerTests {
+    init() { Reaper.shared.start() }
+
+    private func request(_ arguments: [String], _ marker: String) -> SpawnRequest {
+        SpawnRequest(executable: arguments[0], arguments: arguments, environment: SystemTestProbe.environment(marker))
+    }
+
+    /// Spawns, reads stdout to the end and waits for the exit status.
+    private func run(_ request: SpawnRequest) async throws -> (String, HopperCore.ExitStatus) {
+        var request = request
+        request.stdout = .pipe
+        let process = try Spawner.spawn(request)
+        let output = try SystemTestProbe.readString(try #require(process.stdout))
+        return (output, await Reaper.shared.waitForExit(process.pid))
+    }
+
+    @Test func echoWritesToAPipeAndExitsZero() async throws {
+        let marker = SystemTestProbe.marker("echo")
+        let (output, status) = try await run(request(["/bin/echo", "hi"], marker))
+        #expect(output == "hi\n")
+        #expect(status == .exited(0))
+        #expect(await SystemTestProbe.noSurvivors(marker))
+    }
+
+    @Test func exitCodeAndTerminatingSignalAreReported() async throws {
+        let marker = SystemTestProbe.marker("status")
+        let three = try Spawner.spawn(request(["/bin/sh", "-c", "exit 3"], marker))
+        #expect(await Reaper.shared.waitForExit(three.pid) == .exited(3))
+        // The parent may ignore SIGTERM; the child must still die of it.
+        let killed = try Spawner.spawn(request(["/bin/sh", "-c", "kill -TERM $$"], marker))
+        #expect(await Reaper.shared.waitForExit(killed.pid) == .signaled(.term))
+        #expect(await SystemTestProbe.noSurvivors(marker))
+    }
+
+    @Test func environmentIsExactlyTheGivenOne() async throws {
+        let marker = SystemTestProbe.marker("env")
+        let environment = ["A=1", "B=two words", "EMPTY=", marker]
+        let (output, status) = try await run(SpawnRequest(
+            executable: "/usr/bin/env", arguments: ["env"], environment: environment))
+        #expect(output.split(separator: "\n").map(String.init) == environment)
+        #expect(status == .exited(0))
+    }
+
+    @Test func pathIsSearchedInTheGivenEnvironment() async throws {
+        let marker = SystemTestProbe.marker("path")
+        let found = SpawnRequest(executable: "echo", arguments: ["echo", "found"],
+                                 environment: ["PATH=/nonexistent::/bin", marker])
+        let (output, status) = try await run(found)
+        #expect(output == "found\n")
+        #expect(status == .exited(0))
+
+        let missing = SpawnRequest(executable: "echo", arguments: ["echo"], environment: ["PATH=/nonexistent"])
+        #expect { try Spawner.spawn(missing) } throws: { error in
+            (error as? SystemError)?.errno == .noEntry
+        }
+        // Without PATH the fallback list applies.
+        let fallback = SpawnRequest(executable: "true", arguments: ["true"], environment: [marker])
+        let process = try Spawner.spawn(fallback)
+        #expect(await Reaper.shared.waitForExit(process.pid) == .exited(0))
+    }
+
+    @Test func missingExecutableOrDirectoryThrowsWithoutLeakingPipes() async throws {
+        let before = SystemTestProbe.openDescriptorCount()
+        for _ in 0..<50 {
+            var missing = SpawnRequest(executable: "/nonexistent/tool", arguments: ["tool"], environment: [])
+            missing.stdin = .pipe
+            missing.stdout = .pipe
+            missing.stderr = .pipe
+            #expect { try Spawner.spawn(missing) } throws: { error in
+                let error = error as? SystemError
+                return error?.call == "posix_spawn" && error?.subject == "/nonexistent/tool" && error?.errno == .noEntry
+            }
+            var noDirectory = SpawnRequest(executable: "/bin/true", arguments: ["true"], environment: [])
+            noDirectory.workingDirectory = "/nonexistent/directory"
+            noDirectory.stdout = .pipe
+            #expect { try Spawner.spawn(noDirectory) } throws: { error in
+                (error as? SystemError)?.errno == .noEntry
+            }
+        }
+        // 50 rounds leaking would leave 200+ descriptors; allow for other tests' traffic.
+        #expect(SystemTestProbe.openDescriptorCount() - before < 40)
+    }
+
+    @Test func nulInAnArgumentIsRejected() {
+        let request = SpawnRequest(executable: "/bin/echo", arguments: ["echo", "a\u{0}b"], environment: [])
+        #expect { try Spawner.spawn(request) } throws: { error in
+            (error as? SystemError)?.errno == Errno(rawValue: EINVAL)
+        }
+    }
+
+    @Test func workingDirectoryIsHonoured() async throws {
+        let marker = SystemTestProbe.marker("pwd")
+        let directory = SystemTestProbe.temporaryDirectory()
+        var pwd = request(["/bin/pwd"], marker)
+        pwd.workingDirectory = directory
+        let (output, status) = try await run(pwd)
+        #expect(output == directory + "\n")
+        #expect(status == .exited(0))
+        await SystemTestProbe.removeTree(directory)
+    }
+
+    @Test func stdinPipeAndStderrPipeAndDescriptorSink() async throws {
+        let marker = SystemTestProbe.marker("stdio")
+        var cat = request(["/bin/cat"], marker)
+        cat.stdin = .pipe
+        cat.stdout = .pipe
+        let process = try Spawner.spawn(cat)
+        let stdin = try #require(process.stdin)
+        try stdin.writeAll(Array("abc\n".utf8))
+        stdin.close()
+        #expect(try SystemTestProbe.readString(try #require(process.stdout)) == "abc\n")
+        #expect(await Reaper.shared.waitForExit(process.pid) == .exited(0))
+
+        var errors = request(["/bin/sh", "-c", "echo out; echo err >&2"], marker)
+        var fds: [Int32] = [-1, -1]
+        #expect(pipe(&fds) == 0)
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        errors.stdout = .fd(FileDescriptor(rawValue: fds[1]))
+        errors.stderr = .pipe
+        let shell = try Spawner.spawn(errors)
+        FileDescriptor(rawValue: fds[1]).close()
+        #expect(shell.stdout == nil)
+        #expect(try SystemTestProbe.readString(try #require(shell.stderr)) == "err\n")
+        #expect(try SystemTestProbe.readString(FileDescriptor(rawValue: fds[0])) == "out\n")
+        #expect(await Reaper.shared.waitForExit(shell.pid) == .exited(0))
+        #expect(await SystemTestProbe.noSurvivors(marker))
+    }
+
+    @Test func childInheritsOnlyTheStandardDescriptors() async throws {
+        let marker = SystemTestProbe.marker("fds")
+        // Deliberately without O_CLOEXEC: addclosefrom_np must still keep it out.
+        let leaky = open("/dev/null", O_RDONLY)
+        #expect(leaky > 2)
+        defer { close(leaky) }
+        var sleeper = request(["/bin/sleep", "30"], marker)
+        sleeper.stdout = .pipe
+        let process = try Spawner.spawn(sleeper)
+        // posix_spawn returns after the child's exec, so its table is final.
+        let fds = SystemTestProbe.directoryEntries("/proc/\(process.pid.rawValue)/fd")?.sorted()
+        #expect(fds == ["0", "1", "2"])
+        #expect(ProcessGroup.signal(process.processGroup, .kill))
+        #expect(await Reaper.shared.waitForExit(process.pid) == .signaled(.kill))
+        process.stdout?.close()
+        #expect(await SystemTestProbe.noSurvivors(marker))
+    }
+
+    @Test func childHasDefaultSignalsAndAnEmptyMask() async throws {
+        SignalStream.ignore(.pipe)
+        SignalStream.ignore(.term)
+        let marker = SystemTestProbe.marker("sigstate")
+        let (output, status) = try await run(request(["/bin/cat", "/proc/self/status"], marker))
+        let lines = output.split(separator: "\n")
+        #expect(lines.contains("SigIgn:\t0000000000000000"))
+        #expect(lines.contains("SigBlk:\t0000000000000000"))
+        #expect(lines.contains("SigCgt:\t0000000000000000"))
+        #expect(status == .exited(0))
+    }
+}
