@@ -49,7 +49,8 @@ public enum HopperCLI {
                 return 2
             }
             Output.error(error.message)
-            return error.code == .config || error.code == .notFound || error.code == .invalidField ? 2 : 1
+            // Failures of the thing itself exit 1; everything about the input exits 2.
+            return error.code == .io || error.code == .locked ? 1 : 2
         }
     }
 

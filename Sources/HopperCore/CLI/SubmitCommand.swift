@@ -27,7 +27,9 @@ enum SubmitCommand {
         w.beginObject()
         let id: String
         if let given = args.value("id") { id = given } else {
-            let stem = args.operands[0].split(separator: "/").last.map(String.init) ?? "task"
+            // The program's name: the first word of the command, without its directory.
+            let program = args.operands[0].split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first ?? "task"
+            let stem = program.split(separator: "/").last.map(String.init) ?? "task"
             var suffixes = IDSuffixGenerator(salt: IDSuffixGenerator.random(3))
             id = TaskID.generate(stem: stem, suffix: suffixes.next()).rawValue
         }
@@ -66,6 +68,10 @@ enum SubmitCommand {
             _ = try TaskRequest.parse(request, rules: TaskRequest.Rules(config))
         } catch {
             throw HopperError(.invalidField, "cannot submit: \(error.message)", field: error.field)
+        }
+        if args.value("id") != nil, let known = TaskID(id), let reader = try? SpoolReader.open(args.spoolPath),
+           reader.find(known) != nil || reader.isSubmitted(known) {
+            throw HopperError(.duplicateID, "cannot submit: a task with id \(id) already exists")
         }
         try deliver(request, as: id + ".json", spoolPath: args.spoolPath)
         var out = Output()

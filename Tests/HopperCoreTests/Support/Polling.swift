@@ -27,3 +27,12 @@ func eventuallyValue<T>(_ what: String, timeout: Double = 20, _ produce: () thro
     }
     return result!
 }
+
+extension String {
+    /// Without trailing newlines (the CLI ends every line with one).
+    var trimmedLine: String {
+        var s = self
+        while s.hasSuffix("\n") { s.removeLast() }
+        return s
+    }
+}

@@ -98,7 +98,9 @@ final class TestSpool {
 
     /// Runs the `hopper` CLI on this spool and configuration.
     func hopper(_ args: [String], environment: [String] = []) throws -> ProcessOutput {
-        try runProcess([TestSpool.hopperBinary] + args + ["--spool", spool, "--config", configPath], environment: environment + [marker])
+        // Right after the subcommand: `submit` takes every word after its first operand as the command.
+        let argv = [TestSpool.hopperBinary] + args.prefix(1) + ["--spool", spool, "--config", configPath] + args.dropFirst()
+        return try runProcess(argv, environment: environment + [marker])
     }
 
     /// Processes still alive that carry this test's marker.
