@@ -153,9 +153,15 @@ struct SpawnerTests {
 
     @Test func childHasDefaultSignalsAndAnEmptyMask() async throws {
         SignalStream.ignore(.pipe)
-        SignalStream.ignore(.term)
+        // Ignored only around the spawn: a test process immune to SIGTERM outlives `timeout`.
+        let previous = signal(SIGTERM, SIG_IGN)
         let marker = SystemTestProbe.marker("sigstate")
-        let (output, status) = try await run(request(["/bin/cat", "/proc/self/status"], marker))
+        var cat = request(["/bin/cat", "/proc/self/status"], marker)
+        cat.stdout = .pipe
+        let process = try Spawner.spawn(cat)
+        signal(SIGTERM, previous)
+        let output = try SystemTestProbe.readString(try #require(process.stdout))
+        let status = await Reaper.shared.waitForExit(process.pid)
         let lines = output.split(separator: "\n")
         #expect(lines.contains("SigIgn:\t0000000000000000"))
         #expect(lines.contains("SigBlk:\t0000000000000000"))

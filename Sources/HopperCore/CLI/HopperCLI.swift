@@ -1,6 +1,8 @@
 /// `hopper <command>`: finds the subcommand and runs it. Exit codes: 0 ok,
 /// 1 the thing asked about failed, 2 usage or input error.
 public enum HopperCLI {
+    public static let version = "0.1.0"
+
     /// One subcommand: its help and how it reads its arguments.
     struct Command: Sendable {
         var name: String
@@ -20,7 +22,12 @@ public enum HopperCLI {
     public static func main(_ argv: [String]) async -> Int32 {
         let words = argv.dropFirst()
         guard let name = words.first, !name.hasPrefix("-") || name == "--help" || name == "-h" else {
-            if words.first == "--version" { return 0 }
+            if words.first == "--version" {
+                var out = Output()
+                out.line("hopper \(HopperCLI.version)")
+                out.flush()
+                return 0
+            }
             Output.error("usage: hopper <command> [options]; see hopper --help")
             return 2
         }

@@ -1,3 +1,5 @@
+import Glibc
+
 /// `hopper init [DIR]`: creates a spool and, when missing, a sample configuration.
 enum InitCommand {
     static let command = HopperCLI.Command(
@@ -19,7 +21,7 @@ enum InitCommand {
         var out = Output()
         out.line("created spool \(Spool.absolute(path))")
         let config = args.configPath
-        if (try? AtomicFile.read(path: config, limit: 1)) == nil {
+        if access(config, F_OK) != 0 {
             let dir = config.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
             do {
                 if !dir.isEmpty { try Directory.create(dir) }

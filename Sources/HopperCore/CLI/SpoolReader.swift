@@ -14,15 +14,20 @@ struct SpoolReader {
         var object: JSONObject
     }
 
+    /// Looks in the order a task moves (pending, queued, running, done), so a
+    /// task that moves on during the lookup is met again further along; one
+    /// more pass covers a retry moving it back to pending/.
     func find(_ id: TaskID) -> Found? {
         let name = Spool.taskFile(id)
-        if let bytes = try? AtomicFile.read(name, in: spool[.done]), let record = try? RecordSummary(bytes: bytes) {
-            return Found(state: record.state, object: record.object)
-        }
-        for state in [TaskState.running, .queued, .pending] {
-            if let bytes = try? AtomicFile.read(name, in: spool[state.directory]), let json = try? JSONParser.parse(bytes), var o = json.objectValue {
-                o["state"] = .string(state.rawValue)
-                return Found(state: state, object: o)
+        for _ in 0..<2 {
+            for state in [TaskState.pending, .queued, .running] {
+                if let bytes = try? AtomicFile.read(name, in: spool[state.directory]), let json = try? JSONParser.parse(bytes), var o = json.objectValue {
+                    o["state"] = .string(state.rawValue)
+                    return Found(state: state, object: o)
+                }
+            }
+            if let bytes = try? AtomicFile.read(name, in: spool[.done]), let record = try? RecordSummary(bytes: bytes) {
+                return Found(state: record.state, object: record.object)
             }
         }
         return nil

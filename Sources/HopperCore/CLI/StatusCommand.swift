@@ -22,7 +22,9 @@ enum StatusCommand {
         }
         var counts = JSONObject()
         for d in [SpoolDirectory.pending, .queued, .running, .done, .rejected] {
-            let n = ((try? reader.spool[d].entries()) ?? []).filter { $0.hasSuffix(".json") && !$0.hasSuffix(".error.json") || d == .rejected && $0.hasSuffix(".error.json") }.count
+            let names = (try? reader.spool[d].entries()) ?? []
+            // rejected/ holds each file beside its NAME.error.json: count the explanations.
+            let n = d == .rejected ? names.filter { $0.hasSuffix(".error.json") }.count : names.filter { $0.hasSuffix(".json") }.count
             counts[d.rawValue] = .int(Int64(n))
         }
         status["files"] = .object(counts)

@@ -71,6 +71,11 @@ public final class Daemon {
     var stats = Stats()
     var published = Publication()
     let startedAt = Timestamp.now()
+    /// Marks every process this daemon run starts (environment `HOPPER_RUN`),
+    /// so the next run can find and kill what a crash left behind.
+    let runID = IDSuffixGenerator.random(16)
+    var previousRun: String?
+    static let runMarker = "HOPPER_RUN"
 
     /// Counters since start, for status.json and metrics.prom.
     struct Stats {
@@ -121,11 +126,15 @@ public final class Daemon {
         do {
             try Spool.create(at: path)
             guard let lock = try FileLock.tryAcquire(Spool.lockPath(path)) else {
-                let holder = (try? AtomicFile.read(path: Spool.lockPath(path), limit: 64)).map { String(decoding: $0, as: UTF8.self) } ?? "?"
-                throw HopperError(.locked, "another hopper daemon (pid \(holder.isEmpty ? "?" : holder)) is running on spool \(path)")
+                let holder = (try? AtomicFile.read(path: Spool.lockPath(path), limit: 256)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+                let pid = holder.split(separator: " ").first.map(String.init) ?? "?"
+                throw HopperError(.locked, "another hopper daemon (pid \(pid)) is running on spool \(path)")
             }
             self.lock = lock
-            lock.record("\(getpid())")
+            // "pid run-id": the previous run's id finds what it left running.
+            let previous = (try? AtomicFile.read(path: Spool.lockPath(path), limit: 256)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            previousRun = previous.split(separator: " ").dropFirst().first.map { String($0.filter { !$0.isWhitespace }) }
+            lock.record("\(getpid()) \(runID)\n")
             spool = try Spool.open(at: path)
             store = TaskStore(spool: spool, durable: config.durability == .fsync)
             events = try EventLog(root: spool.root, maxBytes: config.maxEventsBytes)
@@ -136,9 +145,11 @@ public final class Daemon {
         }
         SignalStream.ignore(.pipe)
         Reaper.shared.start()
-        baseEnvironment = Daemon.currentEnvironment().filter { $0.0 != "HOPPER_SPOOL" && $0.0 != "HOPPER_TASK_ID" }
-        let killed = ProcessScan.killMarked("HOPPER_SPOOL=\(spool.path)")
-        if killed > 0 { log.warning("recovery", "killed processes left by a previous daemon", [("count", "\(killed)")]) }
+        baseEnvironment = Daemon.currentEnvironment()
+        if let previousRun, !previousRun.isEmpty {
+            let killed = ProcessScan.killMarked("\(Daemon.runMarker)=\(previousRun)")
+            if killed > 0 { log.warning("recovery", "killed processes left by a previous daemon", [("count", "\(killed)")]) }
+        }
         let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "hopper.timer"))
         let queue = self.queue
         timer.setEventHandler { queue.post(.timer) }
@@ -159,7 +170,7 @@ public final class Daemon {
         do {
             let inotify = try Inotify()
             incomingWatch = try inotify.addWatch(spool.path + "/incoming", mask: InotifyMask.closeWrite | InotifyMask.movedTo | InotifyMask.create | InotifyMask.onlyDir)
-            cancelWatch = try inotify.addWatch(spool.path + "/cancel", mask: InotifyMask.closeWrite | InotifyMask.movedTo | InotifyMask.create | InotifyMask.onlyDir)
+            cancelWatch = try inotify.addWatch(spool.path + "/cancel", mask: InotifyMask.closeWrite | InotifyMask.movedTo | InotifyMask.onlyDir)
             let queue = self.queue
             let poller = Poller.shared
             poller.execute {

@@ -15,18 +15,21 @@ extension Daemon {
         var task = queuedTask
         let id = task.id
         guard let provider = config.providers[task.provider] else {
-            return finish(task, from: .queued, state: .error, reason: .spawn, message: "Provider \(task.provider) is not configured.")
+            finish(task, from: .queued, state: .error, reason: .spawn, message: "Provider \(task.provider) is not configured.")
+            return
         }
         let cwd = task.request.cwd ?? provider.cwd
         if let cwd {
             var st = stat()
             guard stat(cwd, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
-                return finish(task, from: .queued, state: .error, reason: .cwd, message: "The working directory \(cwd) does not exist.")
+                finish(task, from: .queued, state: .error, reason: .cwd, message: "The working directory \(cwd) does not exist.")
+            return
             }
         }
         do { try store.move(id, from: .queued, to: .running) } catch {
             log.error("spool", "cannot move a task to running/", [("id", id.rawValue), ("error", "\(error)")])
-            return finish(task, from: .queued, state: .error, reason: .spawn, message: "Hopper could not move the task to running/: \(error).")
+            finish(task, from: .queued, state: .error, reason: .spawn, message: "Hopper could not move the task to running/: \(error).")
+            return
         }
         if task.attempts > 0 { store.removeOutputs(id, in: .pending) }
         let running = spool[.running]
@@ -38,9 +41,11 @@ extension Daemon {
                 throw error
             }
         } catch {
-            return finish(task, from: .running, state: .error, reason: .spawn, message: "Hopper could not create the output files: \(error).")
+            finish(task, from: .running, state: .error, reason: .spawn, message: "Hopper could not create the output files: \(error).")
+            return
         }
         task.attempts += 1
+        task.started = true
         let timeout = task.request.timeout ?? config.commandDefaultTimeout
         let launch = ExecRunner.Launch(argv: provider.command.map { $0.replacing("{command}", with: task.request.command) },
                                        environment: environment(for: task, provider: provider),
@@ -54,7 +59,8 @@ extension Daemon {
         } catch {
             out.close()
             err.close()
-            return finish(task, from: .running, state: .error, reason: .spawn, message: "Hopper could not start \(launch.argv[0]): \(error.errno).")
+            finish(task, from: .running, state: .error, reason: .spawn, message: "Hopper could not start \(launch.argv[0]): \(error.errno).")
+            return
         }
         let now = Timestamp.now()
         attempts[id] = Attempt(task: task, number: number, process: process, startedAt: now, timeout: timeout)
@@ -78,6 +84,7 @@ extension Daemon {
         set("HOPPER_TASK_ID", task.id.rawValue)
         set("HOPPER_SPOOL", spool.path)
         set("HOPPER_ATTEMPT", String(task.attempts))
+        set(Daemon.runMarker, runID)
         return order.map { "\($0)=\(merged[$0]!)" }
     }
 
@@ -90,6 +97,7 @@ extension Daemon {
         if attempt.stoppedForShutdown && !attempt.cancelled {
             // Not the task's fault: back to queued, the attempt not charged.
             task.attempts -= 1
+            task.started = true
             write(task, to: .running)
             moveFile(id, from: .running, to: .queued)
             store.removeOutputs(id, in: .running)
@@ -142,25 +150,27 @@ extension Daemon {
 
     /// Ends a task that is not running (cancel, dependency, expiry, errors
     /// before spawn, interruptions) with a record.
-    func finish(_ task: SpooledTask, from directory: SpoolDirectory?, state: TaskState, reason: TerminalReason, message: String) {
+    @discardableResult
+    func finish(_ task: SpooledTask, from directory: SpoolDirectory?, state: TaskState, reason: TerminalReason, message: String) -> Bool {
         let record = TaskRecord(task: task, state: state, reason: reason, message: message, finishedAt: Timestamp.now())
-        complete(record, from: directory)
+        return complete(record, from: directory)
     }
 
     /// Writes the record, retires the task file, and settles dependents.
-    func complete(_ record: TaskRecord, from directory: SpoolDirectory?) {
+    /// Returns false when the record could not be written.
+    @discardableResult
+    func complete(_ record: TaskRecord, from directory: SpoolDirectory?) -> Bool {
         let id = record.task.id
+        // Outputs first, so a reader who sees the record finds its files beside it.
+        if let directory, directory == .running || (directory == .pending && record.task.attempts > 0) {
+            store.moveOutputs(id, from: directory, to: .done)
+        }
         do { try store.writeRecord(record) } catch {
             // Without its record the task must not disappear: it stays where it is.
             log.error("spool", "cannot write a record; the task stays unfinished", [("id", id.rawValue), ("error", "\(error)")])
-            return
+            return false
         }
-        if let directory {
-            try? store.removeTaskFile(id, from: directory)
-            if directory == .running || (directory == .pending && record.task.attempts > 0) {
-                store.moveOutputs(id, from: directory, to: .done)
-            }
-        }
+        if let directory { try? store.removeTaskFile(id, from: directory) }
         let from = directory?.rawValue ?? "incoming"
         events.append("task.state") { w in w.field("id", id.rawValue); w.field("from", from); w.field("to", record.state.rawValue) }
         stats.finished[record.state, default: 0] += 1
@@ -176,6 +186,7 @@ extension Daemon {
             finish(entry.task, from: entry.state.directory, state: .cancelled, reason: .dependency,
                    message: "Dependency \(id) ended \(record.state.rawValue), so this task was not run.")
         }
+        return true
     }
 
     func fire(_ action: Deadline.Action) {
@@ -185,7 +196,7 @@ extension Daemon {
             moveFile(id, from: .pending, to: .queued)
             events.append("task.state") { w in w.field("id", id.rawValue); w.field("from", "pending"); w.field("to", "queued") }
         case .expire(let id):
-            guard let entry = scheduler[id], entry.state != .running, entry.task.attempts == 0 else { return }
+            guard let entry = scheduler[id], entry.state != .running, !entry.task.started else { return }
             let limit = entry.task.request.queueTimeout ?? config.queueDefaultTimeout
             finish(entry.task, from: entry.state.directory, state: .error, reason: .expired,
                    message: "Not started within its queue timeout of \(FieldReader.format(limit)) seconds.")
@@ -203,10 +214,13 @@ extension Daemon {
             for (id, var attempt) in attempts {
                 attempt.stoppedForShutdown = true
                 attempts[id] = attempt
-                ProcessGroup.signal(attempt.process.processGroup, .kill)
+                ProcessGroup.signal(attempt.process.processGroup, .term)
+                schedule(after: config.commandKillGrace, .kill(id, attempt: attempt.number))
             }
         case .publish:
             break
+        case .retryClaimed:
+            retryClaimed()
         case .retention:
             break
         }

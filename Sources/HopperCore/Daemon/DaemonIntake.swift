@@ -139,10 +139,14 @@ extension Daemon {
             if scheduler.closesCycle(task) {
                 return reject(name, HopperError(.invalidField, "field \"after\": waiting for these tasks would close a dependency cycle", field: "after"), now: now)
             }
+            guard place(task, now: now, existing: nil) else {
+                log.error("intake", "cannot store an accepted task; the file stays claimed and is tried again", [("file", name.escaped)])
+                schedule(after: 1, .retryClaimed)
+                return
+            }
             nextSeq += 1
             stats.accepted += 1
             events.append("task.accepted") { w in w.field("id", id.rawValue); w.field("source", task.source) }
-            place(task, now: now, existing: nil)
             acknowledged.append(name)
         }
     }
@@ -181,37 +185,52 @@ extension Daemon {
 
     /// Enters a new task (`existing` nil) or a recovered one (found in
     /// `existing`) into the scheduler and puts its file where its state says.
-    func place(_ task: SpooledTask, now: Timestamp, existing: SpoolDirectory?) {
+    /// Returns false, leaving no trace in the scheduler, when a new task's
+    /// file cannot be written.
+    @discardableResult
+    func place(_ task: SpooledTask, now: Timestamp, existing: SpoolDirectory?) -> Bool {
         let placement = scheduler.admit(task, now: now, terminalState: terminalState)
         let directory: SpoolDirectory
         switch placement {
         case .cancelled(let dep, let state):
-            finish(task, from: existing, state: .cancelled, reason: .dependency,
-                   message: "Dependency \(dep) ended \(state.rawValue), so this task was not run.")
-            return
+            return finish(task, from: existing, state: .cancelled, reason: .dependency,
+                          message: "Dependency \(dep) ended \(state.rawValue), so this task was not run.")
         case .pending: directory = .pending
         case .queued: directory = .queued
         }
         if let existing {
             if existing != directory { moveFile(task.id, from: existing, to: directory) }
         } else {
-            write(task, to: directory)
+            guard write(task, to: directory) else {
+                scheduler.withdraw(task.id)
+                return false
+            }
             events.append("task.state") { w in w.field("id", task.id.rawValue); w.field("from", "incoming"); w.field("to", directory.rawValue) }
         }
         if let start = scheduler[task.id]?.notBefore {
             schedule(after: max(0, start - now), .release(task.id))
         }
         let limit = task.request.queueTimeout ?? config.queueDefaultTimeout
-        if limit > 0 && task.attempts == 0 {
+        if limit > 0 && !task.started {
             schedule(after: max(0, task.submittedAt.adding(seconds: limit) - now), .expire(task.id))
         }
         published.changed = true
+        return true
     }
 
-    func write(_ task: SpooledTask, to directory: SpoolDirectory) {
+    @discardableResult
+    func write(_ task: SpooledTask, to directory: SpoolDirectory) -> Bool {
         do { try store.write(task, in: directory) } catch {
             log.error("spool", "cannot write a task file", [("id", task.id.rawValue), ("error", "\(error)")])
+            return false
         }
+        return true
+    }
+
+    /// Files left in claimed/ by a failed write get another try.
+    func retryClaimed() {
+        let pending = Set(acknowledged.map(\.bytes))
+        for name in (try? spool.claimed.entries()) ?? [] where !pending.contains(name.bytes) { examineClaimed(name) }
     }
 
     func moveFile(_ id: TaskID, from: SpoolDirectory, to: SpoolDirectory) {

@@ -20,6 +20,9 @@ public struct SpooledTask: Sendable {
     public var interruptions = 0
     public var notBefore: Timestamp?
     public var origin: Origin?
+    /// Whether any attempt ever started (kept across restarts and requeues):
+    /// `queue_timeout` only bounds tasks that never started.
+    public var started = false
 
     /// Identity of a dropped file: inode, change time and size.
     public struct Origin: Sendable, Equatable, Hashable {
@@ -56,6 +59,7 @@ public struct SpooledTask: Sendable {
         w.field("attempts", attempts)
         w.field("interruptions", interruptions)
         if let notBefore { w.field("not_before", notBefore.rfc3339) }
+        if started { w.field("started", true) }
         if let origin {
             w.key("origin")
             w.beginObject()
@@ -86,6 +90,7 @@ public struct SpooledTask: Sendable {
         task.attempts = try r.int("attempts", in: 0...Int.max) ?? 0
         task.interruptions = try r.int("interruptions", in: 0...Int.max) ?? 0
         task.notBefore = try r.string("not_before").flatMap(Timestamp.init(rfc3339:))
+        task.started = try r.bool("started") ?? (task.attempts > 0 || task.interruptions > 0)
         task.origin = try r.nested("origin") { (o) throws(HopperError) in
             Origin(inode: UInt64(bitPattern: Int64(try o.int("inode", in: Int.min...Int.max) ?? 0)),
                    changeTime: Int64(try o.int("ctime_ns", in: Int.min...Int.max) ?? 0),

@@ -47,8 +47,9 @@ public struct TaskRecord: Sendable {
         w.field("started_at", startedAt?.rfc3339)
         w.field("finished_at", finishedAt.rfc3339)
         w.field("duration_ms", durationMs)
-        w.field("stdout", task.id.rawValue + ".out")
-        w.field("stderr", task.id.rawValue + ".err")
+        // Output files exist only for tasks that ran.
+        w.field("stdout", task.attempts > 0 ? task.id.rawValue + ".out" : nil)
+        w.field("stderr", task.attempts > 0 ? task.id.rawValue + ".err" : nil)
         w.field("stdout_bytes", stdoutBytes)
         w.field("stderr_bytes", stderrBytes)
         w.field("truncated", truncated)

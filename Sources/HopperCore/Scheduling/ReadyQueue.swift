@@ -81,6 +81,8 @@ public struct Deadline: Sendable, Comparable {
         case shutdown
         /// Apply retention to done/.
         case retention
+        /// Examine files left claimed after a failed write.
+        case retryClaimed
     }
 
     public var at: MonotonicInstant

@@ -112,6 +112,11 @@ public struct Scheduler: Sendable {
         entries[task.id] = Entry(task: task, state: .pending, notBefore: notBefore)
     }
 
+    /// Forgets a task that was never stored (its file could not be written).
+    public mutating func withdraw(_ id: TaskID) {
+        entries[id] = nil
+    }
+
     /// Updates the stored copy of a task (attempts, interruptions).
     public mutating func update(_ task: SpooledTask) {
         entries[task.id]?.task = task

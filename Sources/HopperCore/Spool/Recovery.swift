@@ -63,6 +63,7 @@ public struct Recovery {
                 if directory == .running {
                     var t = task
                     t.interruptions += 1
+                    t.started = true
                     if t.interruptions >= maxInterruptions {
                         loaded.interrupted.append(t)
                         continue
@@ -82,11 +83,16 @@ public struct Recovery {
                 }
             }
         }
-        // Output files in running/ with no task file left there.
+        // Output files in running/ with no task file left there: a finished
+        // task's go to done/, anything else is debris of an interrupted attempt.
         for name in (try? spool[.running].entries()) ?? [] where name.hasSuffix(".out") || name.hasSuffix(".err") {
-            let stem = String(decoding: name.dropping(suffix: ".out"), as: UTF8.self)
-            if let id = TaskID(stem), seen.contains(id) { continue }
-            try? spool[.running].remove(name)
+            let id = TaskID(String(decoding: name.dropping(suffix: ".out"), as: UTF8.self))
+            if let id, seen.contains(id) { continue }
+            if let id, loaded.doneIDs.contains(id), !spool[.done].exists(name) {
+                try? spool[.running].rename(name, to: spool[.done], as: name)
+            } else {
+                try? spool[.running].remove(name)
+            }
         }
         loaded.tasks.sort { ($0.0.seq, $0.0.id) < ($1.0.seq, $1.0.id) }
         return loaded

@@ -2,8 +2,8 @@ import Glibc
 
 /// Finds processes by a marker in their environment, through /proc.
 ///
-/// Every process Hopper starts carries `HOPPER_SPOOL=<spool path>`, and so do
-/// its descendants unless they clear their environment. After a crash the
+/// Every process a daemon run starts carries `HOPPER_RUN=<run id>`, and so
+/// do its descendants unless they clear their environment. After a crash the
 /// next daemon uses this to find what the dead one left running, including
 /// descendants that escaped their process group with setsid.
 public enum ProcessScan {

@@ -41,3 +41,44 @@ import Testing
         }
     }
 }
+
+/// Regressions found in review.
+@Suite(.serialized) struct RecoveryRegressionTests {
+    @Test func anOperatorsProcessWithTheSpoolInItsEnvironmentIsLeftAlone() async throws {
+        let t = try TestSpool()
+        try Spool.create(at: t.spool)
+        var request = SpawnRequest(executable: "/bin/sleep", arguments: ["sleep", "1000"], environment: ["HOPPER_SPOOL=\(t.spool)", t.marker])
+        request.newProcessGroup = true
+        let bystander = try Spawner.spawn(request)
+        defer { ProcessGroup.signal(bystander.processGroup, .kill); _ = blockingWait(bystander.pid) }
+        let daemon = try await DaemonProcess(t).ready()
+        #expect(kill(bystander.pid.rawValue, 0) == 0, "not killed by the daemon's orphan sweep")
+        _ = try await daemon.stop()
+    }
+
+    @Test func aStartedTaskIsNotExpiredAfterARestart() async throws {
+        let t = try TestSpool(config: TestSpool.configuration(#""shutdown_grace": 0.1"#))
+        var daemon = try await DaemonProcess(t).ready()
+        try t.drop("s.json", #"{"id": "s", "command": "sleep 0.5", "queue_timeout": 0.3}"#)
+        try await eventually("s running") { t.names("running").contains("s.json") }
+        _ = try await daemon.stop()
+        #expect(t.names("queued") == ["s.json"], "requeued by the shutdown")
+        daemon = try await DaemonProcess(t).ready()
+        let record = try await eventuallyValue("s's record") { t.record("s") }
+        #expect(record["state"] == .string("succeeded"), "started once, so queue_timeout no longer applies")
+        _ = try await daemon.stop()
+    }
+
+    @Test func initKeepsAnExistingConfigurationAndNeverRunTasksHaveNoOutputFiles() async throws {
+        let t = try TestSpool()
+        let before = try AtomicFile.read(path: t.configPath)
+        #expect(try t.hopper(["init"]).stdout.contains("kept existing configuration"))
+        #expect(try AtomicFile.read(path: t.configPath) == before)
+        let daemon = try await DaemonProcess(t).ready()
+        try t.drop("dep.json", #"{"id": "dep", "command": "true", "after": ["missing"], "queue_timeout": 0.1}"#)
+        let r = try await eventuallyValue("dep expired") { t.record("dep") }
+        #expect(r["stdout"] == .null && r["stderr"] == .null)
+        #expect(!t.names("done").contains("dep.out"))
+        _ = try await daemon.stop()
+    }
+}
