@@ -13,7 +13,7 @@ let package = Package(
         .target(name: "HopperCore", dependencies: ["CHopperShim"]),
         .executableTarget(name: "hopper", dependencies: ["HopperCore"]),
         // Depends on the executable so `swift test` builds it: integration tests run the real binary.
-        .testTarget(name: "HopperCoreTests", dependencies: ["HopperCore", "hopper"]),
+        .testTarget(name: "HopperCoreTests", dependencies: ["HopperCore", "hopper"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

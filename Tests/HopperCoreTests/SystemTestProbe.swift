@@ -131,6 +131,14 @@ enum SystemTestProbe {
         _ = await Reaper.shared.waitForExit(process.pid)
     }
 
+    /// What this process's descriptor `fd` refers to (readlink(2) on /proc/self/fd), or nil when closed.
+    static func descriptorTarget(_ fd: Int32) -> String? {
+        var buffer = [CChar](repeating: 0, count: 256)
+        let count = readlink("/proc/self/fd/\(fd)", &buffer, buffer.count - 1)
+        guard count >= 0 else { return nil }
+        return String(decoding: buffer[..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// The number of descriptors this process has open.
     static func openDescriptorCount() -> Int {
         directoryEntries("/proc/self/fd")?.count ?? -1

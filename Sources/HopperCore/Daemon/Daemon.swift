@@ -28,6 +28,9 @@ public final class Daemon {
         case signal(Signal)
         case timer
         case rescan
+        case authStep(provider: String, session: String, step: AuthStep)
+        case sessionTaskFinished(TaskID, attempt: Int, SessionTaskResult)
+        case sessionExited(provider: String, session: String, ExitStatus)
     }
 
     /// One attempt in flight.
@@ -40,10 +43,14 @@ public final class Daemon {
         var cancelled = false
         var timedOut = false
         var stoppedForShutdown = false
+        /// The session it runs in, if its provider uses sessions.
+        var session: String?
+        /// Whether it runs inside a session process (timeouts kill that session).
+        var inSessionProcess = false
     }
 
     let options: DaemonOptions
-    let log: Logger
+    var log: Logger
     var config: Configuration
     var intake: Intake
     let queue = EventQueue<Event>()
@@ -69,6 +76,9 @@ public final class Daemon {
     var shuttingDown = false
     var shutdownDeadline: MonotonicInstant?
     var stats = Stats()
+    var pools: [String: ProviderPool] = [:]
+    /// Values masked as *** in everything Hopper writes.
+    var mask = SecretMask()
     var published = Publication()
     let startedAt = Timestamp.now()
     /// Marks every process this daemon run starts (environment `HOPPER_RUN`),
@@ -117,6 +127,8 @@ public final class Daemon {
             for event in batch { handle(event) }
             finishTurn()
         }
+        closeAllSessions()
+        events.flush()
         log.info("daemon", "stopped")
         return 0
     }
@@ -146,6 +158,7 @@ public final class Daemon {
         SignalStream.ignore(.pipe)
         Reaper.shared.start()
         baseEnvironment = Daemon.currentEnvironment()
+        collectConfiguredSecrets()
         if let previousRun, !previousRun.isEmpty {
             let killed = ProcessScan.killMarked("\(Daemon.runMarker)=\(previousRun)")
             if killed > 0 { log.warning("recovery", "killed processes left by a previous daemon", [("count", "\(killed)")]) }
@@ -197,6 +210,9 @@ public final class Daemon {
         case .signal(let signal): handleSignal(signal)
         case .timer: break
         case .rescan: rescanIncoming = true
+        case .authStep(let provider, let session, let step): authenticationStep(provider: provider, session: session, step: step)
+        case .sessionTaskFinished(let id, let number, let result): finishSessionAttempt(id, number: number, result: result)
+        case .sessionExited(let provider, let session, _): sessionExited(provider: provider, session: session)
         }
     }
 
@@ -222,6 +238,7 @@ public final class Daemon {
             intake = Intake(config: fresh)
             store.durable = fresh.durability == .fsync
             events.maxBytes = fresh.maxEventsBytes
+            collectConfiguredSecrets()
             log.info("config", "reloaded", [("file", options.configPath)])
         } catch {
             log.error("config", "reload failed, keeping the running configuration", [("error", error.message)])

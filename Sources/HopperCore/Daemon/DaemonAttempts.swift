@@ -5,7 +5,9 @@ extension Daemon {
     /// Starts queued tasks while workers are free.
     func startQueued() {
         guard !shuttingDown else { return }
-        while attempts.count < config.workers, let id = scheduler.nextToStart({ _ in true }) {
+        // A task whose provider has no session free waits, keeping its place;
+        // the others go ahead (no head-of-line blocking across providers).
+        while attempts.count < config.workers, let id = scheduler.nextToStart({ canStart($0.task.provider) }) {
             guard let entry = scheduler[id] else { continue }
             startAttempt(entry.task)
         }
@@ -31,7 +33,7 @@ extension Daemon {
             finish(task, from: .queued, state: .error, reason: .spawn, message: "Hopper could not move the task to running/: \(error).")
             return
         }
-        if task.attempts > 0 { store.removeOutputs(id, in: .pending) }
+        if task.attempts > 0 { store.removeOutputs(id, in: .queued) }
         let running = spool[.running]
         let out: FileDescriptor, err: FileDescriptor
         do {
@@ -47,23 +49,58 @@ extension Daemon {
         task.attempts += 1
         task.started = true
         let timeout = task.request.timeout ?? config.commandDefaultTimeout
-        let launch = ExecRunner.Launch(argv: provider.command.map { $0.replacing("{command}", with: task.request.command) },
-                                       environment: environment(for: task, provider: provider),
-                                       workingDirectory: cwd, stdin: task.request.stdin.map { Array($0.utf8) },
-                                       stdout: out, stderr: err, outputLimit: config.maxOutputBytes)
         let queue = self.queue
         let number = task.attempts
+        // The session that serves it, when its provider uses sessions.
+        var session: LiveSession?
+        if needsSession(provider), let idle = pools[provider.name]?.idle {
+            session = idle
+            pools[provider.name]!.sessions[idle.id]!.task = id
+            pools[provider.name]!.sessions[idle.id]!.tasksRun += 1
+            pools[provider.name]!.sessions[idle.id]!.lifecycle.taskStarted(now: MonotonicInstant.now())
+        }
         let process: SpawnedProcess
-        do {
-            process = try runner.start(launch) { result in queue.post(.exited(id, attempt: number, result)) }
-        } catch {
-            out.close()
-            err.close()
-            finish(task, from: .running, state: .error, reason: .spawn, message: "Hopper could not start \(launch.argv[0]): \(error.errno).")
-            return
+        if let session, let live = session.process {
+            var stdinPath: String?
+            if let text = task.request.stdin {
+                let name = FileName("\(id.rawValue).stdin")
+                do { try AtomicFile.write(Array(text.utf8), to: name, in: spool.tmp, scratch: spool.tmp, sync: false) } catch {
+                    out.close()
+                    err.close()
+                    releaseSession(provider: provider.name, session: session.id)
+                    finish(task, from: .running, state: .error, reason: .spawn, message: "Hopper could not store the task's stdin: \(error).")
+                    return
+                }
+                stdinPath = spool.path + "/.hopper/tmp/" + name.escaped
+            }
+            var env = task.request.env.map { ($0.name, $0.value) }
+            env += [("HOPPER_TASK_ID", id.rawValue), ("HOPPER_ATTEMPT", String(task.attempts))]
+            var job = SessionTask(command: task.request.command, environment: env, workingDirectory: task.request.cwd,
+                                  stdinPath: stdinPath, stdout: out, stderr: err, outputLimit: config.maxOutputBytes)
+            job.mask = mask
+            live.run(job) { result in queue.post(.sessionTaskFinished(id, attempt: number, result)) }
+            process = live.process
+        } else {
+            var launch = ExecRunner.Launch(argv: provider.command.map { $0.replacing("{command}", with: task.request.command) },
+                                           environment: environment(for: task, provider: provider, context: session?.context ?? []),
+                                           workingDirectory: cwd, stdin: task.request.stdin.map { Array($0.utf8) },
+                                           stdout: out, stderr: err, outputLimit: config.maxOutputBytes)
+            launch.mask = mask
+            do {
+                process = try runner.start(launch) { result in queue.post(.exited(id, attempt: number, result)) }
+            } catch {
+                out.close()
+                err.close()
+                if let session { releaseSession(provider: provider.name, session: session.id) }
+                finish(task, from: .running, state: .error, reason: .spawn, message: "Hopper could not start \(launch.argv[0]): \(error.errno).")
+                return
+            }
         }
         let now = Timestamp.now()
-        attempts[id] = Attempt(task: task, number: number, process: process, startedAt: now, timeout: timeout)
+        var attempt = Attempt(task: task, number: number, process: process, startedAt: now, timeout: timeout)
+        attempt.session = session?.id
+        attempt.inSessionProcess = session?.process != nil
+        attempts[id] = attempt
         scheduler.update(task)
         schedule(after: timeout, .terminate(id, attempt: number))
         events.append("task.state") { w in w.field("id", id.rawValue); w.field("from", "queued"); w.field("to", "running") }
@@ -72,7 +109,7 @@ extension Daemon {
 
     /// The environment of a task: the daemon's, the provider's, the task's,
     /// then Hopper's own markers.
-    private func environment(for task: SpooledTask, provider: Provider) -> [String] {
+    private func environment(for task: SpooledTask, provider: Provider, context: [(String, String)]) -> [String] {
         var merged: [String: String] = [:]
         var order: [String] = []
         func set(_ k: String, _ v: String) {
@@ -80,6 +117,7 @@ extension Daemon {
         }
         for (k, v) in baseEnvironment { set(k, v) }
         for (k, v) in provider.env { set(k, v) }
+        for (k, v) in context { set(k, v) }
         for p in task.request.env { set(p.name, p.value) }
         set("HOPPER_TASK_ID", task.id.rawValue)
         set("HOPPER_SPOOL", spool.path)
@@ -88,10 +126,56 @@ extension Daemon {
         return order.map { "\($0)=\(merged[$0]!)" }
     }
 
+    /// A task in a session process ended (or its session died).
+    func finishSessionAttempt(_ id: TaskID, number: Int, result: SessionTaskResult) {
+        try? spool.tmp.remove(FileName("\(id.rawValue).stdin"))
+        var status: ExitStatus
+        var agentResult: JSONValue?
+        var agentFailed = false
+        switch result.outcome {
+        case .exited(let code):
+            status = .exited(code)
+        case .agent(let isError, let object):
+            status = .exited(isError ? 1 : 0)
+            agentResult = object
+            agentFailed = isError
+        case .sessionDied(let s):
+            status = s ?? .signaled(.kill)
+            if let attempt = attempts[id], let session = attempt.session, let provider = pools[attempt.task.provider] {
+                // Its state is unknown: the session goes, and says why.
+                let reason: SessionLifecycle.CloseReason = attempt.timedOut ? .timeout : .crashed
+                if provider.sessions[session]?.closeReason == nil { pools[attempt.task.provider]!.sessions[session]?.closeReason = reason }
+            }
+            if let attempt = attempts[id], !attempt.timedOut, !attempt.cancelled, !attempt.stoppedForShutdown {
+                let run = RunResult(status: status, stdoutBytes: result.stdoutBytes, stderrBytes: result.stderrBytes, truncated: result.truncated)
+                return finishAttempt(id, number: number, result: run, sessionDied: true)
+            }
+        }
+        let run = RunResult(status: status, stdoutBytes: result.stdoutBytes, stderrBytes: result.stderrBytes, truncated: result.truncated)
+        finishAttempt(id, number: number, result: run, agent: agentResult, agentFailed: agentFailed)
+    }
+
+    /// A session's task is over: it is idle again, or retires.
+    func releaseSession(provider name: String, session id: String) {
+        guard var session = pools[name]?.sessions[id] else { return }
+        session.task = nil
+        let action = session.lifecycle.taskFinished(now: MonotonicInstant.now())
+        pools[name]!.sessions[id] = session
+        if case .close(let reason)? = action { closeSession(provider: name, session: id, reason: reason) } else { scheduleTick(session) }
+    }
+
     /// An attempt's process exited and its output is drained.
-    func finishAttempt(_ id: TaskID, number: Int, result: RunResult) {
+    func finishAttempt(_ id: TaskID, number: Int, result: RunResult, agent: JSONValue? = nil, agentFailed: Bool = false, sessionDied: Bool = false) {
         guard let attempt = attempts[id], attempt.number == number else { return }
         attempts[id] = nil
+        if let session = attempt.session {
+            if attempt.inSessionProcess && (attempt.timedOut || attempt.cancelled || sessionDied || attempt.stoppedForShutdown) {
+                // The session process is dead or in an unknown state: it is closed, not reused.
+                closeSession(provider: attempt.task.provider, session: session, reason: attempt.timedOut ? .timeout : .crashed)
+            } else {
+                releaseSession(provider: attempt.task.provider, session: session)
+            }
+        }
         var task = attempt.task
         published.changed = true
         if attempt.stoppedForShutdown && !attempt.cancelled {
@@ -105,7 +189,20 @@ extension Daemon {
             events.append("task.state") { w in w.field("id", id.rawValue); w.field("from", "running"); w.field("to", "queued") }
             return
         }
-        let (state, reason, message, exitCode, signal) = Daemon.outcome(attempt, result.status)
+        var (state, reason, message, exitCode, signal) = Daemon.outcome(attempt, result.status)
+        if let agent {
+            // Agent protocol: the result line decides; there is no exit status of its own.
+            exitCode = nil
+            if !attempt.cancelled && !attempt.timedOut {
+                state = agentFailed ? .failed : .succeeded
+                reason = .exit
+                let text = agent.objectValue?["result"]?.stringValue.map { ": " + String($0.prefix(200)) } ?? "."
+                message = agentFailed ? "The agent reported an error" + text : "The agent finished" + text
+            }
+        } else if sessionDied && !attempt.cancelled && !attempt.timedOut {
+            state = .failed
+            message = "The session process died while the task ran (\(result.status)); the session is replaced."
+        }
         if state == .failed && !attempt.cancelled && task.attempts <= task.request.retries {
             let delay = config.commandRetryDelay.delay(forRetry: task.attempts - 1)
             let notBefore = Timestamp.now().adding(seconds: delay)
@@ -126,6 +223,8 @@ extension Daemon {
         record.stdoutBytes = result.stdoutBytes
         record.stderrBytes = result.stderrBytes
         record.truncated = result.truncated
+        record.session = attempt.session
+        record.result = agent
         if let problem = result.outputError { record.message += " Output was lost: \(problem)." }
         complete(record, from: .running)
     }
@@ -162,7 +261,8 @@ extension Daemon {
     func complete(_ record: TaskRecord, from directory: SpoolDirectory?) -> Bool {
         let id = record.task.id
         // Outputs first, so a reader who sees the record finds its files beside it.
-        if let directory, directory == .running || (directory == .pending && record.task.attempts > 0) {
+        // A task that ran has output files, and they travel with its task file.
+        if let directory, record.task.attempts > 0 {
             store.moveOutputs(id, from: directory, to: .done)
         }
         do { try store.writeRecord(record) } catch {
@@ -194,12 +294,16 @@ extension Daemon {
         case .release(let id):
             guard scheduler.release(id, now: Timestamp.now()) else { return }
             moveFile(id, from: .pending, to: .queued)
+            if let task = scheduler[id]?.task, task.attempts > 0 { store.moveOutputs(id, from: .pending, to: .queued) }
             events.append("task.state") { w in w.field("id", id.rawValue); w.field("from", "pending"); w.field("to", "queued") }
         case .expire(let id):
             guard let entry = scheduler[id], entry.state != .running, !entry.task.started else { return }
             let limit = entry.task.request.queueTimeout ?? config.queueDefaultTimeout
-            finish(entry.task, from: entry.state.directory, state: .error, reason: .expired,
-                   message: "Not started within its queue timeout of \(FieldReader.format(limit)) seconds.")
+            var message = "Not started within its queue timeout of \(FieldReader.format(limit)) seconds."
+            if let authError = pools[entry.task.provider]?.lastAuthError {
+                message += " Provider \(entry.task.provider) could not authenticate: \(authError)."
+            }
+            finish(entry.task, from: entry.state.directory, state: .error, reason: .expired, message: message)
         case .terminate(let id, let number):
             guard var attempt = attempts[id], attempt.number == number, !attempt.cancelled else { return }
             attempt.timedOut = true
@@ -221,6 +325,18 @@ extension Daemon {
             break
         case .retryClaimed:
             retryClaimed()
+        case .authRetry(let name, let id):
+            guard let session = pools[name]?.sessions[id], let provider = config.providers[name] else { return }
+            authenticate(provider, sessionID: id, attempt: session.auth.attempts + 1)
+        case .sessionTick(let name, let id):
+            sessionTick(provider: name, session: id)
+        case .sessionKill(let name, let id):
+            pools[name]?.sessions[id]?.process?.signal(.kill)
+        case .providerWake(let name):
+            guard var pool = pools[name] else { return }
+            let transition = pool.breaker.advance(now: MonotonicInstant.now())
+            pools[name] = pool
+            if let transition { announce(transition, provider: name) }
         case .retention:
             break
         }

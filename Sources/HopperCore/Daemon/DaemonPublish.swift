@@ -63,12 +63,28 @@ extension Daemon {
             w.beginObject()
             w.field("mode", p.mode.rawValue)
             w.field("running", attempts.values.filter { $0.task.provider == name }.count)
-            w.field("circuit", "closed")
+            let pool = pools[name]
+            w.field("circuit", pool?.breaker.state.rawValue ?? "closed")
+            w.field("sessions", pool?.sessions.count ?? 0)
+            w.field("last_auth_error", pool?.lastAuthError)
             w.endObject()
         }
         w.endObject()
         w.key("sessions")
         w.beginArray()
+        for (name, pool) in pools.sorted(by: { $0.key < $1.key }) {
+            for session in pool.sessions.values.sorted(by: { $0.id < $1.id }) {
+                w.beginObject()
+                w.field("id", session.id)
+                w.field("provider", name)
+                w.field("state", session.lifecycle.state.rawValue)
+                w.field("idle_warning", session.lifecycle.warned)
+                w.field("pid", session.process.map { Int($0.process.pid.rawValue) })
+                w.field("task", session.task?.rawValue)
+                w.field("tasks_run", session.tasksRun)
+                w.endObject()
+            }
+        }
         w.endArray()
         w.endObject()
         do {
@@ -99,6 +115,18 @@ extension Daemon {
         m += "hopper_workers \(config.workers)\n"
         family("hopper_workers_busy", "gauge", "Worker slots running a task.")
         m += "hopper_workers_busy \(attempts.count)\n"
+        family("hopper_sessions", "gauge", "Live sessions by provider and state.")
+        for (name, pool) in pools.sorted(by: { $0.key < $1.key }) {
+            var byState: [String: Int] = [:]
+            for s in pool.sessions.values { byState[s.lifecycle.state.rawValue, default: 0] += 1 }
+            for (state, n) in byState.sorted(by: { $0.key < $1.key }) { m += "hopper_sessions{provider=\"\(name)\",state=\"\(state)\"} \(n)\n" }
+        }
+        family("hopper_auth_failures_total", "counter", "Failed session authentication attempts since the daemon started.")
+        for (name, pool) in pools.sorted(by: { $0.key < $1.key }) { m += "hopper_auth_failures_total{provider=\"\(name)\"} \(pool.authFailures)\n" }
+        family("hopper_circuit_open", "gauge", "Whether a provider's circuit breaker is open (1) or not (0).")
+        for name in config.providers.keys.sorted() {
+            m += "hopper_circuit_open{provider=\"\(name)\"} \(pools[name]?.breaker.state == .open ? 1 : 0)\n"
+        }
         family("hopper_task_duration_seconds", "histogram", "Run time of finished tasks' last attempt.")
         for (i, bound) in Publication.buckets.enumerated() {
             m += "hopper_task_duration_seconds_bucket{le=\"\(FieldReader.format(bound))\"} \(stats.durationBuckets[i])\n"

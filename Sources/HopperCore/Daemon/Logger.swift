@@ -10,6 +10,8 @@ public struct Logger: Sendable {
     }
 
     public var minimum: Level
+    /// Secrets masked in every line.
+    public var mask = SecretMask()
 
     public init(minimum: Level = .info) { self.minimum = minimum }
 
@@ -18,7 +20,7 @@ public struct Logger: Sendable {
         var line = "\(Timestamp.now().rfc3339) \(level.name) \(subsystem): \(Logger.oneLine(message))"
         for (k, v) in fields { line += " \(k)=\(Logger.quote(v))" }
         line += "\n"
-        var bytes = Array(line.utf8)
+        var bytes = mask.apply(Array(line.utf8))
         _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
     }
 

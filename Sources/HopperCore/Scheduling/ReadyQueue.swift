@@ -83,6 +83,14 @@ public struct Deadline: Sendable, Comparable {
         case retention
         /// Examine files left claimed after a failed write.
         case retryClaimed
+        /// A session's next authentication attempt.
+        case authRetry(provider: String, session: String)
+        /// A session's idle warning, idle close or lifetime retirement may be due.
+        case sessionTick(provider: String, session: String)
+        /// A closing session's kill grace is over.
+        case sessionKill(provider: String, session: String)
+        /// A provider's circuit cooldown is over: try its queue again.
+        case providerWake(String)
     }
 
     public var at: MonotonicInstant

@@ -34,6 +34,7 @@ public final class ExecRunner: Sendable {
         public var stdout: FileDescriptor
         public var stderr: FileDescriptor
         public var outputLimit: Int
+        public var mask = SecretMask()
     }
 
     /// Spawns the attempt. On success the runner owns `launch.stdout` and
@@ -45,8 +46,8 @@ public final class ExecRunner: Sendable {
         request.stdout = .pipe
         request.stderr = .pipe
         let process = try Spawner.spawn(request)
-        let attempt = Attempt(process: process, out: OutputSink(file: launch.stdout, limit: launch.outputLimit),
-                              err: OutputSink(file: launch.stderr, limit: launch.outputLimit), poller: poller,
+        let attempt = Attempt(process: process, out: OutputSink(file: launch.stdout, limit: launch.outputLimit, mask: launch.mask),
+                              err: OutputSink(file: launch.stderr, limit: launch.outputLimit, mask: launch.mask), poller: poller,
                               drainGrace: drainGrace, completion: completion)
         let stdin = launch.stdin
         poller.execute { attempt.begin(stdin: stdin) }

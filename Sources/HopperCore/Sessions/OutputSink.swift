@@ -16,13 +16,27 @@ final class OutputSink {
     /// The first write error (a full disk): output is lost from there on.
     private(set) var writeError: SystemError?
 
-    init(file: FileDescriptor, limit: Int) {
+    /// Secrets to hide, and bytes held back while they might be one's start.
+    let mask: SecretMask
+    private var held: [UInt8] = []
+
+    init(file: FileDescriptor, limit: Int, mask: SecretMask = SecretMask()) {
         self.file = file
         self.limit = Int64(limit)
+        self.mask = mask
     }
 
     func consume(_ chunk: UnsafeRawBufferPointer) {
         received += Int64(chunk.count)
+        guard !mask.isEmpty else { return keep(chunk) }
+        held.append(contentsOf: chunk)
+        let (output, consumed) = mask.scan(held, final: false)
+        held.removeFirst(consumed)
+        output.withUnsafeBytes { keep($0) }
+    }
+
+    /// Writes what the cap allows.
+    private func keep(_ chunk: UnsafeRawBufferPointer) {
         guard !truncated, writeError == nil else { return }
         let room = Int(limit - kept)
         let take = min(room, chunk.count)
@@ -42,5 +56,11 @@ final class OutputSink {
         }
     }
 
-    func close() { file.close() }
+    func close() {
+        if !held.isEmpty {
+            mask.scan(held, final: true).output.withUnsafeBytes { keep($0) }
+            held.removeAll()
+        }
+        file.close()
+    }
 }

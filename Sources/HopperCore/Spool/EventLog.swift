@@ -12,6 +12,8 @@ public final class EventLog {
     private var size: Int
     private var buffer: [UInt8] = []
     public var maxBytes: Int
+    /// Secrets masked in every event.
+    public var mask = SecretMask()
     /// Writes that failed (a full disk, say); events are best effort.
     public private(set) var lastError: SystemError?
 
@@ -70,6 +72,7 @@ public final class EventLog {
     /// Writes buffered events, rotating first when they would cross `maxBytes`.
     public func flush() {
         guard !buffer.isEmpty else { return }
+        if !mask.isEmpty { buffer = mask.apply(buffer) }
         if size > 0 && size + buffer.count > maxBytes { rotate() }
         do {
             try fd.writeAll(buffer, subject: "events.jsonl")

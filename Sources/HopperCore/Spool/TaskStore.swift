@@ -14,6 +14,8 @@ import Glibc
 public final class TaskStore {
     public let spool: Spool
     public var durable: Bool
+    /// Secrets masked in every record.
+    public var mask = SecretMask()
     private var dirty: Set<SpoolDirectory> = []
     private var rootDirty = false
 
@@ -51,7 +53,7 @@ public final class TaskStore {
 
     /// Writes the task's record into done/.
     public func writeRecord(_ record: TaskRecord) throws(SystemError) {
-        try AtomicFile.write(record.encoded(), to: Spool.taskFile(record.task.id), in: spool[.done], scratch: spool.tmp, sync: durable)
+        try AtomicFile.write(mask.apply(record.encoded()), to: Spool.taskFile(record.task.id), in: spool[.done], scratch: spool.tmp, sync: durable)
         dirty.insert(.done)
     }
 

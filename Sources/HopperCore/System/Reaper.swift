@@ -26,6 +26,10 @@ public enum ExitStatus: Sendable, Equatable {
 /// until one registers. Subscribing before or after the child exits is
 /// therefore equally safe.
 ///
+/// - Important: it reaps every child of the process (`wait4(-1)`), so nothing
+///   else in the process may wait for children: not Foundation.Process, and not
+///   Swift Testing's exit tests (`#expect(processExitsWith:)`), which hang once
+///   the reaper has started in the same test process.
 /// - Important: never set SIGCHLD to SIG_IGN (or SA_NOCLDWAIT): the kernel would
 ///   then reap children itself and every status would be lost. The relay's
 ///   handler keeps the default zombie behaviour that `wait4` relies on.

@@ -1,0 +1,274 @@
+import Glibc
+
+/// What one task asks of a session.
+public struct SessionTask: Sendable {
+    public var command: String
+    public var environment: [(String, String)]
+    public var workingDirectory: String?
+    /// A file holding the task's standard input, or nil for none.
+    public var stdinPath: String?
+    public var stdout: FileDescriptor
+    public var stderr: FileDescriptor
+    public var outputLimit: Int
+    public var mask = SecretMask()
+}
+
+/// How a task in a session ended.
+public struct SessionTaskResult: Sendable {
+    public enum Outcome: Sendable {
+        /// Shell protocol: the task's exit status as the shell saw it.
+        case exited(Int32)
+        /// JSON-lines protocol: the result line, and whether it was an error.
+        case agent(isError: Bool, result: JSONValue)
+        /// The session process died before the task's end was seen.
+        case sessionDied(ExitStatus?)
+    }
+    public var outcome: Outcome
+    public var stdoutBytes: Int64
+    public var stderrBytes: Int64
+    public var truncated: Bool
+}
+
+/// One live session: a long-lived provider process that runs tasks one
+/// after another (SPEC section 7), read and written on the poller thread.
+///
+/// Shell protocol: each task is written to the shell's stdin as a subshell
+/// followed by a frame (see FrameScanner), so `cd`, `export`, `set -e` or
+/// `exit` in one task cannot touch the next. JSON-lines protocol: one
+/// `{"type":"user",...}` line per task; every stdout line belongs to the task
+/// until one whose `type` is `result`.
+public final class SessionProcess: @unchecked Sendable {
+    public let id: String
+    public let process: SpawnedProcess
+    let wire: Provider.WireProtocol
+    let poller = Poller.shared
+    private let onExit: @Sendable (ExitStatus) -> Void
+    // Poller-thread state.
+    private var tokens: [(fd: FileDescriptor, token: Int)] = []
+    private var writer: PipeWriter?
+    private var current: Current?
+    private var exited = false
+
+    private struct Current {
+        var out: OutputSink
+        var err: OutputSink
+        var stdoutFrame: FrameScanner?
+        var stderrFrame: FrameScanner?
+        var line: [UInt8] = []
+        var completion: @Sendable (SessionTaskResult) -> Void
+    }
+
+    /// Spawns the session process; `onExit` runs (on the poller thread) when it dies.
+    public static func start(id: String, provider: Provider, environment: [String], workingDirectory: String?,
+                             onExit: @escaping @Sendable (ExitStatus) -> Void) throws(SystemError) -> SessionProcess {
+        var request = SpawnRequest(executable: provider.command[0], arguments: provider.command, environment: environment)
+        request.workingDirectory = workingDirectory
+        request.stdin = .pipe
+        request.stdout = .pipe
+        request.stderr = .pipe
+        let process = try Spawner.spawn(request)
+        let session = SessionProcess(id: id, process: process, wire: provider.wireProtocol, onExit: onExit)
+        session.poller.execute { session.begin() }
+        return session
+    }
+
+    private init(id: String, process: SpawnedProcess, wire: Provider.WireProtocol, onExit: @escaping @Sendable (ExitStatus) -> Void) {
+        self.id = id
+        self.process = process
+        self.wire = wire
+        self.onExit = onExit
+    }
+
+    private func begin() {
+        for (fd, isStdout) in [(process.stdout!, true), (process.stderr!, false)] {
+            try? fd.setNonBlocking(true)
+            tokens.append((fd, poller.register(fd, .readable) { [self] _ in drain(fd, isStdout: isStdout) }))
+        }
+        writer = PipeWriter(fd: process.stdin!, poller: poller)
+        Reaper.shared.onExit(process.pid) { [self] status in poller.execute { self.died(status) } }
+    }
+
+    /// Runs a task; `completion` is called once, on the poller thread.
+    public func run(_ task: SessionTask, completion: @escaping @Sendable (SessionTaskResult) -> Void) {
+        poller.execute { [self] in start(task, completion) }
+    }
+
+    /// Signals the session's process group (a timed-out task's session is killed whole).
+    public func signal(_ signal: Signal) {
+        ProcessGroup.signal(process.processGroup, signal)
+    }
+
+    private func start(_ task: SessionTask, _ completion: @escaping @Sendable (SessionTaskResult) -> Void) {
+        var c = Current(out: OutputSink(file: task.stdout, limit: task.outputLimit, mask: task.mask),
+                        err: OutputSink(file: task.stderr, limit: task.outputLimit, mask: task.mask),
+                        completion: completion)
+        guard !exited else {
+            current = c
+            return finish(.sessionDied(nil))
+        }
+        switch wire {
+        case .shell:
+            let nonce = "hopper-frame-" + IDSuffixGenerator.random(20)
+            c.stdoutFrame = FrameScanner(nonce: nonce, expectsStatus: true)
+            c.stderrFrame = FrameScanner(nonce: nonce, expectsStatus: false)
+            current = c
+            writer?.send(Array(SessionProcess.shellScript(task, nonce: nonce).utf8))
+        case .jsonl:
+            current = c
+            var w = JSONWriter()
+            w.beginObject()
+            w.field("type", "user")
+            w.key("message")
+            w.beginObject()
+            w.field("role", "user")
+            w.field("content", task.command)
+            w.endObject()
+            w.endObject()
+            writer?.send(w.line)
+        }
+    }
+
+    /// The text written to a shell session for one task.
+    static func shellScript(_ task: SessionTask, nonce: String) -> String {
+        var body = ""
+        if let cwd = task.workingDirectory { body += "cd \(ShellQuote.quote(cwd)) || exit 126\n" }
+        for (name, value) in task.environment { body += "export \(name)=\(ShellQuote.quote(value))\n" }
+        body += "eval \(ShellQuote.quote(task.command))\n"
+        let input = task.stdinPath.map(ShellQuote.quote) ?? "/dev/null"
+        return "(\n\(body)) < \(input)\nhopper_s=$?\nprintf '\\n%s %d\\n' '\(nonce)' \"$hopper_s\"\nprintf '\\n%s\\n' '\(nonce)' >&2\n"
+    }
+
+    private func drain(_ fd: FileDescriptor, isStdout: Bool) {
+        withUnsafeTemporaryAllocation(byteCount: 65536, alignment: 16) { buffer in
+            while true {
+                let n = Glibc.read(fd.rawValue, buffer.baseAddress, buffer.count)
+                if n > 0 {
+                    consume(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), isStdout: isStdout)
+                    continue
+                }
+                if n < 0 && (errno == EAGAIN || errno == EINTR) { return }
+                // End of file (level-triggered: it would fire forever): stop watching.
+                // The session's exit itself is reported by the reaper.
+                if let index = tokens.firstIndex(where: { $0.fd == fd }) {
+                    poller.unregister(tokens[index].token)
+                    tokens.remove(at: index)
+                }
+                return
+            }
+        }
+    }
+
+    private func consume(_ chunk: UnsafeRawBufferPointer, isStdout: Bool) {
+        guard var c = current else { return }  // output between tasks belongs to no task
+        defer { if current != nil { current = c } }
+        switch wire {
+        case .shell:
+            if isStdout {
+                let bytes = c.stdoutFrame!.feed(chunk)
+                bytes.withUnsafeBytes { c.out.consume($0) }
+            } else {
+                let bytes = c.stderrFrame!.feed(chunk)
+                bytes.withUnsafeBytes { c.err.consume($0) }
+            }
+            current = c
+            if c.stdoutFrame!.finished && c.stderrFrame!.finished {
+                finish(.exited(c.stdoutFrame!.status ?? 255))
+            }
+        case .jsonl:
+            guard isStdout else {
+                c.err.consume(chunk)
+                current = c
+                return
+            }
+            c.line.append(contentsOf: chunk)
+            current = c
+            while let newline = current?.line.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = Array(current!.line[...newline])
+                current!.line.removeFirst(newline + 1)
+                line.withUnsafeBytes { current!.out.consume($0) }
+                if let object = (try? JSONParser.parse(Array(line.dropLast())))?.objectValue, object["type"] == .string("result") {
+                    c = current!
+                    return finish(.agent(isError: object["is_error"] == .bool(true), result: .object(object)))
+                }
+            }
+            c = current!
+        }
+    }
+
+    private func finish(_ outcome: SessionTaskResult.Outcome) {
+        guard var c = current else { return }
+        current = nil
+        if case .sessionDied = outcome {
+            // Bytes held back as a possible frame start were the task's after all.
+            if let rest = c.stdoutFrame?.remainder() { rest.withUnsafeBytes { c.out.consume($0) } }
+            if let rest = c.stderrFrame?.remainder() { rest.withUnsafeBytes { c.err.consume($0) } }
+            if !c.line.isEmpty { c.line.withUnsafeBytes { c.out.consume($0) } }
+        }
+        c.out.close()
+        c.err.close()
+        c.completion(SessionTaskResult(outcome: outcome, stdoutBytes: c.out.received, stderrBytes: c.err.received,
+                                       truncated: c.out.truncated || c.err.truncated))
+    }
+
+    private func died(_ status: ExitStatus) {
+        exited = true
+        // Drain what is left so the task keeps its last words, then let go of the pipes.
+        if let out = process.stdout { drain(out, isStdout: true) }
+        if let err = process.stderr { drain(err, isStdout: false) }
+        for entry in tokens { poller.unregister(entry.token) }
+        tokens.removeAll()
+        process.stdout?.close()
+        process.stderr?.close()
+        writer?.close()
+        ProcessGroup.signal(process.processGroup, .kill)
+        if current != nil { finish(.sessionDied(status)) }
+        onExit(status)
+    }
+}
+
+/// Writes to a pipe without blocking the poller, queueing what the pipe
+/// does not take yet.
+final class PipeWriter {
+    let fd: FileDescriptor
+    let poller: Poller
+    private var pending: [UInt8] = []
+    private var token: Int?
+    private var closed = false
+
+    init(fd: FileDescriptor, poller: Poller) {
+        self.fd = fd
+        self.poller = poller
+        try? fd.setNonBlocking(true)
+    }
+
+    func send(_ bytes: [UInt8]) {
+        guard !closed else { return }
+        pending.append(contentsOf: bytes)
+        pump()
+    }
+
+    private func pump() {
+        while !pending.isEmpty {
+            let n = pending.withUnsafeBytes { Glibc.write(fd.rawValue, $0.baseAddress, $0.count) }
+            if n > 0 { pending.removeFirst(n); continue }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && errno == EAGAIN {
+                if token == nil { token = poller.register(fd, .writable) { [unowned self] _ in pump() } }
+                return
+            }
+            pending.removeAll()  // the reader is gone; the session's exit will be reported
+            break
+        }
+        if let token {
+            poller.unregister(token)
+            self.token = nil
+        }
+    }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        if let token { poller.unregister(token) }
+        fd.close()
+    }
+}
