@@ -42,3 +42,7 @@ int hopper_epoll_wait(int epfd, unsigned long long *tokens, unsigned int *events
 }
 
 int hopper_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
+
+#include <sys/prctl.h>
+
+int hopper_become_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }

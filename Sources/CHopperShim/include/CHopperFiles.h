@@ -10,6 +10,9 @@ long hopper_getdents64(int fd, void *buffer, size_t size);
 /// syncfs(2).
 int hopper_syncfs(int fd);
 
+/// prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned descendants are reparented to this process.
+int hopper_become_subreaper(void);
+
 /// epoll_create1(EPOLL_CLOEXEC).
 int hopper_epoll_create(void);
 /// epoll_ctl ADD/MOD/DEL with the event mask and a 64-bit token as data. op: 0 add, 1 modify, 2 delete.

@@ -157,6 +157,7 @@ public final class Daemon {
         }
         SignalStream.ignore(.pipe)
         Reaper.shared.start()
+        Orphans.adoptOrphans()
         baseEnvironment = Daemon.currentEnvironment()
         collectConfiguredSecrets()
         if let previousRun, !previousRun.isEmpty {

@@ -173,6 +173,10 @@ extension Daemon {
                 // The session process is dead or in an unknown state: it is closed, not reused.
                 closeSession(provider: attempt.task.provider, session: session, reason: attempt.timedOut ? .timeout : .crashed)
             } else {
+                if attempt.inSessionProcess {
+                    // Orphans the task left: adopted by the daemon, still in the session's group.
+                    Orphans.killStragglers(inGroup: attempt.process.processGroup, except: attempt.process.pid)
+                }
                 releaseSession(provider: attempt.task.provider, session: session)
             }
         }

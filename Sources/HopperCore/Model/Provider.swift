@@ -21,16 +21,17 @@ public struct Provider: Sendable {
     public var cwd: String?
     public var maxSessions: Int = 1
 
-    public init(name: String, mode: Mode, wireProtocol: WireProtocol = .shell, command: [String]) {
+    public init(name: String, mode: Mode, wireProtocol: WireProtocol = .shell, command: [String], maxSessions: Int = 1) {
         self.name = name
         self.mode = mode
         self.wireProtocol = wireProtocol
         self.command = command
+        self.maxSessions = maxSessions
     }
 
     /// `sh` and `exec`, available without any configuration.
     public static let builtIns: [String: Provider] = [
-        "sh": Provider(name: "sh", mode: .exec, command: ["/bin/sh", "-c", "{command}"]),
+        "sh": Provider(name: "sh", mode: .session, wireProtocol: .shell, command: ["/bin/sh"], maxSessions: 4),
         "exec": Provider(name: "exec", mode: .exec, command: ["/bin/sh", "-c", "{command}"]),
     ]
 

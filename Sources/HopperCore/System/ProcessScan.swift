@@ -1,3 +1,4 @@
+import CHopperShim
 import Glibc
 
 /// Finds processes by a marker in their environment, through /proc.
@@ -34,5 +35,42 @@ public enum ProcessScan {
             ProcessGroup.signalProcess(pid, .kill)
         }
         return pids.count
+    }
+}
+
+/// Orphans of the processes Hopper starts: with the daemon a child
+/// subreaper, a task's background process whose parent exits becomes the
+/// daemon's child instead of init's, where it can be found and killed.
+public enum Orphans {
+    /// prctl(2) PR_SET_CHILD_SUBREAPER.
+    public static func adoptOrphans() {
+        _ = hopper_become_subreaper()
+    }
+
+    /// The daemon's direct children, read from /proc/self/task/*/children.
+    public static func children() -> [ProcessID] {
+        guard let tasks = try? Directory.open("/proc/self/task") else { return [] }
+        defer { tasks.close() }
+        var result: [ProcessID] = []
+        for tid in (try? tasks.entries()) ?? [] {
+            guard let text = try? AtomicFile.read(FileName(tid.escaped + "/children"), in: tasks, limit: 1 << 20) else { continue }
+            for word in text.split(separator: UInt8(ascii: " ")) {
+                if let pid = pid_t(String(decoding: word, as: UTF8.self)) { result.append(ProcessID(rawValue: pid)) }
+            }
+        }
+        return result
+    }
+
+    /// SIGKILLs the daemon's children that belong to process group `group`
+    /// but are not `except` (a session's own shell): what a finished task
+    /// left behind in a session it shares.
+    @discardableResult
+    public static func killStragglers(inGroup group: ProcessID, except: ProcessID) -> Int {
+        var killed = 0
+        for pid in children() where pid != except && getpgid(pid.rawValue) == group.rawValue {
+            ProcessGroup.signalProcess(pid, .kill)
+            killed += 1
+        }
+        return killed
     }
 }

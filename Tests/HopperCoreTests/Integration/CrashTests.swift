@@ -28,7 +28,7 @@ import Testing
         try t.drop("sleeper.json", #"{"id": "sleeper", "command": "sleep 1000"}"#)
         // Its process, not just its file in running/: the rename comes before the spawn.
         let orphans = try await eventuallyValue("sleeper's processes") { () -> [ProcessID]? in
-            let live = t.survivors(excluding: [daemon.pid.rawValue])
+            let live = t.survivors(running: "sleep 1000")
             return live.isEmpty ? nil : live
         }
         try await daemon.crash()

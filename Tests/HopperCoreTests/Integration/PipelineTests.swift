@@ -60,7 +60,7 @@ import Testing
         let stubborn = try await eventuallyValue("stubborn's record") { t.record("stubborn") }
         #expect(stubborn["state"] == .string("failed"))
         #expect(stubborn["reason"] == .string("timeout"))
-        try await eventually("no process of the task left") { t.survivors(excluding: [daemon.pid.rawValue]).isEmpty }
+        try await eventually("no process of the task left") { t.survivors(running: "sleep 1000").isEmpty }
         _ = try await daemon.stop()
     }
 
@@ -70,7 +70,7 @@ import Testing
         try t.drop("bg.json", #"{"id": "bg", "command": "sleep 1000 & echo started"}"#)
         let record = try await eventuallyValue("bg's record") { t.record("bg") }
         #expect(record["state"] == .string("succeeded"))
-        try await eventually("the background sleep killed") { t.survivors(excluding: [daemon.pid.rawValue]).isEmpty }
+        try await eventually("the background sleep killed") { t.survivors(running: "sleep 1000").isEmpty }
         _ = try await daemon.stop()
     }
 

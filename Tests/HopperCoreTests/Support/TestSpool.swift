@@ -108,6 +108,15 @@ final class TestSpool {
         ProcessScan.processes(withEnvironment: marker).filter { !excluding.contains($0.rawValue) && !TestSpool.isZombie($0) }
     }
 
+    /// Survivors whose command line contains `text` (a task's own process,
+    /// as opposed to the session shell that ran it).
+    func survivors(running text: String) -> [ProcessID] {
+        survivors().filter { pid in
+            let cmdline = (try? AtomicFile.read(path: "/proc/\(pid.rawValue)/cmdline")) ?? []
+            return String(decoding: cmdline.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(text)
+        }
+    }
+
     static func isZombie(_ pid: ProcessID) -> Bool {
         guard let stat = try? AtomicFile.read(path: "/proc/\(pid.rawValue)/stat") else { return true }
         let text = String(decoding: stat, as: UTF8.self)
