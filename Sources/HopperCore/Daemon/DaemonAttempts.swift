@@ -7,7 +7,7 @@ extension Daemon {
         guard !shuttingDown else { return }
         // A task whose provider has no session free waits, keeping its place;
         // the others go ahead (no head-of-line blocking across providers).
-        while attempts.count < config.workers, let id = scheduler.nextToStart({ canStart($0.task.provider) }) {
+        while attempts.count < config.workers, let id = scheduler.nextToStart({ canStart($0) }) {
             guard let entry = scheduler[id] else { continue }
             startAttempt(entry.task)
         }

@@ -21,12 +21,30 @@ public struct Scheduler: Sendable {
     }
 
     public private(set) var entries: [TaskID: Entry] = [:]
-    private var ready = ReadyQueue()
+    /// One ready queue per provider: a provider that cannot start a task now
+    /// (no session free, circuit open) costs one look per turn, not one per
+    /// queued task.
+    private var ready: [String: ReadyQueue] = [:]
     private var dependents: [TaskID: [TaskID]] = [:]
+    /// Unfinished tasks per state, kept as they move (no scan for status).
+    private var stateCounts: [TaskState: Int] = [.pending: 0, .queued: 0, .running: 0]
 
     public init() {}
 
-    public var queuedCount: Int { entries.values.reduce(0) { $0 + ($1.state == .queued ? 1 : 0) } }
+    public var queuedCount: Int { stateCounts[.queued] ?? 0 }
+
+    /// Sets (or, with nil, removes) an entry, keeping the per-state counts.
+    private mutating func store(_ id: TaskID, _ entry: Entry?) {
+        if let old = entries[id] { stateCounts[old.state, default: 0] -= 1 }
+        if let entry { stateCounts[entry.state, default: 0] += 1 }
+        entries[id] = entry
+    }
+
+    private mutating func setState(_ id: TaskID, _ state: TaskState) {
+        guard var e = entries[id] else { return }
+        e.state = state
+        store(id, e)
+    }
 
     public subscript(_ id: TaskID) -> Entry? { entries[id] }
 
@@ -47,7 +65,7 @@ public struct Scheduler: Sendable {
         for dep in entry.waitingFor { dependents[dep, default: []].append(task.id) }
         let runnable = entry.waitingFor.isEmpty && entry.notBefore == nil
         entry.state = runnable ? .queued : .pending
-        entries[task.id] = entry
+        store(task.id, entry)
         if runnable { pushReady(task) }
         return runnable ? .queued : .pending
     }
@@ -69,52 +87,60 @@ public struct Scheduler: Sendable {
         guard var e = entries[id], e.state == .pending else { return false }
         if let nb = e.notBefore, nb > now { return false }
         e.notBefore = nil
-        entries[id] = e
+        store(id, e)
         return promoteIfRunnable(id)
     }
 
     private mutating func promoteIfRunnable(_ id: TaskID) -> Bool {
         guard var e = entries[id], e.state == .pending, e.waitingFor.isEmpty, e.notBefore == nil else { return false }
         e.state = .queued
-        entries[id] = e
+        store(id, e)
         pushReady(e.task)
         return true
     }
 
     private mutating func pushReady(_ task: SpooledTask) {
-        ready.push(.init(priority: task.request.priority, seq: task.seq, id: task.id))
+        ready[task.provider, default: ReadyQueue()].push(.init(priority: task.request.priority, seq: task.seq, id: task.id))
     }
 
-    /// The next queued task that `canStart` accepts, in priority order. Tasks
-    /// `canStart` declines stay queued and keep their place.
-    public mutating func nextToStart(_ canStart: (Entry) -> Bool) -> TaskID? {
-        var declined: [ReadyQueue.Item] = []
-        defer { for item in declined { ready.push(item) } }
-        while let item = ready.pop() {
-            guard let e = entries[item.id], e.state == .queued, e.task.seq == item.seq else { continue }
-            if canStart(e) {
-                entries[item.id]!.state = .running
-                return item.id
+    /// The next queued task, in priority then acceptance order, among the
+    /// providers `canStart` says can take one now. A declined provider's
+    /// tasks stay queued and keep their place. Cost: one look at the head of
+    /// each provider's queue.
+    public mutating func nextToStart(_ canStart: (String) -> Bool) -> TaskID? {
+        var best: (provider: String, item: ReadyQueue.Item)?
+        for provider in ready.keys {
+            // Drop heads that are no longer queued (cancelled, expired: removal is lazy).
+            while let head = ready[provider]!.peek(), !(entries[head.id].map { $0.state == .queued && $0.task.seq == head.seq } ?? false) {
+                _ = ready[provider]!.pop()
             }
-            declined.append(item)
+            guard let head = ready[provider]!.peek() else {
+                ready[provider] = nil
+                continue
+            }
+            if let best, !(head < best.item) { continue }
+            if canStart(provider) { best = (provider, head) }
         }
-        return nil
+        guard let best else { return nil }
+        _ = ready[best.provider]!.pop()
+        setState(best.item.id, .running)
+        return best.item.id
     }
 
     /// A running task goes back to queued (shutdown, or its session could not start).
     public mutating func requeue(_ task: SpooledTask) {
-        entries[task.id] = Entry(task: task, state: .queued)
+        store(task.id, Entry(task: task, state: .queued))
         pushReady(task)
     }
 
     /// A task goes back to pending until `notBefore` (a retry's delay).
     public mutating func defer_(_ task: SpooledTask, until notBefore: Timestamp) {
-        entries[task.id] = Entry(task: task, state: .pending, notBefore: notBefore)
+        store(task.id, Entry(task: task, state: .pending, notBefore: notBefore))
     }
 
     /// Forgets a task that was never stored (its file could not be written).
     public mutating func withdraw(_ id: TaskID) {
-        entries[id] = nil
+        store(id, nil)
     }
 
     /// Updates the stored copy of a task (attempts, interruptions).
@@ -125,7 +151,7 @@ public struct Scheduler: Sendable {
     /// A task reached a terminal state. Returns its dependents' fates: those
     /// that became runnable, and those that must now be cancelled.
     public mutating func finish(_ id: TaskID, state: TaskState) -> (queued: [TaskID], cancelled: [TaskID]) {
-        entries[id] = nil
+        store(id, nil)
         guard let waiting = dependents.removeValue(forKey: id) else { return ([], []) }
         var queued: [TaskID] = []
         var cancelled: [TaskID] = []
@@ -142,9 +168,5 @@ public struct Scheduler: Sendable {
     }
 
     /// Counts of unfinished tasks per state.
-    public func counts() -> [TaskState: Int] {
-        var c: [TaskState: Int] = [.pending: 0, .queued: 0, .running: 0]
-        for e in entries.values { c[e.state, default: 0] += 1 }
-        return c
-    }
+    public func counts() -> [TaskState: Int] { stateCounts }
 }

@@ -59,11 +59,17 @@ import Testing
     @Test func aStartedTaskIsNotExpiredAfterARestart() async throws {
         let t = try TestSpool(config: TestSpool.configuration(#""shutdown_grace": 0.1"#))
         var daemon = try await DaemonProcess(t).ready()
-        try t.drop("s.json", #"{"id": "s", "command": "sleep 0.5", "queue_timeout": 0.3}"#)
+        // Runs until the test says go, so no window can be missed.
+        try t.drop("s.json", #"{"id": "s", "provider": "exec", "command": "while [ ! -e \#(t.base)/go ]; do sleep 0.02; done", "queue_timeout": 1}"#)
         try await eventually("s running") { t.names("running").contains("s.json") }
         _ = try await daemon.stop()
         #expect(t.names("queued") == ["s.json"], "requeued by the shutdown")
+        // Restart only once its queue timeout has passed since submission.
+        let submitted = try #require(t.read("queued/s.json").flatMap { try? JSONParser.parse($0).objectValue?["submitted_at"]?.stringValue }.flatMap(Timestamp.init(rfc3339:)))
+        try await eventually("the queue timeout passed") { Timestamp.now() - submitted > 1.2 }
         daemon = try await DaemonProcess(t).ready()
+        try await eventually("s running again") { t.names("running").contains("s.json") }
+        try t.write(t.base + "/go", "")
         let record = try await eventuallyValue("s's record") { t.record("s") }
         #expect(record["state"] == .string("succeeded"), "started once, so queue_timeout no longer applies")
         _ = try await daemon.stop()

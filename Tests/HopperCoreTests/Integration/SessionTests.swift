@@ -135,3 +135,58 @@ import Testing
         _ = try await daemon.stop()
     }
 }
+
+/// Resource use across many sessions: the seed asked for no leaks after 100
+/// session lifecycles; this runs 1,000.
+@Suite(.serialized) struct SessionLeakTests {
+    struct Usage: Equatable {
+        var fds: Int
+        var rssKiB: Int
+        var children: Int
+    }
+
+    static func usage(_ pid: ProcessID) throws -> Usage {
+        let fds = try Directory.open("/proc/\(pid.rawValue)/fd")
+        defer { fds.close() }
+        let status = String(decoding: try AtomicFile.read(path: "/proc/\(pid.rawValue)/status"), as: UTF8.self)
+        let rss = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }?.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+        var children = 0
+        let tasks = try Directory.open("/proc/\(pid.rawValue)/task")
+        defer { tasks.close() }
+        for tid in try tasks.entries() {
+            let text = (try? AtomicFile.read(path: "/proc/\(pid.rawValue)/task/\(tid.escaped)/children")) ?? []
+            children += text.split(separator: UInt8(ascii: " ")).count
+        }
+        return Usage(fds: try fds.entries().count, rssKiB: rss, children: children)
+    }
+
+    @Test func aThousandSessionLifecyclesLeaveTheDaemonFlat() async throws {
+        // Every session retires after one task, so each task opens a new one.
+        let t = try TestSpool(config: TestSpool.configuration(#""workers": 2, "default_provider": "one", "providers": {"one": {"mode": "session", "command": ["/bin/sh"], "max_sessions": 2}}, "timeouts": {"session": {"max_lifetime": 0.001, "idle_timeout": 60, "warning_before_timeout": 1}}"#))
+        let daemon = try await DaemonProcess(t).ready()
+        func batch(_ range: Range<Int>) async throws {
+            for i in range { try t.drop("l\(i).json", #"{"id": "l\#(i)", "command": "echo \#(i)"}"#) }
+            try await eventually("batch up to \(range.upperBound)", timeout: 120) {
+                let done = try Directory.open(t.spool + "/done")
+                defer { done.close() }
+                return try done.entries().filter { $0.hasSuffix(".json") }.count == range.upperBound
+            }
+            // Let the last retired sessions finish closing.
+            try await eventually("sessions closed") {
+                let closed = try t.events().filter { $0["event"] == .string("session.closed") }.count
+                return closed >= range.upperBound
+            }
+        }
+        try await batch(0..<100)
+        let warm = try SessionLeakTests.usage(daemon.pid)
+        try await batch(100..<1000)
+        let after = try SessionLeakTests.usage(daemon.pid)
+        let sessions = Set(t.records().values.compactMap { $0["session"]?.stringValue })
+        #expect(sessions.count == 1000, "one session per task")
+        #expect(after.fds == warm.fds, "descriptors: \(warm.fds) after 100, \(after.fds) after 1,000")
+        #expect(after.children == 0 && warm.children == 0, "no session process left")
+        #expect(after.rssKiB - warm.rssKiB < 8 * 1024, "RSS: \(warm.rssKiB) KiB after 100, \(after.rssKiB) KiB after 1,000")
+        _ = try await daemon.stop()
+        #expect(t.survivors().isEmpty)
+    }
+}

@@ -11,12 +11,13 @@ import Testing
         return id
     }
 
-    private func task(_ name: String, priority: Int = 0, seq: UInt64, after: [String] = [], runAfter: Timestamp? = nil) -> SpooledTask {
+    private func task(_ name: String, priority: Int = 0, seq: UInt64, after: [String] = [], runAfter: Timestamp? = nil,
+                      provider: String = "sh") -> SpooledTask {
         var request = TaskRequest(command: "echo \(name)")
         request.priority = priority
         request.after = after.map(id)
         request.runAfter = runAfter
-        return SpooledTask(id: id(name), request: request, provider: "sh", source: "\(name).json", submittedAt: Self.t0, seq: seq)
+        return SpooledTask(id: id(name), request: request, provider: provider, source: "\(name).json", submittedAt: Self.t0, seq: seq)
     }
 
     /// No task has finished.
@@ -61,23 +62,33 @@ import Testing
 
     @Test func decliningKeepsTheTasksPlace() {
         var s = Scheduler()
-        _ = s.admit(task("agent-1", priority: 5, seq: 1), now: Self.t0, terminalState: unknown)
+        _ = s.admit(task("agent-1", priority: 5, seq: 1, provider: "agent"), now: Self.t0, terminalState: unknown)
         _ = s.admit(task("a", seq: 2), now: Self.t0, terminalState: unknown)
-        _ = s.admit(task("agent-2", priority: 5, seq: 3), now: Self.t0, terminalState: unknown)
+        _ = s.admit(task("agent-2", priority: 5, seq: 3, provider: "agent"), now: Self.t0, terminalState: unknown)
         _ = s.admit(task("b", seq: 4), now: Self.t0, terminalState: unknown)
 
-        // The agent provider is busy: its tasks are skipped, not lost.
+        // The agent provider is busy: its tasks are skipped, not lost, and it is asked once.
         var offered: [String] = []
-        let first = s.nextToStart { entry in
-            offered.append(entry.task.id.rawValue)
-            return !entry.task.id.rawValue.hasPrefix("agent")
+        let first = s.nextToStart { provider in
+            offered.append(provider)
+            return provider != "agent"
         }
         #expect(first == id("a"))
-        #expect(offered == ["agent-1", "agent-2", "a"])
+        #expect(offered.sorted() == ["agent", "sh"])
         #expect(s[id("agent-1")]?.state == .queued && s[id("agent-2")]?.state == .queued)
         #expect(s.nextToStart { _ in false } == nil)
         #expect(s.queuedCount == 3)
         #expect(drain(&s) == ["agent-1", "agent-2", "b"])
+    }
+
+    @Test func aBlockedProviderCostsOneLookPerCall() {
+        var s = Scheduler()
+        for i in 0..<10_000 { _ = s.admit(task("q\(i)", seq: UInt64(i), provider: "agent"), now: Self.t0, terminalState: unknown) }
+        _ = s.admit(task("free", seq: 10_000), now: Self.t0, terminalState: unknown)
+        var asked = 0
+        #expect(s.nextToStart { provider in asked += 1; return provider == "sh" } == id("free"))
+        #expect(asked == 2, "one question per provider, not per queued task")
+        #expect(s.counts() == [.pending: 0, .queued: 10_000, .running: 1])
     }
 
     @Test func runAfterInTheFutureIsPendingUntilReleased() {
