@@ -44,9 +44,19 @@ enum StatusCommand {
             }
             if let providers = status["providers"]?.objectValue {
                 out.line("")
-                out.table(["PROVIDER", "MODE", "RUNNING", "CIRCUIT"], providers.map { p in
+                out.table(["PROVIDER", "MODE", "RUNNING", "SESSIONS", "CIRCUIT", "LAST AUTH ERROR"], providers.map { p in
                     let o = p.value.objectValue ?? JSONObject()
-                    return [p.key, o["mode"]?.stringValue ?? "", String(o["running"]?.intValue ?? 0), o["circuit"]?.stringValue ?? ""]
+                    return [p.key, o["mode"]?.stringValue ?? "", String(o["running"]?.intValue ?? 0), String(o["sessions"]?.intValue ?? 0),
+                            o["circuit"]?.stringValue ?? "", Logger.oneLine(o["last_auth_error"]?.stringValue ?? "-")]
+                })
+            }
+            if let sessions = status["sessions"]?.arrayValue, !sessions.isEmpty {
+                out.line("")
+                out.table(["SESSION", "PROVIDER", "STATE", "PID", "TASK", "TASKS RUN"], sessions.map { s in
+                    let o = s.objectValue ?? JSONObject()
+                    let state = (o["state"]?.stringValue ?? "") + (o["idle_warning"] == .bool(true) ? " (idle warning)" : "")
+                    return [o["id"]?.stringValue ?? "", o["provider"]?.stringValue ?? "", state,
+                            o["pid"]?.intValue.map { String($0) } ?? "-", o["task"]?.stringValue ?? "-", String(o["tasks_run"]?.intValue ?? 0)]
                 })
             }
         }

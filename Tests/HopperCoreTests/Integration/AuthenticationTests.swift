@@ -79,6 +79,8 @@ import Testing
         #expect(try events(t, "auth.failed").allSatisfy { $0["retryable"] == .bool(false) })
         let status = try #require(try JSONParser.parse(t.read("status.json") ?? "").objectValue)
         #expect(status["providers"]?.objectValue?["agent"]?.objectValue?["circuit"] == .string("open"))
+        let human = try t.hopper(["status"]).stdout
+        #expect(human.contains("open") && human.contains("invalid credentials"), "status names the circuit and the last auth error")
         _ = try await daemon.stop()
     }
 
