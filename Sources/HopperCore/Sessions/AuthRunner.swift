@@ -67,18 +67,11 @@ enum AuthRunner {
         }
 
         private func read(_ fd: FileDescriptor, _ isOut: Bool) {
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let n = buffer.withUnsafeMutableBytes { Glibc.read(fd.rawValue, $0.baseAddress, $0.count) }
-                if n > 0 {
-                    // A token or a reason is short: keep at most 64 KiB of either.
-                    if isOut { if out.count < 65536 { out.append(contentsOf: buffer[0..<n]) } } else if err.count < 65536 { err.append(contentsOf: buffer[0..<n]) }
-                    continue
-                }
-                if n < 0 && (errno == EAGAIN || errno == EINTR) { return }
-                close(fd)
-                return
+            let ended = fd.drainAvailable { chunk in
+                // A token or a reason is short: keep at most 64 KiB of either.
+                if isOut { if out.count < 65536 { out.append(contentsOf: chunk) } } else if err.count < 65536 { err.append(contentsOf: chunk) }
             }
+            if ended { close(fd) }
         }
 
         private func close(_ fd: FileDescriptor) {

@@ -95,20 +95,7 @@ private final class Attempt: @unchecked Sendable {
     }
 
     private func drain(_ fd: FileDescriptor, into sink: OutputSink) {
-        withUnsafeTemporaryAllocation(byteCount: 65536, alignment: 16) { buffer in
-            while true {
-                let n = Glibc.read(fd.rawValue, buffer.baseAddress, buffer.count)
-                if n > 0 {
-                    sink.consume(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
-                    if n < buffer.count { return }
-                    continue
-                }
-                if n < 0 && (errno == EAGAIN || errno == EINTR) { return }
-                // End of file or a read error: this stream is done.
-                closeStream(fd)
-                return
-            }
-        }
+        if fd.drainAvailable({ sink.consume($0) }) { closeStream(fd) }
     }
 
     private func closeStream(_ fd: FileDescriptor) {

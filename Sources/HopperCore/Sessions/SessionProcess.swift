@@ -139,22 +139,12 @@ public final class SessionProcess: @unchecked Sendable {
     }
 
     private func drain(_ fd: FileDescriptor, isStdout: Bool) {
-        withUnsafeTemporaryAllocation(byteCount: 65536, alignment: 16) { buffer in
-            while true {
-                let n = Glibc.read(fd.rawValue, buffer.baseAddress, buffer.count)
-                if n > 0 {
-                    consume(UnsafeRawBufferPointer(rebasing: buffer[0..<n]), isStdout: isStdout)
-                    continue
-                }
-                if n < 0 && (errno == EAGAIN || errno == EINTR) { return }
-                // End of file (level-triggered: it would fire forever): stop watching.
-                // The session's exit itself is reported by the reaper.
-                if let index = tokens.firstIndex(where: { $0.fd == fd }) {
-                    poller.unregister(tokens[index].token)
-                    tokens.remove(at: index)
-                }
-                return
-            }
+        guard fd.drainAvailable({ consume($0, isStdout: isStdout) }) else { return }
+        // End of file (level-triggered: it would fire forever): stop watching.
+        // The session's exit itself is reported by the reaper.
+        if let index = tokens.firstIndex(where: { $0.fd == fd }) {
+            poller.unregister(tokens[index].token)
+            tokens.remove(at: index)
         }
     }
 

@@ -54,6 +54,24 @@ public struct FileDescriptor: Sendable, Hashable {
         }
     }
 
+    /// read(2) of everything available now on a non-blocking descriptor,
+    /// handing each chunk to `consume`. Returns true at end of file (or on a
+    /// read error, which ends the stream just the same), false when the
+    /// descriptor is merely empty for now.
+    public func drainAvailable(_ consume: (UnsafeRawBufferPointer) -> Void) -> Bool {
+        withUnsafeTemporaryAllocation(byteCount: 65536, alignment: 16) { buffer in
+            while true {
+                let n = Glibc.read(rawValue, buffer.baseAddress, buffer.count)
+                if n > 0 {
+                    consume(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                    continue
+                }
+                if n < 0 && (errno == EAGAIN || errno == EINTR) { return false }
+                return true
+            }
+        }
+    }
+
     /// fsync(2).
     public func sync(subject: String? = nil) throws(SystemError) {
         _ = try retryingInterrupts("fsync", subject) { fsync(rawValue) }
