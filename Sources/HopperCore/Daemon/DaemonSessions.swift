@@ -248,8 +248,9 @@ extension Daemon {
         published.changed = true
     }
 
-    /// Every session goes, at shutdown.
+    /// Every session goes, at shutdown, and so does any authentication in flight.
     func closeAllSessions() {
+        AuthRunner.killAll()
         for (name, pool) in pools {
             for (id, session) in pool.sessions {
                 if let process = session.process {

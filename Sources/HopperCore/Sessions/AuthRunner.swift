@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 /// Runs one authentication step (an `auth.command` or `token_command`) as a
 /// short-lived process in its own group, bounded by a timeout, keeping its
@@ -13,6 +14,14 @@ enum AuthRunner {
         var spawnError: String?
     }
 
+    /// Process groups of steps still running, so the daemon can kill them when it stops.
+    private static let running = Mutex<Set<ProcessID>>([])
+
+    /// SIGKILLs every authentication step still running (daemon shutdown).
+    static func killAll() {
+        for group in running.withLock({ $0 }) { ProcessGroup.signal(group, .kill) }
+    }
+
     /// Calls `completion` once, on the poller thread.
     static func run(_ argv: [String], environment: [String], timeout: Double, completion: @escaping @Sendable (Outcome) -> Void) {
         var request = SpawnRequest(executable: argv[0], arguments: argv, environment: environment)
@@ -23,7 +32,11 @@ enum AuthRunner {
             Poller.shared.execute { completion(Outcome(status: nil, timedOut: false, stdout: "", stderr: "", spawnError: "cannot start \(argv[0]): \(error.errno)")) }
             return
         }
-        let step = Step(process: process, timeout: timeout, completion: completion)
+        running.withLock { _ = $0.insert(process.processGroup) }
+        let step = Step(process: process, timeout: timeout) { outcome in
+            running.withLock { _ = $0.remove(process.processGroup) }
+            completion(outcome)
+        }
         Poller.shared.execute { step.begin() }
     }
 

@@ -101,4 +101,35 @@ import Testing
         }
         #expect(!daemon.log.contains("hunter2-key"))
     }
+
+    @Test func anExecProvidersAuthenticatedContextIsReused() async throws {
+        let auth = #", "auth": {"token_command": ["\#(fixtures)/token.sh"], "token_env": "TOKEN", "command": ["/bin/sh", "-c", "[ -n \"$TOKEN\" ]"]}"#
+        let t = try TestSpool(config: TestSpool.configuration(#""providers": {"api": {"mode": "exec", "command": ["/bin/sh", "-c", "{command}"]\#(auth)}}"#))
+        let daemon = try await DaemonProcess(t).ready()
+        for i in 0..<3 { try t.drop("c\(i).json", #"{"id": "c\#(i)", "provider": "api", "command": "echo ${#TOKEN} $TOKEN"}"#) }
+        for i in 0..<3 {
+            let r = try await eventuallyValue("c\(i)") { t.record("c\(i)") }
+            #expect(r["state"] == .string("succeeded"))
+            // The token reached the command (16 characters once trimmed), masked in its output.
+            #expect(t.read("done/c\(i).out") == "16 ***\n")
+        }
+        #expect(try events(t, "auth.attempt").count == 1, "one authentication for all three tasks")
+        #expect(Set(t.records().values.compactMap { $0["session"]?.stringValue }).count == 1)
+        _ = try await daemon.stop()
+    }
+
+    @Test func aHangingAuthCommandTimesOutAsRetryable() async throws {
+        let auth = #", "auth": {"command": ["\#(fixtures)/auth-hang.sh"]}"#
+        let t = try TestSpool(config: TestSpool.configuration(
+            #""providers": {\#(agentProvider(auth))}, "timeouts": {"authentication": {"timeout": 0.2, "retry_delay": [0.05], "max_attempts": 2}}"#))
+        let daemon = try await DaemonProcess(t).ready()
+        try t.drop("w.json", #"{"id": "w", "provider": "agent", "command": "hi", "queue_timeout": 2}"#)
+        let w = try await eventuallyValue("w expired") { t.record("w") }
+        #expect(w["reason"] == .string("expired"))
+        let failed = try events(t, "auth.failed")
+        #expect(failed.count >= 2 && failed.allSatisfy { $0["retryable"] == .bool(true) })
+        #expect(failed.first?["message"]?.stringValue?.contains("timed out") == true)
+        _ = try await daemon.stop()
+        #expect(t.survivors().isEmpty, "the hung auth commands were killed")
+    }
 }
