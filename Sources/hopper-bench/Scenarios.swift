@@ -1,0 +1,105 @@
+import Glibc
+import HopperCore
+
+/// One row of the table: a Hopper figure beside its baseline from the same run.
+struct Row {
+    var scenario: String
+    var hopper: String
+    var baseline: String
+    var ratio: String
+    var value: Double
+    var baselineValue: Double?
+}
+
+/// The scenarios of the benchmark. Each measures Hopper and, where there is
+/// one, the baseline the issue names, in the same run.
+enum Scenarios {
+    static func rate(_ n: Int, _ seconds: Double) -> Double { Double(n) / seconds }
+
+    /// The ceiling: `n` runs of /bin/true spawned directly, 2 in flight.
+    static func directSpawn(_ n: Int, inFlight: Int = 2) -> Double {
+        let start = Harness.now()
+        let sem = Semaphore(inFlight)
+        for _ in 0..<n {
+            sem.acquire()
+            var request = SpawnRequest(executable: "/bin/true", arguments: ["true"], environment: [])
+            request.newProcessGroup = true
+            let process = try! Spawner.spawn(request)
+            Reaper.shared.onExit(process.pid) { _ in sem.release() }
+        }
+        for _ in 0..<inFlight { sem.acquire() }
+        return rate(n, Harness.now() - start)
+    }
+
+    /// Hopper: `n` tasks of `true`, 2 workers.
+    static func throughput(_ n: Int, provider: String, durability: String, root: String) -> Double {
+        let daemon = BenchDaemon(under: root, config: #"{"workers": 2, "durability": "\#(durability)", "default_provider": "\#(provider)"}"#)
+        defer { daemon.stop() }
+        return rate(n, daemon.drop(n, request: #"{"command": "true"}"#))
+    }
+
+    /// The session baseline: `n` subshell round trips written straight into one sh.
+    static func rawShell(_ n: Int) -> Double {
+        var request = SpawnRequest(executable: "/bin/sh", arguments: ["sh"], environment: [])
+        request.stdin = .pipe
+        request.stdout = .pipe
+        let sh = try! Spawner.spawn(request)
+        let line = Array("( true ) </dev/null\nprintf 'M %d\\n' $?\n".utf8)
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let start = Harness.now()
+        for _ in 0..<n {
+            try! sh.stdin!.writeAll(line)
+            var got = 0
+            repeat { got = buffer.withUnsafeMutableBytes { read(sh.stdout!.rawValue, $0.baseAddress, $0.count) } } while got > 0 && buffer[got - 1] != UInt8(ascii: "\n")
+        }
+        let elapsed = Harness.now() - start
+        sh.stdin!.close()
+        _ = Harness.wait(sh.pid)
+        sh.stdout!.close()
+        return rate(n, elapsed)
+    }
+
+    /// Median wall time (ms) of `hopper submit` and of `cp` of a request.
+    static func client(runs: Int, root: String) -> (submit: Double, cp: Double) {
+        let base = Harness.makeTemp(under: root)
+        defer { Harness.remove(base) }
+        Harness.run([Harness.hopper, "init", base + "/spool", "--config", base + "/hopper.json"])
+        Harness.write(base + "/req.json", #"{"command": "true"}"#)
+        func median(_ body: (Int) -> Void) -> Double {
+            var times: [Double] = []
+            for i in 0..<runs {
+                let t = Harness.now()
+                body(i)
+                times.append((Harness.now() - t) * 1000)
+            }
+            return times.sorted()[times.count / 2]
+        }
+        let submit = median { _ in Harness.run([Harness.hopper, "submit", "--spool", base + "/spool", "--config", base + "/hopper.json", "true"]) }
+        let cp = median { i in Harness.run(["/bin/cp", base + "/req.json", "\(base)/spool/incoming/c\(i).json"]) }
+        return (submit, cp)
+    }
+
+    /// Idle daemon: RSS and CPU seconds over `seconds`.
+    static func idle(seconds: Double, root: String) -> (rssKiB: Int, cpu: Double) {
+        let daemon = BenchDaemon(under: root, config: #"{"workers": 2, "durability": "none"}"#)
+        defer { daemon.stop() }
+        let before = daemon.cpuSeconds
+        usleep(useconds_t(seconds * 1e6))
+        return (daemon.rssKiB, daemon.cpuSeconds - before)
+    }
+}
+
+/// A counting semaphore for the direct-spawn baseline.
+final class Semaphore: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    private var cond = pthread_cond_t()
+    private var count: Int
+    init(_ count: Int) { self.count = count; pthread_mutex_init(&mutex, nil); pthread_cond_init(&cond, nil) }
+    func acquire() {
+        pthread_mutex_lock(&mutex)
+        while count == 0 { pthread_cond_wait(&cond, &mutex) }
+        count -= 1
+        pthread_mutex_unlock(&mutex)
+    }
+    func release() { pthread_mutex_lock(&mutex); count += 1; pthread_cond_signal(&cond); pthread_mutex_unlock(&mutex) }
+}
