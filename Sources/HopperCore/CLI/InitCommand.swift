@@ -56,7 +56,7 @@ enum InitCommand {
       "circuit_breaker": { "failure_threshold": 5, "cooldown": 60 },
       "retention": { "done_max_age": 0 },
       "providers": {
-        "sh": { "mode": "exec", "command": ["/bin/sh", "-c", "{command}"] },
+        "sh": { "mode": "session", "protocol": "shell", "command": ["/bin/sh"], "max_sessions": 4 },
         "exec": { "mode": "exec", "command": ["/bin/sh", "-c", "{command}"] }
       }
     }

@@ -205,7 +205,9 @@ extension Daemon {
             }
         } else if sessionDied && !attempt.cancelled && !attempt.timedOut {
             state = .failed
-            message = "The session process died while the task ran (\(result.status)); the session is replaced."
+            exitCode = nil
+            if case .exited = result.status { reason = .exit; signal = nil }
+            message = "The session process ended while the task ran (\(Daemon.describe(result.status))); the session is replaced."
         }
         if state == .failed && !attempt.cancelled && task.attempts <= task.request.retries {
             let delay = config.commandRetryDelay.delay(forRetry: task.attempts - 1)
@@ -231,6 +233,14 @@ extension Daemon {
         record.result = agent
         if let problem = result.outputError { record.message += " Output was lost: \(problem)." }
         complete(record, from: .running)
+    }
+
+    /// "exit status 3" or "signal 15 (SIGTERM)".
+    static func describe(_ status: ExitStatus) -> String {
+        switch status {
+        case .exited(let c): return "exit status \(c)"
+        case .signaled(let s): return "signal \(s.rawValue) (\(s.name))"
+        }
     }
 
     /// What an exit status means for the task.

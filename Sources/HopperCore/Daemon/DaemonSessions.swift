@@ -3,6 +3,8 @@ import Glibc
 /// A provider's sessions, its circuit breaker and what its authentication last said.
 struct ProviderPool {
     var breaker: CircuitBreaker
+    /// After a session gives up authenticating, the next one waits until then.
+    var nextOpening: MonotonicInstant?
     var sessions: [String: LiveSession] = [:]
     var lastAuthError: String?
     var authFailures = 0
@@ -45,6 +47,10 @@ extension Daemon {
         let opening = pool.sessions.values.filter { $0.lifecycle.state == .starting || $0.lifecycle.state == .authenticating }.count
         // One session opening at a time per provider: enough to serve the queue, never a storm.
         guard opening == 0, pool.sessions.count < provider.maxSessions, !shuttingDown else { return false }
+        if let next = pool.nextOpening, next > now {
+            schedule(at: next, .providerWake(providerName))
+            return false
+        }
         guard pool.breaker.mayAttempt(now: now) else {
             if let until = pool.breaker.openUntil { schedule(at: until, .providerWake(providerName)) }
             return false
@@ -87,18 +93,18 @@ extension Daemon {
                 return
             }
             let withToken = env + (token.map { ["\(auth.tokenEnv!)=\($0)"] } ?? [])
-            AuthRunner.run(command, environment: withToken, timeout: timeout) { outcome in
+            AuthRunner.run(command, environment: withToken, timeout: timeout, workingDirectory: provider.cwd) { outcome in
                 if outcome.status == .exited(0) && !outcome.timedOut {
                     queue.post(.authStep(provider: name, session: sessionID, step: .done(token: token)))
                 } else {
-                    queue.post(.authStep(provider: name, session: sessionID, step: .failed(outcome)))
+                    queue.post(.authStep(provider: name, session: sessionID, step: .failed(outcome, token: token)))
                 }
             }
         }
         if let tokenCommand = auth.tokenCommand {
-            AuthRunner.run(tokenCommand, environment: env, timeout: timeout) { outcome in
+            AuthRunner.run(tokenCommand, environment: env, timeout: timeout, workingDirectory: provider.cwd) { outcome in
                 guard outcome.status == .exited(0), !outcome.timedOut else {
-                    return queue.post(.authStep(provider: name, session: sessionID, step: .failed(outcome)))
+                    return queue.post(.authStep(provider: name, session: sessionID, step: .failed(outcome, token: nil)))
                 }
                 runCommand(outcome.stdout.trimmingWhitespace)
             }
@@ -141,12 +147,14 @@ extension Daemon {
             events.append("session.ready") { w in w.field("provider", name); w.field("session", id) }
             pool.sessions[id] = session
             scheduleTick(session)
-        case .failed(let outcome):
+        case .failed(let outcome, let token):
+            // Masked before anything below can write it.
+            if let token { addSecret(token) }
             let message = Daemon.describe(outcome)
-            let decision = session.auth.record(.failed(exitCode: outcome.status.flatMap { if case .exited(let c) = $0 { c } else { nil } },
-                                                       timedOut: outcome.timedOut, message: message))
-            let retryable = session.auth.isRetryable(.failed(exitCode: outcome.status.flatMap { if case .exited(let c) = $0 { c } else { nil } },
-                                                             timedOut: outcome.timedOut, message: message))
+            let exitCode = outcome.status.flatMap { if case .exited(let c) = $0 { c } else { nil } }
+            let attempt = AuthenticationPolicy.AttemptResult.failed(exitCode: exitCode, timedOut: outcome.timedOut, message: Daemon.detail(outcome))
+            let decision = session.auth.record(attempt)
+            let retryable = session.auth.isRetryable(attempt)
             events.append("auth.failed") { w in
                 w.field("provider", name); w.field("session", id); w.field("retryable", retryable); w.field("message", message)
             }
@@ -162,16 +170,24 @@ extension Daemon {
                 pool.sessions[id] = nil
                 events.append("session.closed") { w in w.field("provider", name); w.field("session", id); w.field("reason", "auth") }
                 if let t = pool.breaker.recordFailure(now: now) { announce(t, provider: name) }
-                if let until = pool.breaker.openUntil { schedule(at: until, .providerWake(name)) } else { schedule(after: 0, .providerWake(name)) }
+                // No storm of sessions failing back to back: the next waits like a retry would.
+                let pause = config.authRetryDelay.delay(forRetry: pool.breaker.consecutiveFailures - 1)
+                pool.nextOpening = now.adding(seconds: pause)
+                schedule(at: pool.breaker.openUntil ?? pool.nextOpening!, .providerWake(name))
             }
         }
         published.changed = true
     }
 
+    /// What the command itself said: its last line on stderr, or why it could not run.
+    static func detail(_ o: AuthRunner.Outcome) -> String {
+        o.spawnError ?? (o.stderr.trimmingWhitespace.split(separator: "\n").last.map(String.init) ?? "")
+    }
+
     static func describe(_ o: AuthRunner.Outcome) -> String {
         if let e = o.spawnError { return e }
         if o.timedOut { return "timed out" }
-        let reason = o.stderr.trimmingWhitespace.split(separator: "\n").last.map(String.init) ?? ""
+        let reason = detail(o)
         switch o.status {
         case .exited(let c)?: return "exited with status \(c)" + (reason.isEmpty ? "" : ": " + reason)
         case .signaled(let s)?: return "killed by \(s.name)"
@@ -266,7 +282,8 @@ extension Daemon {
 /// What an authentication attempt came to.
 enum AuthStep: Sendable {
     case done(token: String?)
-    case failed(AuthRunner.Outcome)
+    /// The token, when the token command succeeded before the auth command failed.
+    case failed(AuthRunner.Outcome, token: String?)
 }
 
 extension String {

@@ -23,8 +23,11 @@ enum AuthRunner {
     }
 
     /// Calls `completion` once, on the poller thread.
-    static func run(_ argv: [String], environment: [String], timeout: Double, completion: @escaping @Sendable (Outcome) -> Void) {
+    static func run(_ argv: [String], environment: [String], timeout: Double, workingDirectory: String? = nil,
+                    completion: @escaping @Sendable (Outcome) -> Void) {
         var request = SpawnRequest(executable: argv[0], arguments: argv, environment: environment)
+        // Relative commands resolve where the session process will run.
+        request.workingDirectory = workingDirectory
         request.stdout = .pipe
         request.stderr = .pipe
         let process: SpawnedProcess

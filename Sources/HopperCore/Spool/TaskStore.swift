@@ -96,7 +96,7 @@ public final class TaskStore {
 
     /// Writes a spool-level file (status.json, metrics.prom) atomically; never fsync'ed.
     public func writeRootFile(_ bytes: [UInt8], as name: String) throws(SystemError) {
-        try AtomicFile.write(bytes, to: FileName(name), in: spool.root, scratch: spool.tmp, sync: false)
+        try AtomicFile.write(mask.apply(bytes), to: FileName(name), in: spool.root, scratch: spool.tmp, sync: false)
     }
 
     /// Whether a commit has something to make durable.

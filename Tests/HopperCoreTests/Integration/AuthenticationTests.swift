@@ -132,4 +132,17 @@ import Testing
         _ = try await daemon.stop()
         #expect(t.survivors().isEmpty, "the hung auth commands were killed")
     }
+
+    @Test func aTokenIsMaskedEvenWhenAuthenticationFails() async throws {
+        let auth = #", "auth": {"token_command": ["\#(fixtures)/token.sh"], "token_env": "TOKEN", "command": ["/bin/sh", "-c", "echo rejected token $TOKEN >&2; exit 1"]}"#
+        let t = try TestSpool(config: TestSpool.configuration(#""providers": {\#(agentProvider(auth))}"#))
+        let daemon = try await DaemonProcess(t).ready()
+        try t.drop("x.json", #"{"id": "x", "provider": "agent", "command": "hi", "queue_timeout": 0.5}"#)
+        let x = try await eventuallyValue("x expired") { t.record("x") }
+        _ = try await daemon.stop()
+        #expect(try events(t, "auth.failed").first?["message"]?.stringValue?.contains("rejected token ***") == true)
+        for text in [JSONValue.object(x).serialized(), t.read("events.jsonl") ?? "", t.read("status.json") ?? "", daemon.log] {
+            #expect(!text.contains("secret-token-123"))
+        }
+    }
 }
