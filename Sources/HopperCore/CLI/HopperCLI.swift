@@ -16,7 +16,7 @@ public enum HopperCLI {
     static let commands: [Command] = [
         InitCommand.command, RunCommand.command, SubmitCommand.command, StatusCommand.command,
         ListCommand.command, ShowCommand.command, WaitCommand.command, CancelCommand.command,
-        ValidateCommand.command,
+        ValidateCommand.command, RetryCommand.command, TailCommand.command, MigrateCommand.command, GcCommand.command,
     ]
 
     public static func main(_ argv: [String]) async -> Int32 {

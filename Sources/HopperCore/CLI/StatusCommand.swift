@@ -1,17 +1,56 @@
+import Glibc
+
 /// `hopper status`: the daemon, its workers and providers, counts per state.
 enum StatusCommand {
     static let command = HopperCLI.Command(
-        name: "status", summary: "show the daemon, workers, providers and counts per state", usage: "[--json]",
+        name: "status", summary: "show the daemon, workers, providers and counts per state", usage: "[--json] [--watch [--interval S]]",
         help: """
         Reads status.json when a daemon runs on the spool; otherwise counts the
         spool's directories. --json prints the status object.
 
-        example: hopper status --spool /var/spool/hopper
+        --watch clears the screen and redraws the status whenever status.json
+        is rewritten, and at least every --interval S seconds (default 1),
+        until interrupted. It only does so when standard output is a
+        terminal; otherwise the status is printed once.
+
+        example: hopper status --spool /var/spool/hopper --watch
         """,
-        spec: .init(valued: [], flags: ["json"]), run: run)
+        spec: .init(valued: ["interval"], flags: ["json", "watch"]), run: run)
 
     static func run(_ args: Arguments) throws(HopperError) -> Int32 {
+        let interval = try args.number("interval") ?? 1
+        guard interval > 0 else { throw HopperError(.usage, "option --interval expects seconds > 0, got \(interval)") }
         let reader = try SpoolReader.open(args.spoolPath)
+        guard args.has("watch") && Output.stdoutIsTerminal else {
+            var out = Output()
+            render(reader, json: args.has("json"), into: &out)
+            out.flush()
+            return 0
+        }
+        // A wake-up when the daemon renames a new status.json into place; the
+        // interval bounds the wait so file counts and a dead daemon show too.
+        let inotify: Inotify
+        do {
+            inotify = try Inotify()
+            _ = try inotify.addWatch(reader.spool.path, mask: InotifyMask.movedTo | InotifyMask.closeWrite)
+        } catch {
+            throw HopperError(.io, "cannot watch \(reader.spool.path)/status.json: \(error)", underlying: error)
+        }
+        defer { inotify.close() }
+        while true {
+            var out = Output()
+            // Home, then clear to the end of the screen.
+            try? FileDescriptor.standardOutput.writeAll(Array("\u{1B}[H\u{1B}[2J".utf8))
+            render(reader, json: args.has("json"), into: &out)
+            out.flush()
+            var pfd = pollfd(fd: inotify.descriptor.rawValue, events: Int16(POLLIN), revents: 0)
+            _ = poll(&pfd, 1, Int32(max(1, min(interval * 1000, 86_400_000))))
+            _ = try? inotify.readEvents()
+        }
+    }
+
+    /// The status as `hopper status` prints it, once.
+    static func render(_ reader: SpoolReader, json: Bool, into out: inout Output) {
         let running = Spool.isDaemonRunning(reader.spool.path)
         var status = JSONObject()
         if running, let bytes = try? AtomicFile.read(FileName("status.json"), in: reader.spool.root), let o = (try? JSONParser.parse(bytes))?.objectValue {
@@ -28,8 +67,7 @@ enum StatusCommand {
             counts[d.rawValue] = .int(Int64(n))
         }
         status["files"] = .object(counts)
-        var out = Output()
-        if args.has("json") {
+        if json {
             out.line(JSONValue.object(status).serialized())
         } else {
             let state = status["state"]?.stringValue ?? "?"
@@ -60,7 +98,5 @@ enum StatusCommand {
                 })
             }
         }
-        out.flush()
-        return 0
     }
 }

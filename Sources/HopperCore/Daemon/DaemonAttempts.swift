@@ -352,7 +352,11 @@ extension Daemon {
             pools[name] = pool
             if let transition { announce(transition, provider: name) }
         case .retention:
-            break
+            let maxAge = config.retentionDoneMaxAge
+            guard maxAge > 0 else { return }
+            let (removed, _) = Retention.prune(spool: spool, maxAge: maxAge, now: Timestamp.now())
+            if removed > 0 { log.info("retention", "pruned done/", [("removed", "\(removed)"), ("max_age", "\(maxAge)")]) }
+            schedule(after: Daemon.retentionInterval(maxAge), .retention)
         }
     }
 }
@@ -363,4 +367,10 @@ extension Daemon.Stats {
         durationCount += 1
         for (i, bound) in Publication.buckets.enumerated() where seconds <= bound { durationBuckets[i] += 1 }
     }
+}
+
+extension Daemon {
+    /// How often the daemon applies `retention.done_max_age`: a tenth of it,
+    /// kept between one minute and one hour, so an idle daemon wakes rarely.
+    static func retentionInterval(_ maxAge: Double) -> Double { min(max(maxAge / 10, 60), 3600) }
 }

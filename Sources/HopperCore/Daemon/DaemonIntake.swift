@@ -3,6 +3,8 @@ import Glibc
 /// Intake: files dropped into incoming/ and cancel requests in cancel/.
 extension Daemon {
     func recover() {
+        // Retention runs at start, then every tenth of done_max_age (1 min to 1 h).
+        if config.retentionDoneMaxAge > 0 { schedule(after: 0, .retention) }
         let loaded = Recovery.run(store: store, log: log)
         nextSeq = loaded.nextSeq
         var origins: [SpooledTask.Origin: TaskID] = [:]

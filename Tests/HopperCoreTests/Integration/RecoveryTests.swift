@@ -88,3 +88,21 @@ import Testing
         _ = try await daemon.stop()
     }
 }
+
+/// The daemon applies `retention.done_max_age` itself.
+@Suite(.serialized) struct DaemonRetentionTests {
+    @Test func oldRecordsArePrunedAtStart() async throws {
+        let t = try TestSpool(config: TestSpool.configuration(#""retention": {"done_max_age": 3600}"#))
+        try Spool.create(at: t.spool)
+        let old = Timestamp.now().adding(seconds: -7200).rfc3339
+        try t.write(t.spool + "/done/old.json", #"{"id":"old","state":"succeeded","finished_at":"\#(old)"}"#)
+        try t.write(t.spool + "/done/old.out", "old output")
+        let daemon = try await DaemonProcess(t).ready()
+        try t.drop("young.json", #"{"id": "young", "command": "true"}"#)
+        _ = try await eventuallyValue("young") { t.record("young") }
+        try await eventually("old pruned") { !t.names("done").contains("old.json") }
+        #expect(!t.names("done").contains("old.out"))
+        #expect(t.record("young") != nil, "a young record stays")
+        _ = try await daemon.stop()
+    }
+}
