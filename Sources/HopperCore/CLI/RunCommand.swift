@@ -1,15 +1,18 @@
 /// `hopper run`: the daemon in the foreground.
 enum RunCommand {
     static let command = HopperCLI.Command(
-        name: "run", summary: "run the daemon in the foreground", usage: "[--spool DIR] [--config FILE] [--log-level LEVEL]",
+        name: "run", summary: "run the daemon in the foreground", usage: "[--spool DIR] [--config FILE] [--log-level LEVEL] [--log-format FORMAT]",
         help: """
         Takes tasks from the spool until SIGTERM or SIGINT (running tasks get
         shutdown_grace seconds, then go back to queued/). SIGHUP reloads the
-        configuration. Logs go to stderr. One daemon per spool.
+        configuration. Logs go to stderr, one line per record: --log-level
+        debug, info (default), warn or error; --log-format text (default) or
+        json (one object a line). Under systemd (NOTIFY_SOCKET set) it reports
+        readiness, status and watchdog pings. One daemon per spool.
 
         example: hopper run --spool /var/spool/hopper --config /etc/hopper/hopper.json
         """,
-        spec: .init(valued: ["log-level"], flags: []), run: run)
+        spec: .init(valued: ["log-level", "log-format"], flags: []), run: run)
 
     static func run(_ args: Arguments) async throws(HopperError) -> Int32 {
         guard args.operands.isEmpty else { throw HopperError(.usage, "unexpected argument \(args.operands[0])") }
@@ -20,7 +23,12 @@ enum RunCommand {
             }
             logger.minimum = l
         }
-        let daemon = try Daemon(options: DaemonOptions(spoolPath: args.spoolPath, configPath: args.configPath, logger: logger))
+        if let format = args.value("log-format") {
+            guard let f = Logger.Format(rawValue: format) else { throw HopperError(.usage, "--log-format expects text or json") }
+            logger.format = f
+        }
+        let options = DaemonOptions(spoolPath: args.spoolPath, configPath: args.configPath, logger: logger, notifier: .fromEnvironment())
+        let daemon = try Daemon(options: options)
         return try await daemon.run()
     }
 }

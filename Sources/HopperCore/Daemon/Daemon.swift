@@ -6,11 +6,14 @@ public struct DaemonOptions: Sendable {
     public var spoolPath: String
     public var configPath: String
     public var logger: Logger
+    /// Where readiness, status and watchdog pings go (systemd's `NOTIFY_SOCKET`).
+    public var notifier: Notifier
 
-    public init(spoolPath: String, configPath: String, logger: Logger = Logger()) {
+    public init(spoolPath: String, configPath: String, logger: Logger = Logger(), notifier: Notifier = .disabled) {
         self.spoolPath = spoolPath
         self.configPath = configPath
         self.logger = logger
+        self.notifier = notifier
     }
 }
 
@@ -63,6 +66,8 @@ public final class Daemon {
     var incomingWatch: Int32 = -1
     var cancelWatch: Int32 = -1
     var timer: DispatchSourceTimer?
+    /// Sends `WATCHDOG=1` on its own queue; never wakes the loop.
+    var watchdog: DispatchSourceTimer?
     var scheduler = Scheduler()
     var attempts: [TaskID: Attempt] = [:]
     var deadlines = MinHeap<Deadline>()
@@ -121,6 +126,7 @@ public final class Daemon {
         scanIncoming()
         scanCancel()
         log.info("daemon", "taking tasks", [("spool", spool.path), ("workers", "\(config.workers)"), ("durability", config.durability.rawValue)])
+        options.notifier.ready(status: "taking tasks")
         finishTurn()
         while !(shuttingDown && attempts.isEmpty) {
             let batch = await queue.next()
@@ -158,7 +164,8 @@ public final class Daemon {
         SignalStream.ignore(.pipe)
         Reaper.shared.start()
         Orphans.adoptOrphans()
-        baseEnvironment = Daemon.currentEnvironment()
+        // The service manager's socket is the daemon's alone: a task must not notify in its name.
+        baseEnvironment = Daemon.currentEnvironment().filter { !Notifier.environmentNames.contains($0.0) }
         collectConfiguredSecrets()
         if let previousRun, !previousRun.isEmpty {
             let killed = ProcessScan.killMarked("\(Daemon.runMarker)=\(previousRun)")
@@ -169,10 +176,13 @@ public final class Daemon {
         timer.setEventHandler { queue.post(.timer) }
         timer.resume()
         self.timer = timer
+        // From here on, recovery included: a long recovery must not look like a hang.
+        watchdog = options.notifier.startWatchdog()
     }
 
     private func close() {
         timer?.cancel()
+        watchdog?.cancel()
         inotify?.close()
         events?.flush()
         writeStatus(state: "stopped")
@@ -230,6 +240,7 @@ public final class Daemon {
         log.info("daemon", "shutting down", [("running", "\(attempts.count)"), ("grace", "\(config.shutdownGrace)")])
         schedule(after: config.shutdownGrace, .shutdown)
         published.changed = true
+        options.notifier.stopping(status: "shutting down, \(attempts.count) running")
     }
 
     private func reload() {
@@ -240,6 +251,8 @@ public final class Daemon {
             store.durable = fresh.durability == .fsync
             events.maxBytes = fresh.maxEventsBytes
             collectConfiguredSecrets()
+            applyReloadedSessionSettings()
+            if fresh.retentionDoneMaxAge > 0 { schedule(after: 0, .retention) }
             log.info("config", "reloaded", [("file", options.configPath)])
         } catch {
             log.error("config", "reload failed, keeping the running configuration", [("error", error.message)])
@@ -263,8 +276,19 @@ public final class Daemon {
         for name in acknowledged { try? spool.claimed.remove(name) }
         acknowledged.removeAll(keepingCapacity: true)
         events.flush()
+        let wasStale = published.changed
         publishIfDue()
+        // status.json was just written: the same news, in one line, for `systemctl status`.
+        if wasStale && !published.changed { notifyStatus() }
         armTimer()
+    }
+
+    /// `STATUS=N running, M queued, workers W` for the service manager.
+    private func notifyStatus() {
+        guard options.notifier.isEnabled else { return }
+        let counts = scheduler.counts()
+        let line = "\(counts[.running] ?? 0) running, \(counts[.queued] ?? 0) queued, workers \(config.workers)"
+        options.notifier.status(shuttingDown ? "shutting down: " + line : line)
     }
 
     /// fsync failed: the kernel may have dropped the dirty pages, so nothing

@@ -319,3 +319,20 @@ extension Daemon {
         }
     }
 }
+
+extension Daemon {
+    /// After a reload: circuits take the new threshold and cooldown, open
+    /// sessions the new idle and lifetime limits.
+    func applyReloadedSessionSettings() {
+        for (name, var pool) in pools {
+            pool.breaker.update(failureThreshold: config.circuitFailureThreshold, cooldown: config.circuitCooldown)
+            for (id, var session) in pool.sessions {
+                session.lifecycle.update(idleTimeout: config.sessionIdleTimeout, warningBeforeTimeout: config.sessionWarningBeforeTimeout,
+                                         maxLifetime: config.sessionMaxLifetime)
+                pool.sessions[id] = session
+                scheduleTick(session)
+            }
+            pools[name] = pool
+        }
+    }
+}

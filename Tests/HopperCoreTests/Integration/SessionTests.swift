@@ -123,6 +123,19 @@ import Testing
         _ = try await daemon.stop()
     }
 
+    @Test func aReloadReachesOpenSessions() async throws {
+        let t = try shellSpool(#", "timeouts": {"session": {"idle_timeout": 600, "warning_before_timeout": 30}}"#)
+        let daemon = try await DaemonProcess(t).ready()
+        try t.drop("one.json", #"{"id": "one", "command": "true"}"#)
+        _ = try await eventuallyValue("one") { t.record("one") }
+        try t.write(t.configPath, TestSpool.configuration(#""default_provider": "shs", "providers": {\#(SessionTests.shellProvider)}, "timeouts": {"session": {"idle_timeout": 0.5, "warning_before_timeout": 0.2}}"#))
+        daemon.signal(.hangup)
+        try await eventually("the open session closed under the new idle timeout") {
+            try events(t, "session.closed").first?["reason"] == .string("idle")
+        }
+        _ = try await daemon.stop()
+    }
+
     @Test func sessionsRetireAfterTheirLifetime() async throws {
         let t = try shellSpool(#", "timeouts": {"session": {"max_lifetime": 0.2, "idle_timeout": 60, "warning_before_timeout": 1}}"#)
         let daemon = try await DaemonProcess(t).ready()
