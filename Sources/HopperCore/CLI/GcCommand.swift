@@ -27,12 +27,7 @@ enum GcCommand {
         let result = Retention.prune(spool: reader.spool, maxAge: maxAge, now: .now())
         var out = Output()
         if args.has("json") {
-            var w = JSONWriter()
-            w.beginObject()
-            w.field("removed", result.removed)
-            w.field("kept", result.kept)
-            w.endObject()
-            out.line(w.string)
+            out.jsonLine([("removed", .int(Int64(result.removed))), ("kept", .int(Int64(result.kept)))])
         } else if maxAge == 0 {
             out.line("removed 0 record(s): retention is 0, records are kept forever")
         } else {

@@ -63,11 +63,7 @@ enum MigrateCommand {
         }
         var out = Output()
         if args.has("json") {
-            var w = JSONWriter()
-            w.beginObject()
-            w.field("migrated", migrated)
-            w.endObject()
-            out.line(w.string)
+            out.jsonLine([("migrated", .int(Int64(migrated)))])
         } else {
             out.line("migrated \(migrated) record(s)")
         }

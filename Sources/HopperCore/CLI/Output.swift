@@ -17,6 +17,11 @@ struct Output {
         buffer.removeAll(keepingCapacity: true)
     }
 
+    /// One JSON object on one line, from its fields in order.
+    mutating func jsonLine(_ fields: [(String, JSONValue)]) {
+        line(JSONValue.object(JSONObject(fields)).serialized())
+    }
+
     /// `hopper: <message>` on stderr.
     static func error(_ message: String) {
         let line = "hopper: \(Logger.oneLine(message))\n"

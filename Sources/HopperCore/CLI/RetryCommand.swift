@@ -63,12 +63,7 @@ enum RetryCommand {
                 continue
             }
             if args.has("json") {
-                var w = JSONWriter()
-                w.beginObject()
-                w.field("id", new.rawValue)
-                w.field("retry_of", old.rawValue)
-                w.endObject()
-                out.line(w.string)
+                out.jsonLine([("id", .string(new.rawValue)), ("retry_of", .string(old.rawValue))])
             } else {
                 out.line(new.rawValue)
             }

@@ -76,11 +76,7 @@ enum SubmitCommand {
         try deliver(request, as: id + ".json", spoolPath: args.spoolPath)
         var out = Output()
         if args.has("json") {
-            var j = JSONWriter()
-            j.beginObject()
-            j.field("id", id)
-            j.endObject()
-            out.line(j.string)
+            out.jsonLine([("id", .string(id))])
         } else {
             out.line(id)
         }

@@ -92,13 +92,7 @@ enum WaitCommand {
             }
             if state != .succeeded { allSucceeded = false }
             if args.has("json") {
-                var w = JSONWriter()
-                w.beginObject()
-                w.field("id", id.rawValue)
-                w.field("state", state.rawValue)
-                w.field("message", message)
-                w.endObject()
-                out.line(w.string)
+                out.jsonLine([("id", .string(id.rawValue)), ("state", .string(state.rawValue)), ("message", .string(message))])
             } else {
                 out.line("\(id)  \(state.rawValue)  \(Logger.oneLine(message))")
             }
