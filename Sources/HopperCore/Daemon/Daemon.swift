@@ -246,13 +246,15 @@ public final class Daemon {
     private func reload() {
         do {
             let fresh = try Configuration.load(path: options.configPath)
+            let wasRetaining = config.retentionDoneMaxAge > 0
             config = fresh
             intake = Intake(config: fresh)
             store.durable = fresh.durability == .fsync
             events.maxBytes = fresh.maxEventsBytes
             collectConfiguredSecrets()
             applyReloadedSessionSettings()
-            if fresh.retentionDoneMaxAge > 0 { schedule(after: 0, .retention) }
+            // Passes already scheduled carry on with the new age; a first non-zero age starts them.
+            if fresh.retentionDoneMaxAge > 0 && !wasRetaining { schedule(after: 0, .retention) }
             log.info("config", "reloaded", [("file", options.configPath)])
         } catch {
             log.error("config", "reload failed, keeping the running configuration", [("error", error.message)])
