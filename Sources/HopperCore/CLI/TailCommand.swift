@@ -293,7 +293,11 @@ struct OutputFollower {
         while true {
             readOn()
             if let status = try step() { return status }
-            guard let watch else { return 0 }
+            guard let watch else {
+                // Not following: what the step just opened is printed before leaving.
+                readOn()
+                return 0
+            }
             watch.next()
         }
     }

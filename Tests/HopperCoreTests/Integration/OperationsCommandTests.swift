@@ -336,3 +336,19 @@ final class BackgroundCommand {
         }
     }
 }
+
+/// `tail --no-follow` of a task still running prints what it wrote so far.
+@Suite(.serialized) struct TailSnapshotTests {
+    @Test func noFollowOfARunningTaskPrintsItsOutputSoFar() async throws {
+        let t = try TestSpool()
+        let daemon = try await DaemonProcess(t).ready()
+        try t.drop("live.json", #"{"id": "live", "provider": "exec", "command": "echo first; while [ ! -e \#(t.base)/go ]; do sleep 0.02; done"}"#)
+        try await eventually("first line written") { t.read("running/live.out") == "first\n" }
+        let snapshot = try t.hopper(["tail", "--no-follow", "live"])
+        #expect(snapshot.exitCode == 0)
+        #expect(snapshot.stdout == "first\n")
+        try t.write(t.base + "/go", "")
+        _ = try await eventuallyValue("live done") { t.record("live") }
+        _ = try await daemon.stop()
+    }
+}
