@@ -77,6 +77,9 @@ enum StatusCommand {
                 out.line("workers   \(w["busy"]?.intValue ?? 0) busy of \(w["total"]?.intValue ?? 0)")
             }
             out.line("tasks     " + ["pending", "queued", "running", "done", "rejected"].map { "\($0) \(counts[$0]?.intValue ?? 0)" }.joined(separator: ", "))
+            if let oldest = StatusCommand.oldestQueued(reader) {
+                out.line("oldest    \(oldest.id) queued \(StatusCommand.age(Timestamp.now() - oldest.since)) ago")
+            }
             if let f = status["finished_since_start"]?.objectValue {
                 out.line("finished  " + f.map { "\($0.key) \($0.value.intValue ?? 0)" }.joined(separator: ", ") + " (since start)")
             }
@@ -98,5 +101,25 @@ enum StatusCommand {
                 })
             }
         }
+    }
+
+    /// The task that has waited longest in queued/, by its file's modification
+    /// time (set when it was accepted or requeued): one stat per queued task.
+    static func oldestQueued(_ reader: SpoolReader) -> (id: String, since: Timestamp)? {
+        let queued = reader.spool[.queued]
+        var best: (id: String, since: Timestamp)?
+        for name in (try? queued.entries()) ?? [] where name.hasSuffix(".json") {
+            guard let st = (try? queued.status(name)) ?? nil else { continue }
+            let since = Timestamp(nanoseconds: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec))
+            if best == nil || since < best!.since { best = (String(decoding: name.dropping(suffix: ".json"), as: UTF8.self), since) }
+        }
+        return best
+    }
+
+    /// "42 s", "7 min", "3.5 h".
+    static func age(_ seconds: Double) -> String {
+        if seconds < 120 { return "\(Int(seconds.rounded())) s" }
+        if seconds < 7200 { return "\(Int((seconds / 60).rounded())) min" }
+        return "\((seconds / 360).rounded() / 10) h"
     }
 }

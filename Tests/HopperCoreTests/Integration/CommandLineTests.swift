@@ -54,6 +54,9 @@ import Testing
         #expect(try t.hopper(["status"]).stdout.contains("daemon    running"))
         _ = try await daemon.stop()
         #expect(try t.hopper(["status"]).stdout.contains("daemon    stopped"))
+        // A task waiting in queued/ (with no daemon, it stays there) is named as the oldest.
+        try t.write(t.spool + "/queued/waiting.json", #"{"id":"waiting","command":"true","provider":"sh","seq":9}"#)
+        #expect(try t.hopper(["status"]).stdout.contains("oldest    waiting queued"))
     }
 
     @Test func waitTimesOut() async throws {
