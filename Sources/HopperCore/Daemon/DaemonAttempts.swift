@@ -302,63 +302,6 @@ extension Daemon {
         }
         return true
     }
-
-    func fire(_ action: Deadline.Action) {
-        switch action {
-        case .release(let id):
-            guard scheduler.release(id, now: Timestamp.now()) else { return }
-            moveFile(id, from: .pending, to: .queued)
-            if let task = scheduler[id]?.task, task.attempts > 0 { store.moveOutputs(id, from: .pending, to: .queued) }
-            events.append("task.state") { w in w.field("id", id.rawValue); w.field("from", "pending"); w.field("to", "queued") }
-        case .expire(let id):
-            guard let entry = scheduler[id], entry.state != .running, !entry.task.started else { return }
-            let limit = entry.task.request.queueTimeout ?? config.queueDefaultTimeout
-            var message = "Not started within its queue timeout of \(FieldReader.format(limit)) seconds."
-            if let authError = pools[entry.task.provider]?.lastAuthError {
-                message += " Provider \(entry.task.provider) could not authenticate: \(authError)."
-            }
-            finish(entry.task, from: entry.state.directory, state: .error, reason: .expired, message: message)
-        case .terminate(let id, let number):
-            guard var attempt = attempts[id], attempt.number == number, !attempt.cancelled else { return }
-            attempt.timedOut = true
-            attempts[id] = attempt
-            ProcessGroup.signal(attempt.process.processGroup, .term)
-            schedule(after: config.commandKillGrace, .kill(id, attempt: number))
-            log.info("task", "timed out; terminating its process group", [("id", id.rawValue)])
-        case .kill(let id, let number):
-            guard let attempt = attempts[id], attempt.number == number else { return }
-            ProcessGroup.signal(attempt.process.processGroup, .kill)
-        case .shutdown:
-            for (id, var attempt) in attempts {
-                attempt.stoppedForShutdown = true
-                attempts[id] = attempt
-                ProcessGroup.signal(attempt.process.processGroup, .term)
-                schedule(after: config.commandKillGrace, .kill(id, attempt: attempt.number))
-            }
-        case .publish:
-            break
-        case .retryClaimed:
-            retryClaimed()
-        case .authRetry(let name, let id):
-            guard let session = pools[name]?.sessions[id], let provider = config.providers[name] else { return }
-            authenticate(provider, sessionID: id, attempt: session.auth.attempts + 1)
-        case .sessionTick(let name, let id):
-            sessionTick(provider: name, session: id)
-        case .sessionKill(let name, let id):
-            pools[name]?.sessions[id]?.process?.signal(.kill)
-        case .providerWake(let name):
-            guard var pool = pools[name] else { return }
-            let transition = pool.breaker.advance(now: MonotonicInstant.now())
-            pools[name] = pool
-            if let transition { announce(transition, provider: name) }
-        case .retention:
-            let maxAge = config.retentionDoneMaxAge
-            guard maxAge > 0 else { return }
-            let (removed, _) = Retention.prune(spool: spool, maxAge: maxAge, now: Timestamp.now())
-            if removed > 0 { log.info("retention", "pruned done/", [("removed", "\(removed)"), ("max_age", "\(maxAge)")]) }
-            schedule(after: Daemon.retentionInterval(maxAge), .retention)
-        }
-    }
 }
 
 extension Daemon.Stats {
@@ -367,10 +310,4 @@ extension Daemon.Stats {
         durationCount += 1
         for (i, bound) in Publication.buckets.enumerated() where seconds <= bound { durationBuckets[i] += 1 }
     }
-}
-
-extension Daemon {
-    /// How often the daemon applies `retention.done_max_age`: a tenth of it,
-    /// kept between one minute and one hour, so an idle daemon wakes rarely.
-    static func retentionInterval(_ maxAge: Double) -> Double { min(max(maxAge / 10, 60), 3600) }
 }
