@@ -10,13 +10,19 @@ public struct FieldReader {
 
     public init(_ value: JSONValue, path: String = "") throws(HopperError) {
         guard case .object(let object) = value else {
-            throw HopperError(.invalidField, path.isEmpty ? "expected a JSON object, got \(value.typeName)" : "field \"\(path)\": expected an object, got \(value.typeName)", field: path.isEmpty ? nil : path)
+            // The document itself is not an object: not a request (or configuration) at all.
+            if path.isEmpty { throw HopperError(.invalidJSON, "expected a JSON object, got \(value.typeName == "array" ? "an array" : value.typeName)") }
+            throw HopperError(.invalidField, "field \(FieldReader.quote(path)): expected an object, got \(value.typeName)", field: path)
         }
         self.object = object
         self.path = path
     }
 
     public func name(_ key: String) -> String { path.isEmpty ? key : path + "." + key }
+
+    /// A field name as messages show it: quoted and escaped, so a key with a
+    /// newline or an escape sequence cannot break a one-line message.
+    public static func quote(_ name: String) -> String { JSONValue.string(name).serialized() }
 
     /// The raw value of `key`, marking it read; nil when absent. JSON `null`
     /// counts as absent so optional fields may be written out as null.
@@ -27,7 +33,7 @@ public struct FieldReader {
     }
 
     func invalid(_ key: String, _ expectation: String, _ got: JSONValue) -> HopperError {
-        HopperError(.invalidField, "field \"\(name(key))\": expected \(expectation), got \(FieldReader.describe(got))", field: name(key))
+        HopperError(.invalidField, "field \(FieldReader.quote(name(key))): expected \(expectation), got \(FieldReader.describe(got))", field: name(key))
     }
 
     static func describe(_ v: JSONValue) -> String {
@@ -42,7 +48,7 @@ public struct FieldReader {
 
     public mutating func required<T>(_ key: String, _ read: (inout FieldReader, String) throws(HopperError) -> T?) throws(HopperError) -> T {
         guard let v = try read(&self, key) else {
-            throw HopperError(.missingField, "field \"\(name(key))\" is required", field: name(key))
+            throw HopperError(.missingField, "field \(FieldReader.quote(name(key))) is required", field: name(key))
         }
         return v
     }
@@ -50,7 +56,7 @@ public struct FieldReader {
     public mutating func string(_ key: String, nonEmpty: Bool = false) throws(HopperError) -> String? {
         guard let v = value(key) else { return nil }
         guard case .string(let s) = v else { throw invalid(key, "a string", v) }
-        if nonEmpty && s.isEmpty { throw HopperError(.invalidField, "field \"\(name(key))\" must not be empty", field: name(key)) }
+        if nonEmpty && s.isEmpty { throw HopperError(.invalidField, "field \(FieldReader.quote(name(key))) must not be empty", field: name(key)) }
         return s
     }
 
@@ -86,7 +92,7 @@ public struct FieldReader {
     public mutating func stringArray(_ key: String, nonEmpty: Bool = false) throws(HopperError) -> [String]? {
         guard let v = value(key) else { return nil }
         guard case .array(let items) = v else { throw invalid(key, "an array of strings", v) }
-        if nonEmpty && items.isEmpty { throw HopperError(.invalidField, "field \"\(name(key))\" must not be empty", field: name(key)) }
+        if nonEmpty && items.isEmpty { throw HopperError(.invalidField, "field \(FieldReader.quote(name(key))) must not be empty", field: name(key)) }
         var out: [String] = []
         for (i, item) in items.enumerated() {
             guard case .string(let s) = item else { throw invalid("\(key)[\(i)]", "a string", item) }
@@ -102,7 +108,7 @@ public struct FieldReader {
         var out: [(String, String)] = []
         for (k, item) in o {
             if let keyPattern, !keyPattern(k) {
-                throw HopperError(.invalidField, "field \"\(name(key))\": name \(JSONValue.string(k).serialized()) is not \(keyDescription)", field: name(key))
+                throw HopperError(.invalidField, "field \(FieldReader.quote(name(key))): name \(JSONValue.string(k).serialized()) is not \(keyDescription)", field: name(key))
             }
             guard case .string(let s) = item else { throw invalid("\(key).\(k)", "a string", item) }
             out.append((k, s))
@@ -134,7 +140,7 @@ public struct FieldReader {
     /// Rejects the first key that no getter asked for.
     public func finish() throws(HopperError) {
         for key in object.keys where !seen.contains(key) {
-            throw HopperError(.unknownField, "unknown field \"\(name(key))\"", field: name(key))
+            throw HopperError(.unknownField, "unknown field \(FieldReader.quote(name(key)))", field: name(key))
         }
     }
 

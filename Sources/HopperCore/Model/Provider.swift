@@ -39,22 +39,22 @@ public struct Provider: Sendable {
         var r = try FieldReader(json, path: "providers.\(name)")
         let modeName = try r.string("mode") ?? "exec"
         guard let mode = Mode(rawValue: modeName) else {
-            throw HopperError(.invalidField, "key \"\(r.name("mode"))\": expected \"exec\" or \"session\", got \(JSONValue.string(modeName).serialized())", field: r.name("mode"))
+            throw HopperError(.invalidField, "key \(FieldReader.quote(r.name("mode"))): expected \"exec\" or \"session\", got \(JSONValue.string(modeName).serialized())", field: r.name("mode"))
         }
         let protocolName = try r.string("protocol") ?? "shell"
         guard let proto = WireProtocol(rawValue: protocolName) else {
-            throw HopperError(.invalidField, "key \"\(r.name("protocol"))\": expected \"shell\" or \"jsonl\", got \(JSONValue.string(protocolName).serialized())", field: r.name("protocol"))
+            throw HopperError(.invalidField, "key \(FieldReader.quote(r.name("protocol"))): expected \"shell\" or \"jsonl\", got \(JSONValue.string(protocolName).serialized())", field: r.name("protocol"))
         }
         let command = try r.required("command") { (r, k) throws(HopperError) in try r.stringArray(k, nonEmpty: true) }
         self.init(name: name, mode: mode, wireProtocol: proto, command: command)
         env = try r.stringMap("env", keyPattern: isEnvironmentName, keyDescription: "an environment variable name") ?? []
         secrets = try r.stringArray("secrets") ?? []
         for s in secrets where !isEnvironmentName(s) {
-            throw HopperError(.invalidField, "key \"\(r.name("secrets"))\": \(JSONValue.string(s).serialized()) is not an environment variable name", field: r.name("secrets"))
+            throw HopperError(.invalidField, "key \(FieldReader.quote(r.name("secrets"))): \(JSONValue.string(s).serialized()) is not an environment variable name", field: r.name("secrets"))
         }
         cwd = try r.string("cwd", nonEmpty: true)
         if let cwd, !cwd.hasPrefix("/") {
-            throw HopperError(.invalidField, "key \"\(r.name("cwd"))\": expected an absolute path", field: r.name("cwd"))
+            throw HopperError(.invalidField, "key \(FieldReader.quote(r.name("cwd"))): expected an absolute path", field: r.name("cwd"))
         }
         maxSessions = try r.int("max_sessions", in: 1...1024) ?? 1
         auth = try r.nested("auth") { (a) throws(HopperError) in
@@ -63,10 +63,10 @@ public struct Provider: Sendable {
             auth.tokenCommand = try a.stringArray("token_command", nonEmpty: true)
             auth.tokenEnv = try a.string("token_env", nonEmpty: true)
             if let t = auth.tokenEnv, !isEnvironmentName(t) {
-                throw HopperError(.invalidField, "key \"\(a.name("token_env"))\": not an environment variable name", field: a.name("token_env"))
+                throw HopperError(.invalidField, "key \(FieldReader.quote(a.name("token_env"))): not an environment variable name", field: a.name("token_env"))
             }
             if auth.tokenCommand != nil && auth.tokenEnv == nil {
-                throw HopperError(.missingField, "key \"\(a.name("token_env"))\" is required with token_command", field: a.name("token_env"))
+                throw HopperError(.missingField, "key \(FieldReader.quote(a.name("token_env"))) is required with token_command", field: a.name("token_env"))
             }
             if let v = a.value("retryable_exit_codes") {
                 guard case .array(let items) = v else { throw a.invalid("retryable_exit_codes", "an array of exit codes", v) }

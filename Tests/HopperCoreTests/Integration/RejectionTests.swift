@@ -26,7 +26,7 @@ import Testing
             ("dupkey.json", #"{"command": "a", "command": "b"}"#, "duplicate_key", nil),
             ("huge-number.json", #"{"command": "true", "priority": 1e999}"#, "number_out_of_range", nil),
             ("deep.json", String(repeating: "[", count: 100_000), "too_deep", nil),
-            ("array.json", "[1, 2]", "invalid_field", nil),
+            ("array.json", "[1, 2]", "invalid_json", nil),
             ("notes.txt", "hello", "unsupported_name", nil),
         ]
         for (name, text, _, _) in cases { try t.drop(name, text) }

@@ -237,8 +237,8 @@ struct ConfigRejection: Sendable, CustomTestStringConvertible {
     }
 
     @Test func topLevelMustBeAnObject() {
-        #expect(rejection("[]")?.code == .invalidField)
-        #expect(rejection("null")?.code == .invalidField)
+        #expect(rejection("[]")?.code == .invalidJSON)
+        #expect(rejection("null")?.code == .invalidJSON)
     }
 
     // MARK: load(path:)

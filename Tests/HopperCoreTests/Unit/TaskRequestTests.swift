@@ -128,8 +128,8 @@ struct RequestRejection: Sendable, CustomTestStringConvertible {
         #expect(rejection(#"{"command": "x", "env": {"A": "1", "A": "2"}}"#)?.code == .duplicateKey)
         #expect(rejection(#"{"command": "x",}"#)?.code == .invalidJSON)
         #expect(rejection("")?.code == .invalidJSON)
-        #expect(rejection(#"["command"]"#)?.code == .invalidField)
-        #expect(rejection(#""command""#)?.code == .invalidField)
+        #expect(rejection(#"["command"]"#)?.code == .invalidJSON, "not an object: not a request at all")
+        #expect(rejection(#""command""#)?.code == .invalidJSON)
         #expect(rejection([UInt8](#"{"command": ""#.utf8) + [0xFF, 0x22, 0x7D])?.code == .notUTF8)
     }
 
