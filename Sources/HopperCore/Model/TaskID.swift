@@ -64,9 +64,18 @@ public struct IDSuffixGenerator: Sendable {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// `count` random base-32 characters.
+    /// `count` random base-32 characters: twelve per 64-bit draw, so a
+    /// session frame's nonce costs two getrandom calls, not twenty.
     public static func random(_ count: Int) -> String {
         var g = SystemRandomNumberGenerator()
-        return String(decoding: (0..<count).map { _ in alphabet[Int(g.next() & 31)] }, as: UTF8.self)
+        var out = [UInt8]()
+        out.reserveCapacity(count)
+        var bits: UInt64 = 0
+        for i in 0..<count {
+            if i % 12 == 0 { bits = g.next() }
+            out.append(alphabet[Int(bits & 31)])
+            bits >>= 5
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -107,3 +107,15 @@ import Testing
         #expect(r.utf8.allSatisfy { IDSuffixGenerator.alphabet.contains($0) })
     }
 }
+
+@Suite struct RandomSuffixTests {
+    @Test func randomSuffixesHaveTheLengthAndAlphabetAsked() {
+        for count in [0, 1, 11, 12, 13, 20, 40] {
+            let s = IDSuffixGenerator.random(count)
+            #expect(s.utf8.count == count)
+            #expect(s.utf8.allSatisfy { IDSuffixGenerator.alphabet.contains($0) })
+        }
+        // Distinct draws (a collision among 1,000 20-character nonces would mean a broken generator).
+        #expect(Set((0..<1000).map { _ in IDSuffixGenerator.random(20) }).count == 1000)
+    }
+}
