@@ -27,6 +27,7 @@ enum ValidateCommand {
                 case .accepted: break
                 case .rejected(let e): problem = e
                 case .vanished: problem = HopperError(.unreadable, "no such file")
+                case .busy(let e): problem = HopperError(.unreadable, "cannot open it now: \(e.errno)")
                 case .ignored: problem = HopperError(.unsupportedName, "names starting with . or ending in .tmp or .part are ignored by intake")
                 }
             } catch {

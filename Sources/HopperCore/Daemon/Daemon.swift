@@ -82,6 +82,10 @@ public final class Daemon {
     var shutdownDeadline: MonotonicInstant?
     var stats = Stats()
     var pools: [String: ProviderPool] = [:]
+    /// Records that could not be written yet, with where their task file is.
+    var unwrittenRecords: [(TaskRecord, SpoolDirectory?)] = []
+    /// After running out of resources, no task starts before this instant.
+    var startsPausedUntil: MonotonicInstant?
     /// Values masked as *** in everything Hopper writes.
     var mask = SecretMask()
     var published = Publication()

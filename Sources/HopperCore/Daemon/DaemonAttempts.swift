@@ -5,6 +5,7 @@ extension Daemon {
     /// Starts queued tasks while workers are free.
     func startQueued() {
         guard !shuttingDown else { return }
+        if let until = startsPausedUntil, MonotonicInstant.now() < until { return }
         // A task whose provider has no session free waits, keeping its place;
         // the others go ahead (no head-of-line blocking across providers).
         while attempts.count < config.workers, let id = scheduler.nextToStart({ canStart($0) }) {
@@ -36,13 +37,14 @@ extension Daemon {
         if task.attempts > 0 { store.removeOutputs(id, in: .queued) }
         let running = spool[.running]
         let out: FileDescriptor, err: FileDescriptor
-        do {
+        do throws(SystemError) {
             out = try running.openFile(Spool.outputFile(id), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND)
             do { err = try running.openFile(Spool.errorFile(id), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND) } catch {
                 out.close()
                 throw error
             }
         } catch {
+            if error.errno.isResourceExhaustion { return backOff(task, because: error) }
             finish(task, from: .running, state: .error, reason: .spawn, message: "Hopper could not create the output files: \(error).")
             return
         }
@@ -92,6 +94,10 @@ extension Daemon {
                 out.close()
                 err.close()
                 if let session { releaseSession(provider: provider.name, session: session.id) }
+                if error.errno.isResourceExhaustion {
+                    task.attempts -= 1
+                    return backOff(task, because: error)
+                }
                 finish(task, from: .running, state: .error, reason: .spawn, message: "Hopper could not start \(launch.argv[0]): \(error.errno).")
                 return
             }
@@ -105,6 +111,18 @@ extension Daemon {
         schedule(after: timeout, .terminate(id, attempt: number))
         events.append("task.state") { w in w.field("id", id.rawValue); w.field("from", "queued"); w.field("to", "running") }
         published.changed = true
+    }
+
+    /// The daemon is out of descriptors, memory or processes: the task goes
+    /// back to queued/ uncharged and starts are paused briefly (backpressure,
+    /// not an error the task has to carry).
+    private func backOff(_ task: SpooledTask, because error: SystemError) {
+        store.removeOutputs(task.id, in: .running)
+        moveFile(task.id, from: .running, to: .queued)
+        scheduler.requeue(task)
+        startsPausedUntil = MonotonicInstant.now().adding(seconds: 0.05)
+        schedule(after: 0.05, .publish)
+        log.warning("task", "out of resources; the task goes back to queued", [("id", task.id.rawValue), ("error", "\(error.errno)")])
     }
 
     /// The environment of a task: the daemon's, the provider's, the task's,
@@ -280,8 +298,12 @@ extension Daemon {
             store.moveOutputs(id, from: directory, to: .done)
         }
         do { try store.writeRecord(record) } catch {
-            // Without its record the task must not disappear: it stays where it is.
-            log.error("spool", "cannot write a record; the task stays unfinished", [("id", id.rawValue), ("error", "\(error)")])
+            // Without its record the task must not disappear: it stays where it
+            // is, and the record is tried again shortly (a full disk or no
+            // descriptors left are usually passing).
+            log.error("spool", "cannot write a record; trying again shortly", [("id", id.rawValue), ("error", "\(error)")])
+            unwrittenRecords.append((record, directory))
+            schedule(after: 0.2, .retryRecords)
             return false
         }
         if let directory { try? store.removeTaskFile(id, from: directory) }

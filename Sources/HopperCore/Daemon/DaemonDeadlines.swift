@@ -40,6 +40,10 @@ extension Daemon {
             break
         case .retryClaimed:
             retryClaimed()
+        case .retryRecords:
+            let waiting = unwrittenRecords
+            unwrittenRecords.removeAll()
+            for (record, directory) in waiting { complete(record, from: directory) }
         case .authRetry(let name, let id):
             guard let session = pools[name]?.sessions[id], let provider = config.providers[name] else { return }
             authenticate(provider, sessionID: id, attempt: session.auth.attempts + 1)

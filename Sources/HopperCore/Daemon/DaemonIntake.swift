@@ -121,6 +121,10 @@ extension Daemon {
         switch intake.examine(name, in: spool.claimed) {
         case .ignored, .vanished:
             return
+        case .busy(let error):
+            // Backpressure: the file stays claimed and is tried again shortly.
+            log.warning("intake", "out of resources; the file waits", [("file", name.escaped), ("error", "\(error.errno)")])
+            schedule(after: 0.1, .retryClaimed)
         case .rejected(let error):
             reject(name, error, now: now)
         case .accepted(let request, let origin, let stem):

@@ -91,6 +91,8 @@ public struct Deadline: Sendable, Comparable {
         case sessionKill(provider: String, session: String)
         /// A provider's circuit cooldown is over: try its queue again.
         case providerWake(String)
+        /// Records that could not be written get another try.
+        case retryRecords
     }
 
     public var at: MonotonicInstant

@@ -23,6 +23,8 @@ public struct Intake: Sendable {
         case ignored
         /// Gone before it could be read (taken by someone else).
         case vanished
+        /// The daemon ran out of descriptors or memory reading it: try again later.
+        case busy(SystemError)
         case accepted(TaskRequest, origin: SpooledTask.Origin, stem: String)
         case rejected(HopperError)
     }
@@ -48,6 +50,7 @@ public struct Intake: Sendable {
         let fd: FileDescriptor
         do { fd = try incoming.openFile(name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY) } catch {
             if error.errno == .noEntry { return .vanished }
+            if error.errno.isResourceExhaustion { return .busy(error) }
             if error.errno == .tooManyLinks { return .rejected(HopperError(.symlink, "symbolic links are not followed")) }
             return .rejected(HopperError(.unreadable, "cannot open the file: \(error.errno)", underlying: error))
         }

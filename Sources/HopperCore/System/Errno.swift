@@ -24,6 +24,12 @@ public struct Errno: Error, Sendable, Hashable, CustomStringConvertible {
     public static let noSpace = Errno(rawValue: ENOSPC)
     public static let tooManyOpenFiles = Errno(rawValue: EMFILE)
     public static let notEmpty = Errno(rawValue: ENOTEMPTY)
+
+    /// Out of descriptors, memory or processes for now: worth trying again
+    /// later, never a verdict on the file or task at hand.
+    public var isResourceExhaustion: Bool {
+        [EMFILE, ENFILE, ENOMEM, EAGAIN, ENOBUFS].contains(rawValue)
+    }
 }
 
 /// A failed system call: which call, on what, and the errno it returned.

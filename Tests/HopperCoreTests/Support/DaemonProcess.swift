@@ -7,12 +7,13 @@ final class DaemonProcess {
     let logPath: String
     private let box = StatusBox()
 
-    init(_ spool: TestSpool, arguments: [String] = [], environment: [String] = []) throws {
+    /// `wrapper` prefixes the command (e.g. `prlimit --nofile=48:48 --`).
+    init(_ spool: TestSpool, arguments: [String] = [], environment: [String] = [], wrapper: [String] = []) throws {
         Reaper.shared.start()
         logPath = spool.base + "/daemon-\(IDSuffixGenerator.random(6)).log"
         let logFD = open(logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         defer { close(logFD) }
-        let argv = [TestSpool.hopperBinary, "run", "--spool", spool.spool, "--config", spool.configPath] + arguments
+        let argv = wrapper + [TestSpool.hopperBinary, "run", "--spool", spool.spool, "--config", spool.configPath] + arguments
         var request = SpawnRequest(executable: argv[0], arguments: argv, environment: inheritedEnvironment() + environment + [spool.marker])
         request.stderr = .fd(FileDescriptor(rawValue: logFD))
         request.stdout = .fd(FileDescriptor(rawValue: logFD))
