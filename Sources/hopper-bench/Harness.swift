@@ -41,21 +41,9 @@ enum Harness {
         return wait(process.pid)
     }
 
-    static func wait(_ pid: ProcessID) -> ExitStatus {
-        let box = Box()
-        Reaper.shared.onExit(pid) { box.set($0) }
-        return box.wait()
-    }
+    static func wait(_ pid: ProcessID) -> ExitStatus { ExitLatch(pid).wait() }
 
-    static func environment() -> [String] {
-        var result: [String] = []
-        var p = environ
-        while let entry = p.pointee {
-            result.append(String(cString: entry))
-            p += 1
-        }
-        return result
-    }
+    static func environment() -> [String] { ProcessEnvironment.entries() }
 
     /// Blocks until `count` names ending in `.json` exist in `directory`, woken by inotify.
     static func waitForFiles(_ directory: String, count: Int, timeout: Double = 600) -> Bool {
@@ -79,20 +67,6 @@ enum Harness {
             if events.isEmpty { seen = present() }
         }
         return true
-    }
-
-    final class Box: @unchecked Sendable {
-        private var mutex = pthread_mutex_t()
-        private var cond = pthread_cond_t()
-        private var status: ExitStatus?
-        init() { pthread_mutex_init(&mutex, nil); pthread_cond_init(&cond, nil) }
-        func set(_ s: ExitStatus) { pthread_mutex_lock(&mutex); status = s; pthread_cond_broadcast(&cond); pthread_mutex_unlock(&mutex) }
-        func wait() -> ExitStatus {
-            pthread_mutex_lock(&mutex)
-            while status == nil { pthread_cond_wait(&cond, &mutex) }
-            defer { pthread_mutex_unlock(&mutex) }
-            return status!
-        }
     }
 }
 

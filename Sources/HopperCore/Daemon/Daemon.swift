@@ -169,7 +169,7 @@ public final class Daemon {
         Reaper.shared.start()
         Orphans.adoptOrphans()
         // The service manager's socket is the daemon's alone: a task must not notify in its name.
-        baseEnvironment = Daemon.currentEnvironment().filter { !Notifier.environmentNames.contains($0.0) }
+        baseEnvironment = ProcessEnvironment.pairs().filter { !Notifier.environmentNames.contains($0.0) }
         collectConfiguredSecrets()
         if let previousRun, !previousRun.isEmpty {
             let killed = ProcessScan.killMarked("\(Daemon.runMarker)=\(previousRun)")
@@ -331,16 +331,5 @@ public final class Daemon {
             _ = deadlines.pop()
             fire(next.action)
         }
-    }
-
-    static func currentEnvironment() -> [(String, String)] {
-        var result: [(String, String)] = []
-        var p = environ
-        while let entry = p.pointee {
-            let s = String(cString: entry)
-            if let eq = s.firstIndex(of: "=") { result.append((String(s[..<eq]), String(s[s.index(after: eq)...]))) }
-            p += 1
-        }
-        return result
     }
 }

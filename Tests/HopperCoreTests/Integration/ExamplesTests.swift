@@ -2,53 +2,13 @@ import Glibc
 import Testing
 @testable import HopperCore
 
-/// A script from examples/ started as a user would start it: in its own
-/// process group (so a pipeline it runs can be stopped whole), in the test's
-/// directory, with output kept in files.
-final class ScriptProcess {
-    let pid: ProcessID
-    private let outPath: String
-    private let errPath: String
-    private let box = StatusBox()
-
-    /// `environment` is the whole environment, plus the spool's marker.
-    init(_ argv: [String], in t: TestSpool, environment: [String]) throws {
-        Reaper.shared.start()
-        let tag = IDSuffixGenerator.random(6)
-        outPath = t.base + "/script-\(tag).out"
-        errPath = t.base + "/script-\(tag).err"
-        let outFD = open(outPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        defer { close(outFD) }
-        let errFD = open(errPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        defer { close(errFD) }
-        var request = SpawnRequest(executable: argv[0], arguments: argv, environment: environment + [t.marker])
-        request.workingDirectory = t.base
-        request.stdout = .fd(FileDescriptor(rawValue: outFD))
-        request.stderr = .fd(FileDescriptor(rawValue: errFD))
-        let process = try Spawner.spawn(request)
-        pid = process.pid
-        let box = self.box
-        Reaper.shared.onExit(pid) { box.set($0) }
-    }
-
-    var stdout: String { (try? AtomicFile.read(path: outPath)).map { String(decoding: $0, as: UTF8.self) } ?? "" }
-    var stderr: String { (try? AtomicFile.read(path: errPath)).map { String(decoding: $0, as: UTF8.self) } ?? "" }
-
-    func exited(timeout: Double = 60) async throws -> HopperCore.ExitStatus {
-        try await eventuallyValue("the script to exit", timeout: timeout) { box.value }
-    }
-
-    /// SIGTERM to the whole pipeline.
-    func stop() async throws -> HopperCore.ExitStatus {
-        ProcessGroup.signal(pid, .term)
-        return try await exited()
-    }
-
-    deinit {
-        if box.value == nil {
-            ProcessGroup.signal(pid, .kill)
-            _ = box.wait()
-        }
+extension BackgroundProcess {
+    /// A script from examples/ started as a user would start it: in its own
+    /// process group (so a pipeline it runs can be stopped whole), in the
+    /// test's directory, with output kept in files.
+    convenience init(script argv: [String], in t: TestSpool, environment: [String]) throws {
+        try self.init(argv, environment: environment + [t.marker], outputPrefix: t.base + "/script-\(IDSuffixGenerator.random(6))",
+                      workingDirectory: t.base)
     }
 }
 
@@ -67,8 +27,8 @@ final class ScriptProcess {
             + set.map { "\($0.key)=\($0.value)" }
     }
 
-    static func script(_ relative: String, _ arguments: [String] = [], in t: TestSpool, _ overrides: [String: String] = [:]) throws -> ScriptProcess {
-        try ScriptProcess(["/bin/sh", examples + "/" + relative] + arguments, in: t, environment: environment(t, overrides))
+    static func script(_ relative: String, _ arguments: [String] = [], in t: TestSpool, _ overrides: [String: String] = [:]) throws -> BackgroundProcess {
+        try BackgroundProcess(script: ["/bin/sh", examples + "/" + relative] + arguments, in: t, environment: environment(t, overrides))
     }
 
     static func text(_ relative: String) throws -> String {
@@ -174,7 +134,7 @@ final class ScriptProcess {
             // `hopper` on PATH: the binary under test first.
             environment["PATH"] = "/" + TestSpool.hopperBinary.split(separator: "/").dropLast().joined(separator: "/") + ":" + (variables["PATH"] ?? "")
             environment["HOME"] = t.base
-            let job = try ScriptProcess([variables["SHELL"] ?? "/bin/sh", "-c", command], in: t, environment: environment.map { "\($0.key)=\($0.value)" })
+            let job = try BackgroundProcess(script: [variables["SHELL"] ?? "/bin/sh", "-c", command], in: t, environment: environment.map { "\($0.key)=\($0.value)" })
             #expect(try await job.exited() == .exited(0), "\(command): \(job.stderr)")
             #expect(job.stdout.isEmpty && job.stderr.isEmpty, "cron would mail: \(job.stdout)\(job.stderr)")
 
@@ -231,7 +191,7 @@ final class ScriptProcess {
 
         // On a terminal, a progress line; script(1) provides one. A failure shows in the exit status.
         if let scriptTool = ExamplesTests.onPath("script") {
-            let shown = try ScriptProcess([scriptTool, "-qec", "/bin/sh \(ExamplesTests.examples)/batch/submit-and-wait.sh 3"],
+            let shown = try BackgroundProcess(script: [scriptTool, "-qec", "/bin/sh \(ExamplesTests.examples)/batch/submit-and-wait.sh 3"],
                                           in: t, environment: ExamplesTests.environment(t))
             #expect(try await shown.exited() == .exited(0), "\(shown.stdout)\(shown.stderr)")
             #expect(shown.stdout.contains("\r3/3 finished"), "\(shown.stdout)")

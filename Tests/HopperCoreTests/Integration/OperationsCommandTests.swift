@@ -151,8 +151,8 @@ import Testing
         let script = "for i in 1 2 3; do while [ ! -e \(go)$i ]; do sleep 0.01; done; echo line$i; done; echo done >&2"
         _ = try t.hopper(["submit", "--id", "live", "--after", "blocker", script])
         try await eventually("live pending") { t.names("pending").contains("live.json") }
-        let tail = try BackgroundCommand(t, ["tail", "live"])
-        let stderrTail = try BackgroundCommand(t, ["tail", "--stderr", "live"])
+        let tail = try BackgroundProcess(hopper: ["tail", "live"], on: t)
+        let stderrTail = try BackgroundProcess(hopper: ["tail", "--stderr", "live"], on: t)
         try t.write(go + "0", "")
         try await eventually("live running") { t.names("running").contains("live.json") }
         try t.write(go + "1", "")
@@ -173,8 +173,8 @@ import Testing
     @Test func tailFollowsEventsAcrossRotation() async throws {
         let t = try TestSpool(config: TestSpool.configuration(#""limits": {"max_events_bytes": 4096}"#))
         let daemon = try await DaemonProcess(t).ready()
-        let follower = try BackgroundCommand(t, ["tail", "--json", "--lines", "0"])
-        let human = try BackgroundCommand(t, ["tail"])
+        let follower = try BackgroundProcess(hopper: ["tail", "--json", "--lines", "0"], on: t)
+        let human = try BackgroundProcess(hopper: ["tail"], on: t)
         try await eventually("the followers watching") { follower.isWatching && human.isWatching }
         let count = 40
         for i in 0..<count { try t.drop("e\(i).json", #"{"id": "e\#(i)", "command": "true"}"#) }
@@ -233,7 +233,7 @@ import Testing
         _ = try t.hopper(["submit", "--id", "a", "while [ ! -e \(go) ]; do sleep 0.01; done"])
         _ = try t.hopper(["submit", "--id", "b", "while [ ! -e \(go) ]; do sleep 0.01; done; exit 3"])
         try await eventually("a and b accepted") { (t.names("running") + t.names("queued")).filter { $0.hasSuffix(".json") }.count == 2 }
-        let waiter = try BackgroundCommand(t, ["wait", "--all"])
+        let waiter = try BackgroundProcess(hopper: ["wait", "--all"], on: t)
         // It makes its inotify instance right after listing the unfinished tasks.
         try await eventually("the waiter listing") { waiter.isWatching }
         _ = try t.hopper(["submit", "--id", "c", "while [ ! -e \(go)-c ]; do sleep 0.01; done"])
@@ -283,57 +283,11 @@ import Testing
     }
 }
 
-/// A `hopper` command run in the background on a TestSpool, its standard
-/// output and error going to files the test reads while it runs.
-final class BackgroundCommand {
-    let pid: ProcessID
-    private let outPath: String
-    private let errPath: String
-    private let box = StatusBox()
-
-    init(_ t: TestSpool, _ args: [String]) throws {
-        Reaper.shared.start()
-        let name = t.base + "/cli-\(IDSuffixGenerator.random(6))"
-        outPath = name + ".out"
-        errPath = name + ".err"
-        let outFD = open(outPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        let errFD = open(errPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        defer { close(outFD); close(errFD) }
+extension BackgroundProcess {
+    /// A `hopper` command run in the background on a TestSpool.
+    convenience init(hopper args: [String], on t: TestSpool) throws {
         let argv = [TestSpool.hopperBinary] + args.prefix(1) + ["--spool", t.spool, "--config", t.configPath] + args.dropFirst()
-        var request = SpawnRequest(executable: argv[0], arguments: argv, environment: inheritedEnvironment() + [t.marker])
-        request.stdout = .fd(FileDescriptor(rawValue: outFD))
-        request.stderr = .fd(FileDescriptor(rawValue: errFD))
-        pid = try Spawner.spawn(request).pid
-        let box = self.box
-        Reaper.shared.onExit(pid) { box.set($0) }
-    }
-
-    var stdout: String { (try? AtomicFile.read(path: outPath)).map { String(decoding: $0, as: UTF8.self) } ?? "" }
-    var stderr: String { (try? AtomicFile.read(path: errPath)).map { String(decoding: $0, as: UTF8.self) } ?? "" }
-    var exitStatus: HopperCore.ExitStatus? { box.value }
-
-    /// Whether the command has an inotify instance open: it has set up its watches.
-    var isWatching: Bool {
-        guard let fds = try? Directory.open("/proc/\(pid.rawValue)/fd") else { return false }
-        defer { fds.close() }
-        return ((try? fds.entries()) ?? []).contains { entry in
-            var buffer = [CChar](repeating: 0, count: 256)
-            let n = readlink("/proc/\(pid.rawValue)/fd/\(entry.escaped)", &buffer, buffer.count - 1)
-            return n > 0 && String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) == "anon_inode:inotify"
-        }
-    }
-
-    func interrupt() { ProcessGroup.signalProcess(pid, .interrupt) }
-
-    func exited(timeout: Double = 20) async throws -> HopperCore.ExitStatus {
-        try await eventuallyValue("hopper \(pid) to exit", timeout: timeout) { exitStatus }
-    }
-
-    deinit {
-        if box.value == nil {
-            ProcessGroup.signalProcess(pid, .kill)
-            _ = box.wait()
-        }
+        try self.init(argv, environment: inheritedEnvironment() + [t.marker], outputPrefix: t.base + "/cli-\(IDSuffixGenerator.random(6))")
     }
 }
 

@@ -3,28 +3,19 @@ import Glibc
 
 /// A `hopper run` started by a test on a TestSpool, logging to a file.
 final class DaemonProcess {
-    let pid: ProcessID
-    let logPath: String
-    private let box = StatusBox()
+    private let process: BackgroundProcess
+    var pid: ProcessID { process.pid }
+    var logPath: String { process.outPath }
 
     /// `wrapper` prefixes the command (e.g. `prlimit --nofile=48:48 --`).
     init(_ spool: TestSpool, arguments: [String] = [], environment: [String] = [], wrapper: [String] = []) throws {
-        Reaper.shared.start()
-        logPath = spool.base + "/daemon-\(IDSuffixGenerator.random(6)).log"
-        let logFD = open(logPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        defer { close(logFD) }
         let argv = wrapper + [TestSpool.hopperBinary, "run", "--spool", spool.spool, "--config", spool.configPath] + arguments
-        var request = SpawnRequest(executable: argv[0], arguments: argv, environment: inheritedEnvironment() + environment + [spool.marker])
-        request.stderr = .fd(FileDescriptor(rawValue: logFD))
-        request.stdout = .fd(FileDescriptor(rawValue: logFD))
-        let process = try Spawner.spawn(request)
-        pid = process.pid
-        let box = self.box
-        Reaper.shared.onExit(pid) { box.set($0) }
+        process = try BackgroundProcess(argv, environment: inheritedEnvironment() + environment + [spool.marker],
+                                        outputPrefix: spool.base + "/daemon-\(IDSuffixGenerator.random(6))", combined: true)
     }
 
-    var log: String { (try? AtomicFile.read(path: logPath)).map { String(decoding: $0, as: UTF8.self) } ?? "" }
-    var exitStatus: ExitStatus? { box.value }
+    var log: String { process.stdout }
+    var exitStatus: ExitStatus? { process.exitStatus }
 
     /// Waits until the daemon logs that it is taking tasks.
     func ready() async throws -> DaemonProcess {
@@ -35,7 +26,7 @@ final class DaemonProcess {
         return self
     }
 
-    func signal(_ s: Signal) { ProcessGroup.signalProcess(pid, s) }
+    func signal(_ s: Signal) { process.signal(s) }
 
     /// Waits for the daemon to exit and returns its status.
     func exited(timeout: Double = 30) async throws -> ExitStatus {
@@ -54,10 +45,5 @@ final class DaemonProcess {
         _ = try await exited()
     }
 
-    deinit {
-        if box.value == nil {
-            ProcessGroup.signalProcess(pid, .kill)
-            _ = box.wait()
-        }
-    }
+    // Left running by a test: BackgroundProcess kills it when this goes.
 }

@@ -166,38 +166,9 @@ func runProcess(_ argv: [String], environment: [String] = [], stdin: String? = n
 }
 
 /// Waits for a child through the shared reaper without an async context.
-func blockingWait(_ pid: ProcessID) -> ExitStatus {
-    let box = StatusBox()
-    Reaper.shared.onExit(pid) { box.set($0) }
-    return box.wait()
-}
+func blockingWait(_ pid: ProcessID) -> ExitStatus { ExitLatch(pid).wait() }
 
-final class StatusBox: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    private var cond = pthread_cond_t()
-    private var status: ExitStatus?
-    init() { pthread_mutex_init(&mutex, nil); pthread_cond_init(&cond, nil) }
-    func set(_ s: ExitStatus) {
-        pthread_mutex_lock(&mutex); status = s; pthread_cond_broadcast(&cond); pthread_mutex_unlock(&mutex)
-    }
-    func wait() -> ExitStatus {
-        pthread_mutex_lock(&mutex)
-        while status == nil { pthread_cond_wait(&cond, &mutex) }
-        let s = status!
-        pthread_mutex_unlock(&mutex)
-        return s
-    }
-    var value: ExitStatus? { pthread_mutex_lock(&mutex); defer { pthread_mutex_unlock(&mutex) }; return status }
-}
-
-/// The test process's environment as NAME=value strings.
+/// The test process's environment as NAME=value strings, without Hopper's own variables.
 func inheritedEnvironment() -> [String] {
-    var result: [String] = []
-    var p = environ
-    while let entry = p.pointee {
-        let s = String(cString: entry)
-        if !s.hasPrefix("HOPPER_") { result.append(s) }
-        p += 1
-    }
-    return result
+    ProcessEnvironment.entries().filter { !$0.hasPrefix("HOPPER_") }
 }
