@@ -92,13 +92,19 @@ struct InotifyTests {
         await SystemTestProbe.removeTree(directory)
     }
 
-    @Test func watchEventsDeliversBatchesUntilClosed() async throws {
+    /// The daemon's way: the descriptor watched on the poller thread, every
+    /// batch read there; after close, reads fail with EBADF.
+    @Test func pollerDeliversBatchesUntilClosed() async throws {
         let directory = SystemTestProbe.temporaryDirectory()
         let inotify = try Inotify()
         _ = try inotify.addWatch(directory, mask: InotifyMask.closeWrite)
         let batches = SharedValue<[[InotifyEvent]]>([])
-        inotify.watchEvents(on: DispatchQueue(label: "inotify-test")) { events in
-            batches.withLock { $0.append(events) }
+        let token = SharedValue<Int?>(nil)
+        let poller = Poller.shared
+        poller.execute {
+            token.withLock { $0 = poller.register(inotify.descriptor, .readable) { _ in
+                if let events = try? inotify.readEvents(), !events.isEmpty { batches.withLock { $0.append(events) } }
+            } }
         }
         for index in 0..<20 { createFile(directory, Array("f\(index)".utf8)) }
         let names = (0..<20).map { "f\($0)" }.sorted()
@@ -112,13 +118,17 @@ struct InotifyTests {
         #expect(received() == names)
         #expect(batches.withLock { $0.allSatisfy { !$0.isEmpty } })
 
+        let unregistered = SharedValue(false)
+        poller.execute {
+            if let t = token.withLock({ $0 }) { poller.unregister(t) }
+            unregistered.withLock { $0 = true }
+        }
+        _ = await SystemTestProbe.eventually { unregistered.withLock { $0 } }
         let fd = inotify.descriptor.rawValue
         #expect(SystemTestProbe.descriptorTarget(fd) == "anon_inode:inotify")
         inotify.close()
         inotify.close()  // idempotent
-        // The cancel handler closes the descriptor once libdispatch has let go of it.
-        // (Its number may be reused at once, by libdispatch's own timerfd for instance.)
-        #expect(await SystemTestProbe.eventually { SystemTestProbe.descriptorTarget(fd) != "anon_inode:inotify" })
+        #expect(SystemTestProbe.descriptorTarget(fd) != "anon_inode:inotify")
         #expect { try inotify.readEvents() } throws: { error in
             (error as? SystemError)?.errno == Errno(rawValue: EBADF)
         }

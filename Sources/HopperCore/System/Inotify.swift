@@ -1,4 +1,3 @@
-import Dispatch
 import Glibc
 import Synchronization
 
@@ -63,8 +62,8 @@ public enum InotifyMask {
 
 /// An inotify instance: inotify_init1(2), inotify_add_watch(2) and reading its events.
 ///
-/// Reads go through one reusable buffer behind a `Mutex`; use one queue for
-/// reading in practice (`watchEvents` does).
+/// Reads go through one reusable buffer behind a `Mutex`. The daemon reads
+/// it on the poller thread (not a Dispatch read source: see Poller).
 public final class Inotify: Sendable {
     /// inotify_event's fixed part: wd, mask, cookie, len.
     private static let headerSize = 16
@@ -79,7 +78,6 @@ public final class Inotify: Sendable {
     private struct ReaderState: ~Copyable {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Inotify.bufferSize, alignment: 8)
         var isClosed = false
-        var source: ReadSourceBox?
         deinit { buffer.deallocate() }
     }
 
@@ -142,54 +140,14 @@ public final class Inotify: Sendable {
         }
     }
 
-    /// Calls `handler` on `queue` with each non-empty batch of events, from a
-    /// DispatchSource read source on `descriptor`, until `close()`.
+    /// close(2)s the descriptor. Idempotent.
     ///
-    /// A read error other than EAGAIN and EINTR is passed on as an
-    /// IN_Q_OVERFLOW pseudo-event, so the caller rescans as after a real overflow.
-    /// Does nothing after `close()`.
-    ///
-    /// - Important: at most one watcher per instance; a second call is a
-    ///   programming error. The source keeps this instance alive until `close()`.
-    public func watchEvents(on queue: DispatchQueue, _ handler: @escaping @Sendable ([InotifyEvent]) -> Void) {
-        state.withLock { state in
-            precondition(state.source == nil, "Inotify.watchEvents called twice")
-            // Created only when it will be resumed: releasing a never-resumed source traps.
-            guard !state.isClosed else { return }
-            let source = DispatchSource.makeReadSource(fileDescriptor: descriptor.rawValue, queue: queue)
-            source.setEventHandler {
-                let events: [InotifyEvent]
-                do throws(SystemError) {
-                    events = try self.readEvents()
-                } catch {
-                    if error.errno.rawValue == EBADF { return }  // closed meanwhile
-                    events = [InotifyEvent(watch: -1, mask: InotifyMask.queueOverflow, cookie: 0, name: [])]
-                }
-                if !events.isEmpty { handler(events) }
-            }
-            let descriptor = self.descriptor
-            // libdispatch must stop polling the descriptor before it is closed.
-            source.setCancelHandler { descriptor.close() }
-            state.source = ReadSourceBox(source)
-            source.resume()
-        }
-    }
-
-    /// Stops the watcher, if any, and close(2)s the descriptor (from the
-    /// watcher's cancel handler when there is one). Idempotent.
+    /// - Important: unregister it from the poller first when it is watched there.
     public func close() {
-        let source = state.withLock { state -> ReadSourceBox? in
-            if state.isClosed { return nil }
+        state.withLock { state in
+            if state.isClosed { return }
             state.isClosed = true
-            if state.source == nil { descriptor.close() }
-            return state.source
+            descriptor.close()
         }
-        source?.source.cancel()
     }
-}
-
-/// `@unchecked Sendable`: dispatch sources are thread-safe; the box is never mutated.
-struct ReadSourceBox: @unchecked Sendable {
-    let source: any DispatchSourceRead
-    init(_ source: any DispatchSourceRead) { self.source = source }
 }

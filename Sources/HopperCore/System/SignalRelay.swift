@@ -131,3 +131,9 @@ struct SignalSourceBox: @unchecked Sendable {
     let source: any DispatchSourceSignal
     init(_ source: any DispatchSourceSignal) { self.source = source }
 }
+
+/// `@unchecked Sendable`: dispatch sources are thread-safe; the box is never mutated.
+struct ReadSourceBox: @unchecked Sendable {
+    let source: any DispatchSourceRead
+    init(_ source: any DispatchSourceRead) { self.source = source }
+}
