@@ -60,6 +60,20 @@ struct Arguments {
         return result
     }
 
+    /// The operands as task ids, for commands that act on each in turn: an
+    /// operand that is not a valid id is reported (`cannot <verb> X: not a
+    /// valid task id`) and sets `status` to 2; the others are returned.
+    func taskIDs(verb: String, status: inout Int32) -> [TaskID] {
+        operands.compactMap { text in
+            guard let id = TaskID(text) else {
+                Output.error("cannot \(verb) \(text): not a valid task id")
+                status = 2
+                return nil
+            }
+            return id
+        }
+    }
+
     func value(_ name: String) -> String? { options[name]?.last }
     func values(_ name: String) -> [String] { options[name] ?? [] }
     func has(_ flag: String) -> Bool { flags.contains(flag) }

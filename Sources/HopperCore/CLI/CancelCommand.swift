@@ -19,12 +19,7 @@ enum CancelCommand {
         let reader = try SpoolReader.open(args.spoolPath)
         var status: Int32 = 0
         var out = Output()
-        for text in args.operands {
-            guard let id = TaskID(text) else {
-                Output.error("cannot cancel \(text): not a valid task id")
-                status = 2
-                continue
-            }
+        for id in args.taskIDs(verb: "cancel", status: &status) {
             let found = reader.find(id)
             if let found, found.state.isTerminal {
                 Output.error("cannot cancel \(id): already \(found.state.rawValue)")

@@ -26,12 +26,7 @@ enum RetryCommand {
         var suffixes = IDSuffixGenerator(salt: IDSuffixGenerator.random(3))
         var status: Int32 = 0
         var out = Output()
-        for text in args.operands {
-            guard let old = TaskID(text) else {
-                Output.error("cannot retry \(text): not a valid task id")
-                status = 2
-                continue
-            }
+        for old in args.taskIDs(verb: "retry", status: &status) {
             guard let found = reader.find(old) else {
                 Output.error(reader.isSubmitted(old) ? "cannot retry \(old): submitted, not yet accepted" : "cannot retry \(old): no such task")
                 status = 2
