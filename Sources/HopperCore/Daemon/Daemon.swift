@@ -221,7 +221,7 @@ public final class Daemon {
     func handle(_ event: Event) {
         switch event {
         case .inotify(let batch): handleInotify(batch)
-        case .exited(let id, let number, let result): finishAttempt(id, number: number, result: result)
+        case .exited(let id, let number, let result): finishAttempt(id, number: number, end: .process(result.status), output: OutputCounts(result))
         case .signal(let signal): handleSignal(signal)
         case .timer: break
         case .rescan: rescanIncoming = true

@@ -147,30 +147,12 @@ extension Daemon {
     /// A task in a session process ended (or its session died).
     func finishSessionAttempt(_ id: TaskID, number: Int, result: SessionTaskResult) {
         try? spool.tmp.remove(FileName("\(id.rawValue).stdin"))
-        var status: ExitStatus
-        var agentResult: JSONValue?
-        var agentFailed = false
-        switch result.outcome {
-        case .exited(let code):
-            status = .exited(code)
-        case .agent(let isError, let object):
-            status = .exited(isError ? 1 : 0)
-            agentResult = object
-            agentFailed = isError
-        case .sessionDied(let s):
-            status = s ?? .signaled(.kill)
-            if let attempt = attempts[id], let session = attempt.session, let provider = pools[attempt.task.provider] {
-                // Its state is unknown: the session goes, and says why.
-                let reason: SessionLifecycle.CloseReason = attempt.timedOut ? .timeout : .crashed
-                if provider.sessions[session]?.closeReason == nil { pools[attempt.task.provider]!.sessions[session]?.closeReason = reason }
-            }
-            if let attempt = attempts[id], !attempt.timedOut, !attempt.cancelled, !attempt.stoppedForShutdown {
-                let run = RunResult(status: status, stdoutBytes: result.stdoutBytes, stderrBytes: result.stderrBytes, truncated: result.truncated)
-                return finishAttempt(id, number: number, result: run, sessionDied: true)
-            }
+        let end: AttemptEnd = switch result.outcome {
+        case .exited(let code): .process(.exited(code))
+        case .agent(let isError, let object): .agent(isError: isError, result: object)
+        case .sessionDied(let status): .sessionLost(status ?? .signaled(.kill))
         }
-        let run = RunResult(status: status, stdoutBytes: result.stdoutBytes, stderrBytes: result.stderrBytes, truncated: result.truncated)
-        finishAttempt(id, number: number, result: run, agent: agentResult, agentFailed: agentFailed)
+        finishAttempt(id, number: number, end: end, output: OutputCounts(result))
     }
 
     /// A session's task is over: it is idle again, or retires.
@@ -182,12 +164,13 @@ extension Daemon {
         if case .close(let reason)? = action { closeSession(provider: name, session: id, reason: reason) } else { scheduleTick(session) }
     }
 
-    /// An attempt's process exited and its output is drained.
-    func finishAttempt(_ id: TaskID, number: Int, result: RunResult, agent: JSONValue? = nil, agentFailed: Bool = false, sessionDied: Bool = false) {
+    /// An attempt is over, however it ran: its task gets its verdict.
+    func finishAttempt(_ id: TaskID, number: Int, end: AttemptEnd, output: OutputCounts) {
         guard let attempt = attempts[id], attempt.number == number else { return }
         attempts[id] = nil
         if let session = attempt.session {
-            if attempt.inSessionProcess && (attempt.timedOut || attempt.cancelled || sessionDied || attempt.stoppedForShutdown) {
+            let sessionLost = if case .sessionLost = end { true } else { false }
+            if attempt.inSessionProcess && (attempt.timedOut || attempt.cancelled || sessionLost || attempt.stoppedForShutdown) {
                 // The session process is dead or in an unknown state: it is closed, not reused.
                 closeSession(provider: attempt.task.provider, session: session, reason: attempt.timedOut ? .timeout : .crashed)
             } else {
@@ -211,23 +194,8 @@ extension Daemon {
             events.append("task.state") { w in w.field("id", id.rawValue); w.field("from", "running"); w.field("to", "queued") }
             return
         }
-        var (state, reason, message, exitCode, signal) = Daemon.outcome(attempt, result.status)
-        if let agent {
-            // Agent protocol: the result line decides; there is no exit status of its own.
-            exitCode = nil
-            if !attempt.cancelled && !attempt.timedOut {
-                state = agentFailed ? .failed : .succeeded
-                reason = .exit
-                let text = agent.objectValue?["result"]?.stringValue.map { ": " + String($0.prefix(200)) } ?? "."
-                message = agentFailed ? "The agent reported an error" + text : "The agent finished" + text
-            }
-        } else if sessionDied && !attempt.cancelled && !attempt.timedOut {
-            state = .failed
-            exitCode = nil
-            if case .exited = result.status { reason = .exit; signal = nil }
-            message = "The session process ended while the task ran (\(Daemon.describe(result.status))); the session is replaced."
-        }
-        if state == .failed && !attempt.cancelled && task.attempts <= task.request.retries {
+        let verdict = Daemon.verdict(attempt, end)
+        if verdict.state == .failed && !attempt.cancelled && task.attempts <= task.request.retries {
             let delay = config.commandRetryDelay.delay(forRetry: task.attempts - 1)
             let notBefore = Timestamp.now().adding(seconds: delay)
             task.notBefore = notBefore
@@ -236,47 +204,21 @@ extension Daemon {
             store.moveOutputs(id, from: .running, to: .pending)
             scheduler.defer_(task, until: notBefore)
             schedule(after: delay, .release(id))
-            log.info("task", "attempt failed; retrying", [("id", id.rawValue), ("attempt", "\(task.attempts)"), ("delay", "\(delay)"), ("outcome", message)])
+            log.info("task", "attempt failed; retrying", [("id", id.rawValue), ("attempt", "\(task.attempts)"), ("delay", "\(delay)"), ("outcome", verdict.message)])
             events.append("task.state") { w in w.field("id", id.rawValue); w.field("from", "running"); w.field("to", "pending") }
             return
         }
-        var record = TaskRecord(task: task, state: state, reason: reason, message: message, finishedAt: Timestamp.now())
-        record.exitCode = exitCode
-        record.signal = signal
+        var record = TaskRecord(task: task, state: verdict.state, reason: verdict.reason, message: verdict.message, finishedAt: Timestamp.now())
+        record.exitCode = verdict.exitCode
+        record.signal = verdict.signal
         record.startedAt = attempt.startedAt
-        record.stdoutBytes = result.stdoutBytes
-        record.stderrBytes = result.stderrBytes
-        record.truncated = result.truncated
+        record.stdoutBytes = output.stdoutBytes
+        record.stderrBytes = output.stderrBytes
+        record.truncated = output.truncated
         record.session = attempt.session
-        record.result = agent
-        if let problem = result.outputError { record.message += " Output was lost: \(problem)." }
+        record.result = verdict.result
+        if let problem = output.error { record.message += " Output was lost: \(problem)." }
         complete(record, from: .running)
-    }
-
-    /// "exit status 3" or "signal 15 (SIGTERM)".
-    static func describe(_ status: ExitStatus) -> String {
-        switch status {
-        case .exited(let c): return "exit status \(c)"
-        case .signaled(let s): return "signal \(s.rawValue) (\(s.name))"
-        }
-    }
-
-    /// What an exit status means for the task.
-    static func outcome(_ attempt: Attempt, _ status: ExitStatus) -> (TaskState, TerminalReason, String, Int32?, Int32?) {
-        var code: Int32?, signal: Int32?
-        switch status {
-        case .exited(let c): code = c
-        case .signaled(let s): signal = s.rawValue
-        }
-        if attempt.cancelled { return (.cancelled, .cancelled, "Cancelled while running.", code, signal) }
-        if attempt.timedOut {
-            return (.failed, .timeout, "Timed out after \(FieldReader.format(attempt.timeout)) seconds; its process group was killed.", code, signal)
-        }
-        switch status {
-        case .exited(0): return (.succeeded, .exit, "Exited with status 0.", 0, nil)
-        case .exited(let c): return (.failed, .exit, "Exited with status \(c).", c, nil)
-        case .signaled(let s): return (.failed, .signal, "Killed by signal \(s.rawValue) (\(s.name)).", nil, s.rawValue)
-        }
     }
 
     /// Ends a task that is not running (cancel, dependency, expiry, errors
