@@ -18,18 +18,22 @@ public struct DaemonOptions: Sendable {
 }
 
 /// The daemon: one loop that owns every piece of mutable state and takes the
-/// kernel's news (inotify, exits, signals, its own timer) in batches.
+/// kernel's news (inotify, exits, signals, its own deadlines) in batches.
 ///
+/// The loop runs on the poller thread, as its turn handler: the kernel's news
+/// is handled where it is read, without a thread hand-off per task.
 /// A turn: handle the batch (claim and accept dropped files, finish attempts,
 /// cancel), fire due deadlines, start queued tasks on free workers, commit
 /// (fsync changed directories), then acknowledge (remove claimed files, write
 /// events) and publish status. Nothing is acknowledged before its commit.
-public final class Daemon {
+///
+/// `@unchecked Sendable`: once `run` has opened the spool, every property is
+/// touched on the poller thread only.
+public final class Daemon: @unchecked Sendable {
     enum Event: Sendable {
         case inotify([InotifyEvent])
         case exited(TaskID, attempt: Int, RunResult)
         case signal(Signal)
-        case timer
         case rescan
         case authStep(provider: String, session: String, step: AuthStep)
         case sessionTaskFinished(TaskID, attempt: Int, SessionTaskResult)
@@ -65,7 +69,6 @@ public final class Daemon {
     var inotify: Inotify?
     var incomingWatch: Int32 = -1
     var cancelWatch: Int32 = -1
-    var timer: DispatchSourceTimer?
     /// Sends `WATCHDOG=1` on its own queue; never wakes the loop.
     var watchdog: DispatchSourceTimer?
     var scheduler = Scheduler()
@@ -95,6 +98,8 @@ public final class Daemon {
     let runID = IDSuffixGenerator.random(16)
     var previousRun: String?
     static let runMarker = "HOPPER_RUN"
+    /// Resumed with the exit code when the loop ends.
+    var stopped: CheckedContinuation<Result<Int32, HopperError>, Never>?
 
     /// Counters since start, for status.json and metrics.prom.
     struct Stats {
@@ -125,22 +130,49 @@ public final class Daemon {
             for await signal in signals { queue.post(.signal(signal)) }
         }
         defer { signalTask.cancel() }
-        try startWatching()
-        recover()
-        scanIncoming()
-        scanCancel()
-        log.info("daemon", "taking tasks", [("spool", spool.path), ("workers", "\(config.workers)"), ("durability", config.durability.rawValue)])
-        options.notifier.ready(status: "taking tasks")
-        finishTurn()
-        while !(shuttingDown && attempts.isEmpty) {
-            let batch = await queue.next()
-            for event in batch { handle(event) }
-            finishTurn()
+        let poller = Poller.shared
+        let result = await withCheckedContinuation { (stopped: CheckedContinuation<Result<Int32, HopperError>, Never>) in
+            poller.execute {
+                do throws(HopperError) {
+                    try self.startWatching()
+                } catch {
+                    return stopped.resume(returning: .failure(error))
+                }
+                self.stopped = stopped
+                self.recover()
+                self.scanIncoming()
+                self.scanCancel()
+                self.log.info("daemon", "taking tasks", [("spool", self.spool.path), ("workers", "\(self.config.workers)"),
+                                                         ("durability", self.config.durability.rawValue)])
+                self.options.notifier.ready(status: "taking tasks")
+                poller.setTurnHandler { self.turn() }
+                self.finishTurn()
+            }
         }
-        closeAllSessions()
-        events.flush()
-        log.info("daemon", "stopped")
-        return 0
+        return try result.get()
+    }
+
+    /// One turn of the loop, at the end of a poller wake-up; returns when the
+    /// next deadline falls. Does nothing when nothing was posted and nothing is due.
+    private func turn() -> MonotonicInstant? {
+        if queue.isEmpty && !rescanIncoming {
+            guard let next = deadlines.peek() else { return nil }
+            if next.at > MonotonicInstant.now() { return next.at }
+        }
+        for event in queue.take() { handle(event) }
+        finishTurn()
+        if shuttingDown && attempts.isEmpty {
+            Poller.shared.setTurnHandler(nil)
+            closeAllSessions()
+            events.flush()
+            log.info("daemon", "stopped")
+            stopped?.resume(returning: .success(0))
+            stopped = nil
+            return nil
+        }
+        // Posted during the turn (a rescan asked for): the next turn comes at once.
+        if !queue.isEmpty || rescanIncoming { return MonotonicInstant.now() }
+        return deadlines.peek()?.at
     }
 
     private func open() throws(HopperError) {
@@ -175,17 +207,11 @@ public final class Daemon {
             let killed = ProcessScan.killMarked("\(Daemon.runMarker)=\(previousRun)")
             if killed > 0 { log.warning("recovery", "killed processes left by a previous daemon", [("count", "\(killed)")]) }
         }
-        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "hopper.timer"))
-        let queue = self.queue
-        timer.setEventHandler { queue.post(.timer) }
-        timer.resume()
-        self.timer = timer
         // From here on, recovery included: a long recovery must not look like a hang.
         watchdog = options.notifier.startWatchdog()
     }
 
     private func close() {
-        timer?.cancel()
         watchdog?.cancel()
         inotify?.close()
         events?.flush()
@@ -200,16 +226,13 @@ public final class Daemon {
             incomingWatch = try inotify.addWatch(spool.path + "/incoming", mask: InotifyMask.closeWrite | InotifyMask.movedTo | InotifyMask.create | InotifyMask.onlyDir)
             cancelWatch = try inotify.addWatch(spool.path + "/cancel", mask: InotifyMask.closeWrite | InotifyMask.movedTo | InotifyMask.onlyDir)
             let queue = self.queue
-            let poller = Poller.shared
-            poller.execute {
-                _ = poller.register(inotify.descriptor, .readable) { _ in
-                    do {
-                        let batch = try inotify.readEvents()
-                        if !batch.isEmpty { queue.post(.inotify(batch)) }
-                    } catch {
-                        // Unreadable: treat as lost events, so the daemon rescans.
-                        queue.post(.inotify([InotifyEvent(watch: -1, mask: InotifyMask.queueOverflow, cookie: 0, name: [])]))
-                    }
+            _ = Poller.shared.register(inotify.descriptor, .readable) { _ in
+                do {
+                    let batch = try inotify.readEvents()
+                    if !batch.isEmpty { queue.post(.inotify(batch)) }
+                } catch {
+                    // Unreadable: treat as lost events, so the daemon rescans.
+                    queue.post(.inotify([InotifyEvent(watch: -1, mask: InotifyMask.queueOverflow, cookie: 0, name: [])]))
                 }
             }
             self.inotify = inotify
@@ -223,7 +246,6 @@ public final class Daemon {
         case .inotify(let batch): handleInotify(batch)
         case .exited(let id, let number, let result): finishAttempt(id, number: number, end: .process(result.status), output: OutputCounts(result))
         case .signal(let signal): handleSignal(signal)
-        case .timer: break
         case .rescan: rescanIncoming = true
         case .authStep(let provider, let session, let step): authenticationStep(provider: provider, session: session, step: step)
         case .sessionTaskFinished(let id, let number, let result): finishSessionAttempt(id, number: number, result: result)
@@ -286,7 +308,6 @@ public final class Daemon {
         publishIfDue()
         // status.json was just written: the same news, in one line, for `systemctl status`.
         if wasStale && !published.changed { notifyStatus() }
-        armTimer()
     }
 
     /// `STATUS=N running, M queued, workers W` for the service manager.
@@ -314,15 +335,6 @@ public final class Daemon {
         var d = Deadline(at: instant, action)
         d.order = deadlineOrder
         deadlines.push(d)
-    }
-
-    private func armTimer() {
-        guard let next = deadlines.peek() else {
-            timer?.schedule(deadline: .distantFuture)
-            return
-        }
-        let delay = max(0, next.at - MonotonicInstant.now())
-        timer?.schedule(deadline: .now() + .nanoseconds(Int(min(delay, 1e6) * 1e9)), leeway: .milliseconds(1))
     }
 
     private func fireDueDeadlines() {

@@ -5,13 +5,18 @@ extension Daemon {
     /// Starts queued tasks while workers are free.
     func startQueued() {
         guard !shuttingDown else { return }
-        if let until = startsPausedUntil, MonotonicInstant.now() < until { return }
         // A task whose provider has no session free waits, keeping its place;
         // the others go ahead (no head-of-line blocking across providers).
-        while attempts.count < config.workers, let id = scheduler.nextToStart({ canStart($0) }) {
+        // A start that ran out of resources pauses the rest of this turn's starts too.
+        while attempts.count < config.workers, !startsArePaused, let id = scheduler.nextToStart({ canStart($0) }) {
             guard let entry = scheduler[id] else { continue }
             startAttempt(entry.task)
         }
+    }
+
+    private var startsArePaused: Bool {
+        guard let until = startsPausedUntil else { return false }
+        return MonotonicInstant.now() < until
     }
 
     private func startAttempt(_ queuedTask: SpooledTask) {

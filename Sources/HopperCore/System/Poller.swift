@@ -3,8 +3,12 @@ import Glibc
 import Synchronization
 
 /// One thread that waits in epoll_wait(2) for the descriptors Hopper streams
-/// (child pipes, inotify) and runs their handlers, its own timers, and
-/// closures handed to it from other threads.
+/// (child pipes, inotify, the signal relay's pipe) and runs their handlers,
+/// its own timers, closures handed to it from other threads, and at the end
+/// of every wake-up the turn handler (the daemon's loop, when one runs).
+///
+/// Everything that reacts to the kernel runs on this one thread, so a task's
+/// exit travels from SIGCHLD to the daemon's record without a thread hand-off.
 ///
 /// Why not Dispatch read sources: libdispatch's Linux epoll bookkeeping can
 /// free a muxnote that is still registered when sources are created and
@@ -34,6 +38,8 @@ public final class Poller: Sendable {
     private let wakeFD: Int32
     private let inbox = Mutex<[@Sendable () -> Void]>([])
     private let loop: Loop
+    /// The poller thread's pthread_t, once it runs (0 before).
+    private let thread = Atomic<UInt>(0)
 
     private init() {
         epoll = hopper_epoll_create()
@@ -52,15 +58,26 @@ public final class Poller: Sendable {
         pthread_detach(thread)
     }
 
-    /// Runs `body` on the poller thread, soon.
+    /// Runs `body` on the poller thread, soon: from the poller thread itself,
+    /// later in the same wake-up (never inline).
     public func execute(_ body: @escaping @Sendable () -> Void) {
         inbox.withLock { $0.append(body) }
+        if isCurrent { return }
         var one: UInt64 = 1
         _ = write(wakeFD, &one, 8)
     }
 
     /// Whether the caller runs on the poller thread.
-    public var isCurrent: Bool { loop.thread.withLock { $0 } == pthread_self() }
+    public var isCurrent: Bool { thread.load(ordering: .relaxed) == pthread_self() }
+
+    /// Sets the handler run at the end of every wake-up, after descriptors,
+    /// closures and timers; it returns when it wants to run next even if
+    /// nothing happens (nil: only after the next event). Poller thread only.
+    public func setTurnHandler(_ handler: (() -> MonotonicInstant?)?) {
+        precondition(isCurrent, "Poller.setTurnHandler off the poller thread")
+        loop.turn = handler
+        loop.turnAt = nil
+    }
 
     /// Watches `fd` (level-triggered). Poller thread only.
     public func register(_ fd: FileDescriptor, _ events: Events, _ handler: @escaping Handler) -> Int {
@@ -91,14 +108,17 @@ public final class Poller: Sendable {
     }
 
     private func run() {
-        loop.thread.withLock { $0 = pthread_self() }
+        thread.store(pthread_self(), ordering: .relaxed)
         let capacity = 256
         let tokens = UnsafeMutablePointer<UInt64>.allocate(capacity: capacity)
         let events = UnsafeMutablePointer<UInt32>.allocate(capacity: capacity)
         while true {
             var timeout: Int32 = -1
-            if !loop.immediate.isEmpty { timeout = 0 } else if let next = loop.timers.peek() {
-                timeout = Int32(max(0, min((next.at - MonotonicInstant.now()) * 1000 + 1, 3_600_000)))
+            if !loop.immediate.isEmpty || !inbox.withLock({ $0.isEmpty }) {
+                timeout = 0
+            } else if let next = Poller.earlier(loop.timers.peek()?.at, loop.turnAt) {
+                let remaining = next - MonotonicInstant.now()
+                timeout = remaining <= 0 ? 0 : Int32(min(remaining * 1000 + 1, 3_600_000))
             }
             let n = hopper_epoll_wait(epoll, tokens, events, Int32(capacity), timeout)
             if n > 0 {
@@ -115,12 +135,29 @@ public final class Poller: Sendable {
             let ready = loop.immediate
             loop.immediate.removeAll()
             for (token, ev) in ready { loop.handlers[token]?.1(ev) }
-            for body in inbox.withLock({ box -> [@Sendable () -> Void] in defer { box.removeAll() }; return box }) { body() }
+            runInbox()
             let now = MonotonicInstant.now()
             while let next = loop.timers.peek(), next.at <= now {
                 _ = loop.timers.pop()
                 loop.timerBodies.removeValue(forKey: next.order)?()
             }
+            runInbox()
+            if let turn = loop.turn { loop.turnAt = turn() }
+        }
+    }
+
+    private static func earlier(_ a: MonotonicInstant?, _ b: MonotonicInstant?) -> MonotonicInstant? {
+        guard let a else { return b }
+        guard let b else { return a }
+        return min(a, b)
+    }
+
+    /// Runs the closures handed over so far, and those they hand over in turn.
+    private func runInbox() {
+        while true {
+            let bodies = inbox.withLock { box -> [@Sendable () -> Void] in defer { box.removeAll() }; return box }
+            if bodies.isEmpty { return }
+            for body in bodies { body() }
         }
     }
 
@@ -132,12 +169,13 @@ public final class Poller: Sendable {
 
     /// State touched only by the poller thread.
     private final class Loop: @unchecked Sendable {
-        let thread = Mutex<pthread_t>(0)
         var handlers: [Int: (FileDescriptor, Handler)] = [:]
         var immediate: [(Int, Events)] = []
         var nextToken = 0
         var timers = MinHeap<Timer>()
         var timerBodies: [UInt64: () -> Void] = [:]
         var timerOrder: UInt64 = 0
+        var turn: (() -> MonotonicInstant?)?
+        var turnAt: MonotonicInstant?
     }
 }

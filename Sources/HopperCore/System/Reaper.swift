@@ -21,7 +21,8 @@ public enum ExitStatus: Sendable, Equatable {
 /// The process-wide child reaper: the only code in the daemon that waits for children.
 ///
 /// SIGCHLD, delivered through `SignalRelay` (a DispatchSource signal source
-/// plus a relay handler, see there), drives a `wait4(-1, WNOHANG)` loop; each
+/// plus a relay handler, see there) on the poller thread, drives a
+/// `wait4(-1, WNOHANG)` loop there; each
 /// reaped status goes to the handlers registered for that pid, or is kept
 /// until one registers. Subscribing before or after the child exits is
 /// therefore equally safe.
@@ -48,7 +49,6 @@ public final class Reaper: Sendable {
     private let isStarted = Atomic<Bool>(false)
     /// Held while subscribing, so that a concurrent `start()` waits until SIGCHLD is relayed.
     private let subscription = Mutex<UInt64?>(nil)
-    private let queue = DispatchQueue(label: "hopper.reaper")
 
     private init() {}
 
@@ -60,17 +60,18 @@ public final class Reaper: Sendable {
         if isStarted.load(ordering: .acquiring) { return }
         subscription.withLock { subscription in
             guard subscription == nil else { return }
-            let queue = self.queue
-            // Off the relay's queue: handlers registered with onExit may take their time.
-            subscription = SignalRelay.shared.subscribe(.child) { queue.async { Reaper.shared.reapAll() } }
+            // On the poller thread, like the handlers' own work: no hand-off between exit and handler.
+            subscription = SignalRelay.shared.subscribe(.child) { Reaper.shared.reapAll() }
         }
         // A SIGCHLD from before the relay was live was discarded (SIG_DFL); sweep once.
         reapAll()
         isStarted.store(true, ordering: .releasing)
     }
 
-    /// Calls `handler` exactly once with the child's status, on an arbitrary
-    /// thread, whether the child exited before or after this call.
+    /// Calls `handler` exactly once with the child's status, whether the child
+    /// exited before or after this call: on the poller thread, or at once on
+    /// the caller's thread when the child was already reaped. Handlers must be
+    /// quick and must not block (they run between the poller's events).
     ///
     /// - Important: each status is handed out once. Every handler registered
     ///   before the child is reaped gets it; after that, the first registration

@@ -21,10 +21,11 @@ import Synchronization
 ///   (when every thread blocks it, the signalfd is the only way to see it);
 /// - then, replacing libdispatch's handler, an async-signal-safe C handler
 ///   (`hopper_signal_relay_install`) that marks the signal pending and writes a
-///   byte to a non-blocking pipe, watched by a DispatchSource read source.
+///   byte to a non-blocking pipe, watched by the `Poller`.
 /// Each delivery is consumed by exactly one of the two paths; both end in
-/// `fanOut`, on one serial queue. Like signals themselves, deliveries of one
-/// signal that arrive together may be coalesced into one call.
+/// `fanOut`, on the poller thread, so subscribers must be quick and must not
+/// block. Like signals themselves, deliveries of one signal that arrive
+/// together may be coalesced into one call.
 ///
 /// - Important: a relayed signal's disposition must not be changed afterwards
 ///   (SIG_IGN or another handler would bypass the relay).
@@ -33,8 +34,6 @@ final class SignalRelay: Sendable {
 
     typealias Handler = @Sendable () -> Void
 
-    /// The serial queue on which every subscriber handler runs.
-    let queue = DispatchQueue(label: "hopper.signal-relay")
     /// Where libdispatch's signal sources fire and report registration; never
     /// blocked, so `subscribe` may wait for a registration from any thread.
     private let sourceQueue = DispatchQueue(label: "hopper.signal-sources")
@@ -43,7 +42,6 @@ final class SignalRelay: Sendable {
     /// The dispatch sources of relayed signals, kept alive for the process's life.
     private let installed = Mutex<[Int32: SignalSourceBox]>([:])
     private let subscribers = Mutex<Subscribers>(Subscribers())
-    private let wakeSource: ReadSourceBox
 
     private struct Subscribers {
         var bySignal: [Int32: [UInt64: Handler]] = [:]
@@ -56,19 +54,20 @@ final class SignalRelay: Sendable {
         precondition(made == 0, "pipe2 for the signal relay failed: \(error)")
         wakeRead = FileDescriptor(rawValue: fds[0])
         wakeWrite = FileDescriptor(rawValue: fds[1])
-        let source = DispatchSource.makeReadSource(fileDescriptor: fds[0], queue: queue)
-        wakeSource = ReadSourceBox(source)
         let wakeRead = self.wakeRead
-        source.setEventHandler {
-            SignalRelay.drain(wakeRead)
-            for signo in Int32(1)..<65 where hopper_signal_relay_take(signo) != 0 {
-                SignalRelay.shared.fanOut(signo)
+        let poller = Poller.shared
+        // Level-triggered: a byte written before the registration is seen right after it.
+        poller.execute {
+            _ = poller.register(wakeRead, .readable) { _ in
+                SignalRelay.drain(wakeRead)
+                for signo in Int32(1)..<65 where hopper_signal_relay_take(signo) != 0 {
+                    SignalRelay.shared.fanOut(signo)
+                }
             }
         }
-        source.resume()
     }
 
-    /// Calls `handler` on `queue` each time `signal` arrives, from the moment this returns.
+    /// Calls `handler` on the poller thread each time `signal` arrives, from the moment this returns.
     ///
     /// Returns an id for `unsubscribe`. The first subscription to a signal
     /// installs the relay for it (see the type's documentation) and waits
@@ -93,8 +92,7 @@ final class SignalRelay: Sendable {
         installed.withLock { installed in
             guard installed[signo] == nil else { return }
             let source = DispatchSource.makeSignalSource(signal: signo, queue: sourceQueue)
-            let queue = self.queue
-            source.setEventHandler { queue.async { SignalRelay.shared.fanOut(signo) } }
+            source.setEventHandler { Poller.shared.execute { SignalRelay.shared.fanOut(signo) } }
             let registered = DispatchSemaphore(value: 0)
             source.setRegistrationHandler { registered.signal() }
             source.resume()
@@ -130,10 +128,4 @@ final class SignalRelay: Sendable {
 struct SignalSourceBox: @unchecked Sendable {
     let source: any DispatchSourceSignal
     init(_ source: any DispatchSourceSignal) { self.source = source }
-}
-
-/// `@unchecked Sendable`: dispatch sources are thread-safe; the box is never mutated.
-struct ReadSourceBox: @unchecked Sendable {
-    let source: any DispatchSourceRead
-    init(_ source: any DispatchSourceRead) { self.source = source }
 }
