@@ -2,6 +2,8 @@
 
 #include "CHopperProcess.h"
 
+#include <pthread.h>
+
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -67,6 +69,12 @@ int hopper_signal_relay_install(int signo, int wake_fd) {
     sigfillset(&action.sa_mask);
     action.sa_flags = SA_RESTART | (signo == SIGCHLD ? SA_NOCLDSTOP : 0);
     return sigaction(signo, &action, NULL);
+}
+
+int hopper_unblock_all_signals(void) {
+    sigset_t none;
+    sigemptyset(&none);
+    return pthread_sigmask(SIG_SETMASK, &none, NULL);
 }
 
 int hopper_signal_relay_take(int signo) {

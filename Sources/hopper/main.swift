@@ -1,4 +1,4 @@
 import HopperCore
 import Glibc
 
-exit(await HopperCLI.main(CommandLine.arguments))
+exit(HopperCLI.main(CommandLine.arguments))

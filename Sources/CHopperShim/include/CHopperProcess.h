@@ -42,6 +42,9 @@ int hopper_signal_disposition(int signo);
 /// due). Every call must pass the same `wake_fd`. Returns 0, or -1 with errno set.
 int hopper_signal_relay_install(int signo, int wake_fd);
 
+/// pthread_sigmask(2) with an empty set: the calling thread blocks no signal.
+int hopper_unblock_all_signals(void);
+
 /// Clears `signo`'s pending mark set by the relay handler; returns whether it was set.
 int hopper_signal_relay_take(int signo);
 

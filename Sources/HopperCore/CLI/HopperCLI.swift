@@ -10,7 +10,10 @@ public enum HopperCLI {
         var usage: String
         var help: String
         var spec: Arguments.Spec
-        var run: @Sendable (Arguments) async throws(HopperError) -> Int32
+        /// Runs on the main thread: no command needs Swift's concurrency pool,
+        /// and the daemon must not start libdispatch's worker pool, whose
+        /// monitor would wake an idle daemon every second.
+        var run: @Sendable (Arguments) throws(HopperError) -> Int32
     }
 
     static let commands: [Command] = [
@@ -19,7 +22,7 @@ public enum HopperCLI {
         ValidateCommand.command, RetryCommand.command, TailCommand.command, MigrateCommand.command, GcCommand.command,
     ]
 
-    public static func main(_ argv: [String]) async -> Int32 {
+    public static func main(_ argv: [String]) -> Int32 {
         let words = argv.dropFirst()
         guard let name = words.first, !name.hasPrefix("-") || name == "--help" || name == "-h" else {
             if words.first == "--version" {
@@ -49,7 +52,7 @@ public enum HopperCLI {
                 out.flush()
                 return 0
             }
-            return try await command.run(args)
+            return try command.run(args)
         } catch {
             if error.code == .usage {
                 Output.error("\(command.name): \(error.message) (usage: hopper \(command.name) \(command.usage))")

@@ -14,7 +14,7 @@ enum RunCommand {
         """,
         spec: .init(valued: ["log-level", "log-format"], flags: []), run: run)
 
-    static func run(_ args: Arguments) async throws(HopperError) -> Int32 {
+    static func run(_ args: Arguments) throws(HopperError) -> Int32 {
         guard args.operands.isEmpty else { throw HopperError(.usage, "unexpected argument \(args.operands[0])") }
         var logger = Logger()
         if let level = args.value("log-level") {
@@ -29,6 +29,6 @@ enum RunCommand {
         }
         let options = DaemonOptions(spoolPath: args.spoolPath, configPath: args.configPath, logger: logger, notifier: .fromEnvironment())
         let daemon = try Daemon(options: options)
-        return try await daemon.run()
+        return try daemon.run()
     }
 }

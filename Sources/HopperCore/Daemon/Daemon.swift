@@ -1,4 +1,3 @@
-import Dispatch
 import Glibc
 
 /// How `hopper run` was asked to run.
@@ -69,8 +68,6 @@ public final class Daemon: @unchecked Sendable {
     var inotify: Inotify?
     var incomingWatch: Int32 = -1
     var cancelWatch: Int32 = -1
-    /// Sends `WATCHDOG=1` on its own queue; never wakes the loop.
-    var watchdog: DispatchSourceTimer?
     var scheduler = Scheduler()
     var attempts: [TaskID: Attempt] = [:]
     var deadlines = MinHeap<Deadline>()
@@ -98,8 +95,9 @@ public final class Daemon: @unchecked Sendable {
     let runID = IDSuffixGenerator.random(16)
     var previousRun: String?
     static let runMarker = "HOPPER_RUN"
-    /// Resumed with the exit code when the loop ends.
-    var stopped: CheckedContinuation<Result<Int32, HopperError>, Never>?
+    /// Set with the exit code when the loop ends.
+    let stopped = Latch<Result<Int32, HopperError>>()
+    var signalSubscriptions: [(Signal, UInt64)] = []
 
     /// Counters since start, for status.json and metrics.prom.
     struct Stats {
@@ -120,36 +118,37 @@ public final class Daemon: @unchecked Sendable {
         intake = Intake(config: config)
     }
 
-    /// Runs until SIGTERM or SIGINT; returns the process exit code.
-    public func run() async throws(HopperError) -> Int32 {
+    /// Runs until SIGTERM or SIGINT, blocking the calling thread; returns the
+    /// process exit code. The loop itself runs on the poller thread.
+    public func run() throws(HopperError) -> Int32 {
         try open()
         defer { close() }
-        let signals = SignalStream.make([.term, .interrupt, .hangup])
-        let queue = self.queue
-        let signalTask = Task.detached {
-            for await signal in signals { queue.post(.signal(signal)) }
-        }
-        defer { signalTask.cancel() }
         let poller = Poller.shared
-        let result = await withCheckedContinuation { (stopped: CheckedContinuation<Result<Int32, HopperError>, Never>) in
-            poller.execute {
-                do throws(HopperError) {
-                    try self.startWatching()
-                } catch {
-                    return stopped.resume(returning: .failure(error))
-                }
-                self.stopped = stopped
-                self.recover()
-                self.scanIncoming()
-                self.scanCancel()
-                self.log.info("daemon", "taking tasks", [("spool", self.spool.path), ("workers", "\(self.config.workers)"),
-                                                         ("durability", self.config.durability.rawValue)])
-                self.options.notifier.ready(status: "taking tasks")
-                poller.setTurnHandler { self.turn() }
-                self.finishTurn()
+        poller.execute {
+            do throws(HopperError) {
+                try self.startWatching()
+            } catch {
+                return self.stopped.set(.failure(error))
             }
+            self.recover()
+            self.scanIncoming()
+            self.scanCancel()
+            self.log.info("daemon", "taking tasks", [("spool", self.spool.path), ("workers", "\(self.config.workers)"),
+                                                     ("durability", self.config.durability.rawValue)])
+            self.options.notifier.ready(status: "taking tasks")
+            self.pingWatchdog()
+            poller.setTurnHandler { self.turn() }
+            self.finishTurn()
         }
-        return try result.get()
+        return try stopped.wait().get()
+    }
+
+    /// `WATCHDOG=1` every half of `WATCHDOG_USEC`, from the loop's own
+    /// thread: a loop that stops turning stops pinging.
+    private func pingWatchdog() {
+        guard let interval = options.notifier.watchdogInterval, !shuttingDown || !attempts.isEmpty else { return }
+        options.notifier.watchdog()
+        Poller.shared.after(Double(interval) / 1e6) { self.pingWatchdog() }
     }
 
     /// One turn of the loop, at the end of a poller wake-up; returns when the
@@ -166,8 +165,8 @@ public final class Daemon: @unchecked Sendable {
             closeAllSessions()
             events.flush()
             log.info("daemon", "stopped")
-            stopped?.resume(returning: .success(0))
-            stopped = nil
+            for (signal, id) in signalSubscriptions { SignalRelay.shared.unsubscribe(signal, id) }
+            stopped.set(.success(0))
             return nil
         }
         // Posted during the turn (a rescan asked for): the next turn comes at once.
@@ -198,6 +197,11 @@ public final class Daemon: @unchecked Sendable {
             throw HopperError(error as! SystemError, "cannot open spool \(path)")
         }
         SignalStream.ignore(.pipe)
+        let queue = self.queue
+        for signal in [Signal.term, .interrupt, .hangup] {
+            SignalStream.ignoreIfDefault(signal)
+            signalSubscriptions.append((signal, SignalRelay.shared.subscribe(signal) { queue.post(.signal(signal)) }))
+        }
         Reaper.shared.start()
         Orphans.adoptOrphans()
         // The service manager's socket is the daemon's alone: a task must not notify in its name.
@@ -207,12 +211,9 @@ public final class Daemon: @unchecked Sendable {
             let killed = ProcessScan.killMarked("\(Daemon.runMarker)=\(previousRun)")
             if killed > 0 { log.warning("recovery", "killed processes left by a previous daemon", [("count", "\(killed)")]) }
         }
-        // From here on, recovery included: a long recovery must not look like a hang.
-        watchdog = options.notifier.startWatchdog()
     }
 
     private func close() {
-        watchdog?.cancel()
         inotify?.close()
         events?.flush()
         writeStatus(state: "stopped")

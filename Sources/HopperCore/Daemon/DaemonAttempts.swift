@@ -151,7 +151,7 @@ extension Daemon {
 
     /// A task in a session process ended (or its session died).
     func finishSessionAttempt(_ id: TaskID, number: Int, result: SessionTaskResult) {
-        try? spool.tmp.remove(FileName("\(id.rawValue).stdin"))
+        if attempts[id]?.task.request.stdin != nil { try? spool.tmp.remove(FileName("\(id.rawValue).stdin")) }
         let end: AttemptEnd = switch result.outcome {
         case .exited(let code): .process(.exited(code))
         case .agent(let isError, let object): .agent(isError: isError, result: object)

@@ -23,7 +23,7 @@ public enum AtomicFile {
     /// `sync` is set, and renames it to `name` in `target`, replacing what was
     /// there. Readers of `target` see the old file or the new one, never part.
     public static func write(_ bytes: [UInt8], to name: FileName, in target: Directory, scratch: Directory, sync: Bool) throws(SystemError) {
-        let temp = FileName(bytes: name.bytes + Array(".\(getpid()).\(nextSerial()).tmp".utf8))
+        let temp = FileName(bytes: name.bytes + Array(".\(processID).\(nextSerial()).tmp".utf8))
         let fd = try scratch.openFile(temp, O_WRONLY | O_CREAT | O_EXCL, mode: 0o644)
         do {
             try fd.writeAll(bytes, subject: scratch.subject(temp))
@@ -38,6 +38,8 @@ public enum AtomicFile {
     }
 
     private static let serial = Atomic<UInt64>(0)
+    /// Hopper never forks without exec, so its pid is read once.
+    private static let processID = getpid()
 
     static func nextSerial() -> UInt64 { serial.wrappingAdd(1, ordering: .relaxed).newValue }
 }

@@ -1,4 +1,3 @@
-import Dispatch
 import Glibc
 
 /// systemd's service notification protocol (sd_notify(3)), without libsystemd.
@@ -88,25 +87,6 @@ public struct Notifier: Sendable {
             message += value.utf8.map { $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") ? UInt8(ascii: " ") : $0 }
         }
         return (try? Notifier.sendDatagram(message, to: address)) != nil
-    }
-
-    /// Starts a timer that sends `WATCHDOG=1` every `watchdogInterval` on a
-    /// queue of its own, and does nothing else. Returns nil when no watchdog
-    /// was asked for. The caller cancels the timer when it stops.
-    ///
-    /// - Important: the pings prove that the process is alive, not that its
-    ///   loop is making progress: a daemon stuck in its loop keeps pinging.
-    public func startWatchdog() -> DispatchSourceTimer? {
-        guard let interval = watchdogInterval else { return nil }
-        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "hopper.watchdog"))
-        let period = DispatchTimeInterval.microseconds(Int(min(interval, UInt64(Int32.max))))
-        // A late ping eats into the other half of WATCHDOG_USEC: keep leeway small.
-        let leeway = DispatchTimeInterval.microseconds(Int(min(interval / 20, 100_000)))
-        timer.schedule(deadline: .now() + period, repeating: period, leeway: leeway)
-        let notifier = self
-        timer.setEventHandler { notifier.watchdog() }
-        timer.resume()
-        return timer
     }
 
     /// The `sun_path` bytes for a `NOTIFY_SOCKET` value, or nil for one that

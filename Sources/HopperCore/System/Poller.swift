@@ -109,6 +109,8 @@ public final class Poller: Sendable {
 
     private func run() {
         thread.store(pthread_self(), ordering: .relaxed)
+        // The signal relay counts on one thread that takes every signal (see SignalRelay).
+        _ = hopper_unblock_all_signals()
         let capacity = 256
         let tokens = UnsafeMutablePointer<UInt64>.allocate(capacity: capacity)
         let events = UnsafeMutablePointer<UInt32>.allocate(capacity: capacity)

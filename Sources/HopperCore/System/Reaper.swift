@@ -1,5 +1,4 @@
 import CHopperShim
-import Dispatch
 import Glibc
 import Synchronization
 
@@ -20,8 +19,8 @@ public enum ExitStatus: Sendable, Equatable {
 
 /// The process-wide child reaper: the only code in the daemon that waits for children.
 ///
-/// SIGCHLD, delivered through `SignalRelay` (a DispatchSource signal source
-/// plus a relay handler, see there) on the poller thread, drives a
+/// SIGCHLD, delivered through `SignalRelay` (a C handler and a pipe, see
+/// there) on the poller thread, drives a
 /// `wait4(-1, WNOHANG)` loop there; each
 /// reaped status goes to the handlers registered for that pid, or is kept
 /// until one registers. Subscribing before or after the child exits is

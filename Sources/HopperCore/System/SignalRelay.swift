@@ -1,31 +1,28 @@
 import CHopperShim
-import Dispatch
 import Glibc
 import Synchronization
 
 /// Delivers signals to in-process subscribers, whichever thread the kernel picks.
 ///
-/// Why not just a DispatchSource: on Linux, libdispatch reads signals from a
-/// signalfd on its manager thread, which sees only signals pending for the
-/// whole process or for that thread. On the first source for a signal it
-/// installs a handler that, on whichever thread catches the signal, blocks it
-/// there and re-sends it with pthread_kill to the thread that *created* that
-/// first source — in a Swift program usually a cooperative-pool worker, which
-/// blocks the signal, so the signal stays pending on that worker and the
-/// signalfd never sees it. A thread with an empty mask always exists (the main
-/// thread parks in sigsuspend after dispatchMain), so signals are regularly
-/// caught that way and lost; with SIGCHLD, the last child's exit goes unnoticed.
+/// An async-signal-safe C handler (`hopper_signal_relay_install`) marks the
+/// signal pending and writes a byte to a non-blocking pipe; the `Poller`
+/// watches the pipe and runs the subscribers of every marked signal on its
+/// thread, so subscribers must be quick and must not block. Like signals
+/// themselves, deliveries of one signal that arrive together may be coalesced
+/// into one call.
 ///
-/// So each relayed signal gets both:
-/// - a DispatchSource signal source, for a signal left pending process-wide
-///   (when every thread blocks it, the signalfd is the only way to see it);
-/// - then, replacing libdispatch's handler, an async-signal-safe C handler
-///   (`hopper_signal_relay_install`) that marks the signal pending and writes a
-///   byte to a non-blocking pipe, watched by the `Poller`.
-/// Each delivery is consumed by exactly one of the two paths; both end in
-/// `fanOut`, on the poller thread, so subscribers must be quick and must not
-/// block. Like signals themselves, deliveries of one signal that arrive
-/// together may be coalesced into one call.
+/// A process-directed signal goes to one thread that does not block it. The
+/// poller thread blocks none (it clears its mask when it starts), so one
+/// always exists, even in a process whose other threads are libdispatch
+/// workers (which block nearly every signal).
+///
+/// Why not a DispatchSource: on Linux, libdispatch reads signals from a
+/// signalfd on its manager thread, and on the first source for a signal it
+/// installs a handler that re-sends the signal with pthread_kill to the thread
+/// that created that first source — in a Swift program usually a
+/// cooperative-pool worker that blocks it, where it stays pending and is
+/// lost. Dispatch sources also start libdispatch's worker pool, whose monitor
+/// wakes the process every second, which an idle daemon must not do.
 ///
 /// - Important: a relayed signal's disposition must not be changed afterwards
 ///   (SIG_IGN or another handler would bypass the relay).
@@ -34,13 +31,10 @@ final class SignalRelay: Sendable {
 
     typealias Handler = @Sendable () -> Void
 
-    /// Where libdispatch's signal sources fire and report registration; never
-    /// blocked, so `subscribe` may wait for a registration from any thread.
-    private let sourceQueue = DispatchQueue(label: "hopper.signal-sources")
     private let wakeRead: FileDescriptor
     private let wakeWrite: FileDescriptor
-    /// The dispatch sources of relayed signals, kept alive for the process's life.
-    private let installed = Mutex<[Int32: SignalSourceBox]>([:])
+    /// The signals whose handler is installed.
+    private let installed = Mutex<Set<Int32>>([])
     private let subscribers = Mutex<Subscribers>(Subscribers())
 
     private struct Subscribers {
@@ -70,8 +64,7 @@ final class SignalRelay: Sendable {
     /// Calls `handler` on the poller thread each time `signal` arrives, from the moment this returns.
     ///
     /// Returns an id for `unsubscribe`. The first subscription to a signal
-    /// installs the relay for it (see the type's documentation) and waits
-    /// for libdispatch to register its source.
+    /// installs the relay's handler for it.
     func subscribe(_ signal: Signal, _ handler: @escaping Handler) -> UInt64 {
         let id = subscribers.withLock { subscribers in
             subscribers.nextID += 1
@@ -87,20 +80,13 @@ final class SignalRelay: Sendable {
         subscribers.withLock { _ = $0.bySignal[signal.rawValue]?.removeValue(forKey: id) }
     }
 
-    /// Installs the dispatch source and then the C handler for `signo`, once.
+    /// Installs the C handler for `signo`, once.
     private func install(_ signo: Int32) {
         installed.withLock { installed in
-            guard installed[signo] == nil else { return }
-            let source = DispatchSource.makeSignalSource(signal: signo, queue: sourceQueue)
-            source.setEventHandler { Poller.shared.execute { SignalRelay.shared.fanOut(signo) } }
-            let registered = DispatchSemaphore(value: 0)
-            source.setRegistrationHandler { registered.signal() }
-            source.resume()
-            registered.wait()
-            // libdispatch installed its forwarding handler while registering; replace it.
+            guard !installed.contains(signo) else { return }
             let (result, error) = (hopper_signal_relay_install(signo, wakeWrite.rawValue), Errno.current)
             precondition(result == 0, "sigaction(\(signo)) for the signal relay failed: \(error)")
-            installed[signo] = SignalSourceBox(source)
+            installed.insert(signo)
         }
     }
 
@@ -119,13 +105,4 @@ final class SignalRelay: Sendable {
             return
         }
     }
-}
-
-/// Keeps a dispatch signal source alive.
-///
-/// `@unchecked Sendable`: dispatch sources are thread-safe objects; the box
-/// only holds the reference and is never mutated.
-struct SignalSourceBox: @unchecked Sendable {
-    let source: any DispatchSourceSignal
-    init(_ source: any DispatchSourceSignal) { self.source = source }
 }

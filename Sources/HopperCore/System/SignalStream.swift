@@ -1,10 +1,10 @@
 import CHopperShim
 import Glibc
 
-/// Signals bridged from Dispatch into an AsyncStream.
+/// Signals bridged from the signal relay into an AsyncStream.
 ///
-/// Signals arrive through `SignalRelay`: a DispatchSource signal source per
-/// signal plus a relay handler, because libdispatch's own handler on Linux can
+/// Signals arrive through `SignalRelay`: a C handler and a pipe watched by
+/// the poller thread, never a DispatchSource, whose handler on Linux can
 /// strand a signal on a thread that blocks it (see `SignalRelay`).
 ///
 /// - Important: a process-directed signal (kill(2) on the daemon's pid, what
@@ -50,7 +50,7 @@ public enum SignalStream {
 
     /// signal(2) with SIG_IGN, only when the disposition is still SIG_DFL, so the
     /// relay's handler installed for an earlier stream stays in place.
-    private static func ignoreIfDefault(_ signal: Signal) {
+    static func ignoreIfDefault(_ signal: Signal) {
         guard hopper_signal_disposition(signal.rawValue) == 0 else { return }
         _ = Glibc.signal(signal.rawValue, SIG_IGN)
     }

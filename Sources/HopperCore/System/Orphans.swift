@@ -1,0 +1,87 @@
+import CHopperShim
+import Glibc
+import Synchronization
+
+/// Orphans of the processes Hopper starts: with the daemon a child
+/// subreaper, a task's background process whose parent exits becomes the
+/// daemon's child instead of init's, where it can be found and killed.
+public enum Orphans {
+    /// prctl(2) PR_SET_CHILD_SUBREAPER.
+    public static func adoptOrphans() {
+        _ = hopper_become_subreaper()
+    }
+
+    /// The daemon's direct children, read from /proc/self/task/*/children.
+    public static func children() -> [ProcessID] {
+        files.withLock { $0.children() }
+    }
+
+    /// SIGKILLs the daemon's children that belong to process group `group`
+    /// but are not `except` (a session's own shell): what a finished task
+    /// left behind in a session it shares.
+    @discardableResult
+    public static func killStragglers(inGroup group: ProcessID, except: ProcessID) -> Int {
+        var killed = 0
+        for pid in children() where pid != except && getpgid(pid.rawValue) == group.rawValue {
+            ProcessGroup.signalProcess(pid, .kill)
+            killed += 1
+        }
+        return killed
+    }
+
+    private static let files = Mutex(ChildrenFiles())
+}
+
+/// The `children` files of this process's threads, kept open and re-read
+/// with pread(2): one call per thread after a finished session task, instead
+/// of listing /proc/self/task and opening each file every time.
+///
+/// The thread list is taken again when a file cannot be read (its thread has
+/// exited). A thread created later is not listed until then, which cannot
+/// hide an orphan: the kernel gives an orphan to the first live thread of the
+/// subreaper in creation order, and every listed thread is older than an
+/// unlisted one, so while any listed thread lives the adopter is listed.
+struct ChildrenFiles: ~Copyable {
+    private var files: [FileDescriptor] = []
+
+    mutating func children() -> [ProcessID] {
+        if files.isEmpty { reopen() }
+        if let found = readAll() { return found }
+        reopen()
+        return readAll() ?? []
+    }
+
+    deinit {
+        for fd in files { fd.close() }
+    }
+
+    /// Every listed thread's children, or nil when one cannot be read.
+    private func readAll() -> [ProcessID]? {
+        var result: [ProcessID] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        for fd in files {
+            var text: [UInt8] = []
+            while true {
+                let n = buffer.withUnsafeMutableBytes { pread(fd.rawValue, $0.baseAddress, $0.count, off_t(text.count)) }
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { return nil }
+                if n == 0 { break }
+                text += buffer[0..<n]
+            }
+            for word in text.split(separator: UInt8(ascii: " ")) {
+                if let pid = pid_t(String(decoding: word, as: UTF8.self)) { result.append(ProcessID(rawValue: pid)) }
+            }
+        }
+        return result
+    }
+
+    private mutating func reopen() {
+        for fd in files { fd.close() }
+        files.removeAll()
+        guard let tasks = try? Directory.open("/proc/self/task") else { return }
+        defer { tasks.close() }
+        for tid in (try? tasks.entries()) ?? [] {
+            if let fd = try? tasks.openFile(FileName(tid.escaped + "/children"), O_RDONLY) { files.append(fd) }
+        }
+    }
+}
