@@ -24,17 +24,25 @@ struct ProcessProbe {
         return ((Double(fields[12]) ?? 0) + (Double(fields[13]) ?? 0)) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
-    /// Voluntary plus involuntary context switches summed over every thread
-    /// (/proc/PID/task/*/status): each one is a wakeup or a preemption.
-    var contextSwitches: Int {
-        guard let tasks = try? Directory.open("/proc/\(pid.rawValue)/task") else { return 0 }
+    /// Voluntary plus involuntary context switches of each live thread, by
+    /// thread id (/proc/PID/task/*/status): each one is a wakeup or a preemption.
+    var contextSwitches: [String: Int] {
+        guard let tasks = try? Directory.open("/proc/\(pid.rawValue)/task") else { return [:] }
         defer { tasks.close() }
-        var total = 0
+        var result: [String: Int] = [:]
         for tid in (try? tasks.entries()) ?? [] {
             let text = Harness.read("/proc/\(pid.rawValue)/task/\(tid.escaped)/status") ?? ""
-            total += Self.field("voluntary_ctxt_switches", in: text) + Self.field("nonvoluntary_ctxt_switches", in: text)
+            result[tid.escaped] = Self.field("voluntary_ctxt_switches", in: text) + Self.field("nonvoluntary_ctxt_switches", in: text)
         }
-        return total
+        return result
+    }
+
+    /// Context switches between two readings of `contextSwitches`: per thread
+    /// alive at the end, its count minus its count at the start (all of it
+    /// for a thread born since). A thread that ended in between takes its
+    /// count with it, so this is a lower bound when threads come and go.
+    static func switches(from before: [String: Int], to after: [String: Int]) -> Int {
+        after.reduce(0) { $0 + $1.value - (before[$1.key] ?? 0) }
     }
 
     /// Every live process below this one (children, their children, ...), from the ppid of /proc/*/stat.

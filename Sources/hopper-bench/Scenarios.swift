@@ -69,16 +69,19 @@ enum Scenarios {
         return (submit, cp)
     }
 
-    /// Idle daemon: RSS, and CPU seconds and context switches (all threads) over `seconds`.
-    static func idle(seconds: Double, root: String) -> (rssKiB: Int, cpu: Double, wakeups: Int) {
+    /// Idle daemon: RSS, and CPU seconds, context switches (all threads) and
+    /// threads that came or went over `seconds`, after a settling second.
+    static func idle(seconds: Double, root: String) -> (rssKiB: Int, cpu: Double, wakeups: Int, threadsChanged: Int) {
         let daemon = BenchDaemon(under: root, config: #"{"workers": 2, "durability": "none"}"#)
         defer { daemon.stop() }
-        // Let start-up settle (first status write, sessions none) before counting.
-        Harness.sleep(until: Harness.now() + min(1, seconds))
+        // Let start-up settle (first status write, worker threads going idle) before counting.
+        Harness.sleep(until: Harness.now() + 1)
         let probe = daemon.probe
         let cpu = probe.cpuSeconds, switches = probe.contextSwitches
         Harness.sleep(until: Harness.now() + seconds)
-        return (probe.rssKiB, probe.cpuSeconds - cpu, probe.contextSwitches - switches)
+        let after = probe.contextSwitches
+        let changed = Set(switches.keys).symmetricDifference(after.keys).count
+        return (probe.rssKiB, probe.cpuSeconds - cpu, ProcessProbe.switches(from: switches, to: after), changed)
     }
 }
 

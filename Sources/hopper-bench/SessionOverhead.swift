@@ -6,12 +6,14 @@ import HopperCore
 /// one's record appeared.
 ///
 /// Two Hopper figures per task:
-/// - in session: the record's `finished_at − started_at` (µs resolution;
-///   `started_at` is taken when the daemon hands the command to the session,
-///   `finished_at` when the daemon handles the end of its frame), the cost of
-///   one command in a reused session;
-/// - drop → record: the bench's CLOCK_MONOTONIC from after the rename into
-///   incoming/ until inotify reports done/<id>.json, everything included.
+/// - in session: the record's `finished_at − started_at` (µs resolution).
+///   `started_at` is stamped after the daemon has posted the command to the
+///   poller thread, which may already be writing it to the shell, and
+///   `finished_at` when the daemon handles the end of the frame: part of the
+///   round trip is missed, so it is shown without a baseline.
+/// - drop → record: the bench's CLOCK_MONOTONIC from just before the rename
+///   into incoming/ until inotify reports done/<id>.json, everything included
+///   (the figure compared with the baseline).
 ///
 /// Baseline: the same text Hopper writes for a task (a subshell with the two
 /// HOPPER_ exports and `eval 'true'`, then the exit status and a nonce frame
@@ -33,8 +35,8 @@ enum SessionOverhead {
         let done = DirectoryWatch(daemon.spool + "/done")
         var samples = Samples()
         for (i, name) in names.enumerated() {
+            let dropped = Harness.now()  // before the rename: see DropLatency
             daemon.drop(name)
-            let dropped = Harness.now()
             guard let seen = done.wait(forName: name + ".json", timeout: 30) else { daemon.fail("task \(name) did not finish") }
             guard i >= warmUp else { continue }
             samples.dropToRecord.append((seen - dropped) * 1000)

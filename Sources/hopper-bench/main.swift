@@ -127,8 +127,9 @@ if runs("client") {
 if runs("idle") {
     let idle = Scenarios.idle(seconds: idleSeconds, root: tmpfs)
     report.add("idle daemon RSS", mib(idle.rssKiB), "MiB")
-    report.add("idle daemon CPU over \(Int(idleSeconds)) s", idle.cpu, "s")
+    report.add("idle daemon CPU over \(Int(idleSeconds)) s", idle.cpu * 1000, "ms")
     report.add("idle daemon wakeups over \(Int(idleSeconds)) s", Double(idle.wakeups), "")
+    if idle.threadsChanged > 0 { Harness.log("\(idle.threadsChanged) daemon threads started or ended while idle; wakeups is a lower bound") }
 }
 
 print(report.table, terminator: "")
