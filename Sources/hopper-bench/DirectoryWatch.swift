@@ -25,11 +25,12 @@ final class DirectoryWatch {
 
     deinit { inotify.close() }
 
-    /// How many entries of the directory end with `suffix` (one getdents64 listing).
-    func count(suffix: String = ".json") -> Int {
+    /// How many entries of the directory start with `prefix` and end with `suffix` (one getdents64 listing).
+    func count(prefix: String = "", suffix: String = ".json") -> Int {
         guard let d = try? Directory.open(path) else { return 0 }
         defer { d.close() }
-        return ((try? d.entries()) ?? []).filter { $0.hasSuffix(suffix) }.count
+        let head = Array(prefix.utf8), tail = Array(suffix.utf8)
+        return ((try? d.entries()) ?? []).filter { Self.matches($0.bytes, head, tail) }.count
     }
 
     /// Events until `deadline`; empty after a quiet second, nil once the deadline has passed.
@@ -41,25 +42,30 @@ final class DirectoryWatch {
         return (try? inotify.readEvents()) ?? []
     }
 
-    private static func name(_ event: InotifyEvent, endsWith suffix: [UInt8]) -> Bool {
-        event.name.count > suffix.count && Array(event.name.suffix(suffix.count)) == suffix
+    private static func matches(_ name: [UInt8], _ prefix: [UInt8], _ suffix: [UInt8]) -> Bool {
+        name.count > prefix.count + suffix.count && name.starts(with: prefix) && Array(name.suffix(suffix.count)) == suffix
     }
 
-    /// Blocks until at least `n` names ending in `suffix` exist; false at the deadline.
-    func wait(forCount n: Int, suffix: String = ".json", timeout: Double) -> Bool {
+    private static func name(_ event: InotifyEvent, endsWith suffix: [UInt8]) -> Bool {
+        matches(event.name, [], suffix)
+    }
+
+    /// Blocks until at least `n` names starting with `prefix` and ending in
+    /// `suffix` exist; false at the deadline.
+    func wait(forCount n: Int, prefix: String = "", suffix: String = ".json", timeout: Double) -> Bool {
         let deadline = Harness.now() + timeout
-        let tail = Array(suffix.utf8)
-        var seen = count(suffix: suffix)
+        let head = Array(prefix.utf8), tail = Array(suffix.utf8)
+        var seen = count(prefix: prefix, suffix: suffix)
         while true {
             if seen >= n {
-                seen = count(suffix: suffix)
+                seen = count(prefix: prefix, suffix: suffix)
                 if seen >= n { return true }
             }
             guard let batch = events(until: deadline) else { return false }
             if batch.isEmpty || batch.contains(where: \.isOverflow) {
-                seen = count(suffix: suffix)
+                seen = count(prefix: prefix, suffix: suffix)
             } else {
-                seen += batch.filter { Self.name($0, endsWith: tail) }.count
+                seen += batch.filter { Self.matches($0.name, head, tail) }.count
             }
         }
     }

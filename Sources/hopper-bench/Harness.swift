@@ -41,7 +41,7 @@ enum Harness {
     }
 
     static func makeTemp(under base: String) -> String {
-        var template = Array("\(base)/hopper-bench-XXXXXX".utf8CString)
+        var template = Array("\(base)/hopper-bench-\(getpid())-XXXXXX".utf8CString)
         guard let p = mkdtemp(&template) else { fail("cannot create a directory under \(base)") }
         let path = String(cString: p)
         Cleanup.shared.track(directory: path)
@@ -86,18 +86,30 @@ final class Cleanup: Sendable {
     static let shared = Cleanup()
     /// `HOPPER_BENCH_RUN=<pid>`, in the environment of every daemon (and so of every task) started here.
     let marker = "HOPPER_BENCH_RUN=\(getpid())"
-    private let state = Mutex<(daemons: Set<pid_t>, directories: [String])>(([], []))
+    private struct State {
+        var daemons: Set<pid_t> = []
+        var directories: [String] = []
+        /// Set by `run()`: what the main thread starts after that is undone at once.
+        var isClosed = false
+    }
+    private let state = Mutex(State())
 
-    func track(daemon: ProcessID) { state.withLock { _ = $0.daemons.insert(daemon.rawValue) } }
+    func track(daemon: ProcessID) {
+        if state.withLock({ s in s.isClosed ? true : (s.daemons.insert(daemon.rawValue), false).1 }) { kill(daemon.rawValue, SIGKILL) }
+    }
     func forget(daemon: ProcessID) { state.withLock { _ = $0.daemons.remove(daemon.rawValue) } }
-    func track(directory: String) { state.withLock { $0.directories.append(directory) } }
+    func track(directory: String) {
+        if state.withLock({ s in s.isClosed ? true : (s.directories.append(directory), false).1 }) { _ = Harness.run(["/bin/rm", "-rf", directory]) }
+    }
     func forget(directory: String) { state.withLock { $0.directories.removeAll { $0 == directory } } }
 
     /// Daemons get SIGTERM and 10 s to shut down, then SIGKILL; then whatever
     /// still carries the marker is killed and the directories are removed.
+    /// The main thread may still be running (after a signal): from here on
+    /// a daemon it starts is killed and a directory it makes is removed at once.
     func run() {
         let (daemons, directories) = state.withLock { s in
-            defer { s = ([], []) }
+            defer { s.daemons = []; s.directories = []; s.isClosed = true }
             return (s.daemons, s.directories)
         }
         for pid in daemons { kill(pid, SIGTERM) }
@@ -108,6 +120,7 @@ final class Cleanup: Sendable {
         }
         _ = ProcessScan.killMarked(marker)
         for d in directories { _ = Harness.run(["/bin/rm", "-rf", d]) }
+        _ = ProcessScan.killMarked(marker)
     }
 
     /// SIGINT and SIGTERM clean up, then exit 128 + the signal. Call it

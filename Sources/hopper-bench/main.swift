@@ -7,20 +7,20 @@ import HopperCore
 //   --long         also 20,000 tasks sustained on disk, durability none and fsync
 //   --n N          tasks per throughput scenario (default 2000)
 //   --json FILE    also write the figures as JSON
-//   --only NAME    only one group: exec, session, latency, overhead, backlog, client, idle
+//   --only A,B     only these groups: exec, session, latency, overhead, backlog, client, idle
 
 Cleanup.shared.installSignalHandlers()
 var arguments = CommandLine.arguments.dropFirst()
-var smoke = false, long = false, jsonPath: String?, n = 2000, only: String?
+var smoke = false, long = false, jsonPath: String?, n = 2000, only: Set<String>?
 while let a = arguments.popFirst() {
     switch a {
     case "--smoke": smoke = true; n = 200
     case "--long": long = true
     case "--json": jsonPath = arguments.popFirst()
     case "--n": n = Int(arguments.popFirst() ?? "") ?? n
-    case "--only": only = arguments.popFirst()
+    case "--only": only = Set((arguments.popFirst() ?? "").split(separator: ",").map(String.init))
     case "--help", "-h":
-        print("usage: hopper-bench [--smoke] [--long] [--n N] [--json FILE] [--only exec|session|latency|overhead|backlog|client|idle]")
+        print("usage: hopper-bench [--smoke] [--long] [--n N] [--json FILE] [--only GROUP,...]  (groups: exec session latency overhead backlog client idle)")
         exit(0)
     default:
         FileDescriptor.standardError.writeLine("hopper-bench: unknown option \(a)")
@@ -39,8 +39,8 @@ let idleSeconds: Double = smoke ? 1 : 10
 var report = Report()
 let began = Harness.now()
 
-/// Whether the group `name` runs (all do unless --only names one).
-@MainActor func runs(_ name: String) -> Bool { only == nil || only == name }
+/// Whether the group `name` runs (all do unless --only lists some).
+@MainActor func runs(_ name: String) -> Bool { only?.contains(name) ?? true }
 
 /// 100000 → "100,000".
 func thousands(_ v: Int) -> String {
