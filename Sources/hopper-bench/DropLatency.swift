@@ -35,7 +35,7 @@ enum DropLatency {
             dropped.append(Harness.now())
             daemon.drop(name)
         }
-        if !done.wait(forCount: count, timeout: 60) { daemon.fail("latency tasks did not finish") }
+        if !done.wait(forCount: count, timeout: 300) { daemon.fail("latency tasks did not finish") }
         return names.indices.map { i in
             guard let text = Harness.read("\(daemon.spool)/done/\(names[i]).out"),
                   let ns = Int64(text.split(separator: "\n").first ?? "") else {
