@@ -14,7 +14,10 @@ let package = Package(
         .target(name: "HopperCore", dependencies: ["CHopperShim"]),
         .executableTarget(name: "hopper", dependencies: ["HopperCore"]),
         // The benchmark (`swift run -c release hopper-bench`): figures beside same-run baselines.
-        .executableTarget(name: "hopper-bench", dependencies: ["HopperCore"]),
+        // Depends on both executables so that building it builds the binaries it runs.
+        .executableTarget(name: "hopper-bench", dependencies: ["HopperCore", "hopper", "hopper-bench-probe"]),
+        // The latency probe: prints its CLOCK_MONOTONIC start time (C, no shell, no runtime start-up).
+        .executableTarget(name: "hopper-bench-probe"),
         // Depends on the executable so `swift test` builds it: integration tests run the real binary.
         .testTarget(name: "HopperCoreTests", dependencies: ["HopperCore", "hopper"], exclude: ["Fixtures"]),
     ],

@@ -1,16 +1,6 @@
 import Glibc
 import HopperCore
 
-/// One row of the table: a Hopper figure beside its baseline from the same run.
-struct Row {
-    var scenario: String
-    var hopper: String
-    var baseline: String
-    var ratio: String
-    var value: Double
-    var baselineValue: Double?
-}
-
 /// The scenarios of the benchmark. Each measures Hopper and, where there is
 /// one, the baseline the issue names, in the same run.
 enum Scenarios {
@@ -24,7 +14,7 @@ enum Scenarios {
             sem.acquire()
             var request = SpawnRequest(executable: "/bin/true", arguments: ["true"], environment: [])
             request.newProcessGroup = true
-            let process = try! Spawner.spawn(request)
+            guard let process = try? Spawner.spawn(request) else { Harness.fail("cannot spawn /bin/true") }
             Reaper.shared.onExit(process.pid) { _ in sem.release() }
         }
         for _ in 0..<inFlight { sem.acquire() }
@@ -35,7 +25,7 @@ enum Scenarios {
     static func throughput(_ n: Int, provider: String, durability: String, root: String) -> Double {
         let daemon = BenchDaemon(under: root, config: #"{"workers": 2, "durability": "\#(durability)", "default_provider": "\#(provider)"}"#)
         defer { daemon.stop() }
-        return rate(n, daemon.drop(n, request: #"{"command": "true"}"#))
+        return rate(n, daemon.run(n, request: #"{"command": "true"}"#))
     }
 
     /// The session baseline: `n` subshell round trips written straight into one sh.
@@ -43,12 +33,12 @@ enum Scenarios {
         var request = SpawnRequest(executable: "/bin/sh", arguments: ["sh"], environment: [])
         request.stdin = .pipe
         request.stdout = .pipe
-        let sh = try! Spawner.spawn(request)
+        guard let sh = try? Spawner.spawn(request) else { Harness.fail("cannot spawn /bin/sh") }
         let line = Array("( true ) </dev/null\nprintf 'M %d\\n' $?\n".utf8)
         var buffer = [UInt8](repeating: 0, count: 256)
         let start = Harness.now()
         for _ in 0..<n {
-            try! sh.stdin!.writeAll(line)
+            do { try sh.stdin!.writeAll(line) } catch { Harness.fail("cannot write to sh: \(error)") }
             var got = 0
             repeat { got = buffer.withUnsafeMutableBytes { read(sh.stdout!.rawValue, $0.baseAddress, $0.count) } } while got > 0 && buffer[got - 1] != UInt8(ascii: "\n")
         }
@@ -79,27 +69,18 @@ enum Scenarios {
         return (submit, cp)
     }
 
-    /// Idle daemon: RSS and CPU seconds over `seconds`.
-    static func idle(seconds: Double, root: String) -> (rssKiB: Int, cpu: Double) {
+    /// Idle daemon: RSS, and CPU seconds, context switches (all threads) and
+    /// threads that came or went over `seconds`, after a settling second.
+    static func idle(seconds: Double, root: String) -> (rssKiB: Int, cpu: Double, wakeups: Int, threadsChanged: Int) {
         let daemon = BenchDaemon(under: root, config: #"{"workers": 2, "durability": "none"}"#)
         defer { daemon.stop() }
-        let before = daemon.cpuSeconds
-        usleep(useconds_t(seconds * 1e6))
-        return (daemon.rssKiB, daemon.cpuSeconds - before)
+        // Let start-up settle (first status write, worker threads going idle) before counting.
+        Harness.sleep(until: Harness.now() + 1)
+        let probe = daemon.probe
+        let cpu = probe.cpuSeconds, switches = probe.contextSwitches
+        Harness.sleep(until: Harness.now() + seconds)
+        let after = probe.contextSwitches
+        let changed = Set(switches.keys).symmetricDifference(after.keys).count
+        return (probe.rssKiB, probe.cpuSeconds - cpu, ProcessProbe.switches(from: switches, to: after), changed)
     }
-}
-
-/// A counting semaphore for the direct-spawn baseline.
-final class Semaphore: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    private var cond = pthread_cond_t()
-    private var count: Int
-    init(_ count: Int) { self.count = count; pthread_mutex_init(&mutex, nil); pthread_cond_init(&cond, nil) }
-    func acquire() {
-        pthread_mutex_lock(&mutex)
-        while count == 0 { pthread_cond_wait(&cond, &mutex) }
-        count -= 1
-        pthread_mutex_unlock(&mutex)
-    }
-    func release() { pthread_mutex_lock(&mutex); count += 1; pthread_cond_signal(&cond); pthread_mutex_unlock(&mutex) }
 }

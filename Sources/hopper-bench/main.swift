@@ -3,19 +3,24 @@ import HopperCore
 
 // hopper-bench: measures Hopper beside a baseline in the same run and prints
 // one table (and, with --json FILE, the same figures as JSON).
-//   --smoke        a few hundred tasks, for CI (figures printed, never asserted)
+//   --smoke        every scenario in a small form, for CI (figures printed, never asserted)
+//   --long         also 20,000 tasks sustained on disk, durability none and fsync
 //   --n N          tasks per throughput scenario (default 2000)
 //   --json FILE    also write the figures as JSON
+//   --only A,B     only these groups: exec, session, latency, overhead, backlog, client, idle
 
+Cleanup.shared.installSignalHandlers()
 var arguments = CommandLine.arguments.dropFirst()
-var smoke = false, jsonPath: String?, n = 2000
+var smoke = false, long = false, jsonPath: String?, n = 2000, only: Set<String>?
 while let a = arguments.popFirst() {
     switch a {
     case "--smoke": smoke = true; n = 200
+    case "--long": long = true
     case "--json": jsonPath = arguments.popFirst()
     case "--n": n = Int(arguments.popFirst() ?? "") ?? n
+    case "--only": only = Set((arguments.popFirst() ?? "").split(separator: ",").map(String.init))
     case "--help", "-h":
-        print("usage: hopper-bench [--smoke] [--n N] [--json FILE]")
+        print("usage: hopper-bench [--smoke] [--long] [--n N] [--json FILE] [--only GROUP,...]  (groups: exec session latency overhead backlog client idle)")
         exit(0)
     default:
         FileDescriptor.standardError.writeLine("hopper-bench: unknown option \(a)")
@@ -26,44 +31,110 @@ Reaper.shared.start()
 Orphans.adoptOrphans()
 let tmpfs = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp"
 let disk = "/tmp"
-var rows: [Row] = []
-func f(_ v: Double, _ unit: String) -> String { v >= 100 ? "\(Int(v.rounded())) \(unit)" : "\((v * 100).rounded() / 100) \(unit)" }
-@MainActor func add(_ scenario: String, _ value: Double, _ unit: String, baseline: Double?, _ baseUnit: String = "") {
-    let ratio = baseline.map { "\((value / $0 * 100).rounded() / 100)×" } ?? "—"
-    rows.append(Row(scenario: scenario, hopper: f(value, unit), baseline: baseline.map { f($0, baseUnit.isEmpty ? unit : baseUnit) } ?? "—",
-                    ratio: ratio, value: value, baselineValue: baseline))
-    FileDescriptor.standardError.writeLine("  \(scenario): \(f(value, unit))")
+let longN = 20_000
+let latencyCount = smoke ? 50 : 300
+let overheadCount = smoke ? 50 : 300
+let (small, large) = smoke ? (500, 2_000) : (10_000, 100_000)
+let idleSeconds: Double = smoke ? 1 : 10
+var report = Report()
+let began = Harness.now()
+
+/// Whether the group `name` runs (all do unless --only lists some).
+@MainActor func runs(_ name: String) -> Bool { only?.contains(name) ?? true }
+
+/// 100000 → "100,000".
+func thousands(_ v: Int) -> String {
+    let s = String(v)
+    return s.enumerated().map { i, c in (i > 0 && (s.count - i) % 3 == 0 ? "," : "") + String(c) }.joined()
 }
 
-FileDescriptor.standardError.writeLine("hopper-bench: \(n) tasks per throughput scenario, 2 workers")
-let ceiling = Scenarios.directSpawn(n)
-for (dir, label) in [(tmpfs, "tmpfs"), (disk, "disk")] where !(smoke && label == "disk") {
-    for durability in smoke ? ["none"] : ["none", "fsync"] {
-        add("exec throughput, \(label), \(durability)", Scenarios.throughput(n, provider: "exec", durability: durability, root: dir), "tasks/s", baseline: ceiling)
-    }
-}
-let raw = Scenarios.rawShell(n)
-add("session throughput, tmpfs, none", Scenarios.throughput(n, provider: "sh", durability: "none", root: tmpfs), "tasks/s", baseline: raw)
-let client = Scenarios.client(runs: smoke ? 5 : 30, root: tmpfs)
-add("hopper submit (median wall)", client.submit, "ms", baseline: client.cp)
-let idle = Scenarios.idle(seconds: smoke ? 1 : 10, root: tmpfs)
-add("idle daemon RSS", Double(idle.rssKiB) / 1024, "MiB", baseline: nil)
-add("idle daemon CPU over \(smoke ? 1 : 10) s", idle.cpu, "s", baseline: nil)
+FileDescriptor.standardError.writeLine("hopper-bench: \(n) tasks per throughput scenario, 2 workers\(smoke ? " (smoke)" : "")\(long ? " (long)" : "")")
 
-var table = "| scenario | Hopper | baseline (same run) | ratio |\n|---|---|---|---|\n"
-for r in rows { table += "| \(r.scenario) | \(r.hopper) | \(r.baseline) | \(r.ratio) |\n" }
-print(table, terminator: "")
-print("baselines: exec = /bin/true spawned directly with posix_spawn, 2 in flight; session = subshell round trips written straight into one sh; submit = cp of the same request file")
-if let jsonPath {
-    var w = JSONWriter()
-    w.beginArray()
-    for r in rows {
-        w.beginObject()
-        w.field("scenario", r.scenario)
-        w.field("hopper", r.value)
-        w.field("baseline", r.baselineValue)
-        w.endObject()
+// Throughput, exec mode.
+var execTmpfsNone: Double?
+if runs("exec") {
+    let ceiling = Scenarios.directSpawn(n)
+    for (dir, label) in [(tmpfs, "tmpfs"), (disk, "disk")] where !(smoke && label == "disk") {
+        for durability in smoke ? ["none"] : ["none", "fsync"] {
+            let rate = Scenarios.throughput(n, provider: "exec", durability: durability, root: dir)
+            if label == "tmpfs" && durability == "none" { execTmpfsNone = rate }
+            report.add("exec throughput, \(label), \(durability)", rate, "tasks/s", baseline: ceiling)
+        }
     }
-    w.endArray()
-    Harness.write(jsonPath, w.string + "\n")
+    if long {
+        for durability in ["none", "fsync"] {
+            report.add("exec throughput, disk, \(durability), \(thousands(longN)) sustained",
+                       Scenarios.throughput(longN, provider: "exec", durability: durability, root: disk), "tasks/s", baseline: ceiling)
+        }
+    }
 }
+
+// Throughput, session mode.
+if runs("session") {
+    let raw = Scenarios.rawShell(n)
+    report.add("session throughput, tmpfs, none", Scenarios.throughput(n, provider: "sh", durability: "none", root: tmpfs), "tasks/s", baseline: raw)
+}
+
+// Drop → start latency.
+if runs("latency") {
+    let direct = Percentiles(DropLatency.direct(count: latencyCount, interval: 0.01))
+    for (dir, label, durability) in [(tmpfs, "tmpfs", "none"), (disk, "disk", "fsync")] where !(smoke && label == "disk") {
+        let hopper = Percentiles(DropLatency.hopper(count: latencyCount, interval: 0.01, durability: durability, root: dir))
+        for p in [50.0, 90, 99] {
+            report.add("drop → start p\(Int(p)), \(label), \(durability)", hopper.at(p), "ms", baseline: direct.at(p))
+        }
+    }
+}
+
+// Session command overhead.
+if runs("overhead") {
+    let session = SessionOverhead.hopper(count: overheadCount, root: tmpfs)
+    let pipe = Percentiles(SessionOverhead.rawShell(count: overheadCount))
+    let inSession = Percentiles(session.inSession), dropToRecord = Percentiles(session.dropToRecord)
+    for p in [50.0, 99] {
+        report.add("session command p\(Int(p)), drop → record", dropToRecord.at(p), "ms", baseline: pipe.at(p))
+    }
+    for p in [50.0, 99] {
+        report.add("session command p\(Int(p)), record started_at → finished_at", inSession.at(p), "ms")
+    }
+}
+
+// Memory, processes, start-up recovery and throughput with a backlog.
+let mib = { (kib: Int) in Double(kib) / 1024 }
+if runs("backlog") {
+    let backlog = Backlog.measure(small: small, large: large, n: n, root: tmpfs)
+    report.add("accept \(thousands(small)) dropped tasks", Double(small) / backlog.acceptSmall, "tasks/s")
+    report.add("accept \(thousands(large - small)) more (\(thousands(large)) queued)", Double(large - small) / backlog.acceptRest, "tasks/s")
+    report.add("daemon RSS, 2 running, none queued", mib(backlog.rssBefore), "MiB")
+    report.add("daemon RSS, \(thousands(small)) queued", mib(backlog.rssSmall), "MiB")
+    report.add("daemon RSS, \(thousands(large)) queued", mib(backlog.rssLarge), "MiB")
+    report.add("RSS per queued task (\(thousands(large)))", Double((backlog.rssLarge - backlog.rssBefore) * 1024) / Double(large), "bytes")
+    report.add("extra processes, \(thousands(small)) queued", Double(backlog.processesSmall - backlog.processesBefore), "")
+    report.add("extra processes, \(thousands(large)) queued", Double(backlog.processesLarge - backlog.processesBefore), "")
+    report.add("stop (SIGTERM → exit), \(thousands(large)) queued", backlog.stop, "s")
+    report.add("restart → first task started, \(thousands(large)) queued", backlog.firstStart, "s")
+    report.add("daemon RSS after restart, \(thousands(large)) queued", mib(backlog.rssRecovered), "MiB")
+    report.add("exec throughput, tmpfs, none, \(thousands(large)) queued", backlog.throughput, "tasks/s", baseline: execTmpfsNone)
+}
+
+// Client.
+if runs("client") {
+    let client = Scenarios.client(runs: smoke ? 5 : 30, root: tmpfs)
+    report.add("hopper submit (median wall)", client.submit, "ms", baseline: client.cp)
+}
+
+// Idle.
+if runs("idle") {
+    let idle = Scenarios.idle(seconds: idleSeconds, root: tmpfs)
+    report.add("idle daemon RSS", mib(idle.rssKiB), "MiB")
+    report.add("idle daemon CPU over \(Int(idleSeconds)) s", idle.cpu * 1000, "ms")
+    report.add("idle daemon wakeups over \(Int(idleSeconds)) s", Double(idle.wakeups), "")
+    if idle.threadsChanged > 0 { Harness.log("\(idle.threadsChanged) daemon threads started or ended while idle; wakeups is a lower bound") }
+}
+
+print(report.table, terminator: "")
+print("baselines: exec = /bin/true spawned directly with posix_spawn, 2 in flight; session = subshell round trips written straight into one sh; "
+    + "drop → start = hopper-bench-probe spawned directly; session command = Hopper's framed subshell written straight into one sh; "
+    + "backlog throughput = the exec tmpfs none row (no backlog); submit = cp of the same request file")
+FileDescriptor.standardError.writeLine("hopper-bench: done in \(Int(Harness.now() - began)) s")
+if let jsonPath { Harness.write(jsonPath, report.json) }
