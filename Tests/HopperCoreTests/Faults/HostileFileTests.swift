@@ -183,3 +183,79 @@ import Testing
         #expect(t.survivors().isEmpty)
     }
 }
+
+/// A client that writes a request in place under its final name instead of
+/// write-then-rename (SPEC section 2: "taken when it is closed after
+/// writing"). Whatever it does, nothing is lost: the task runs the whole
+/// text, or the file is rejected and kept, never half-run.
+@Suite(.serialized) struct CarelessWriterTests {
+    /// A descriptor a test writes through in pieces.
+    final class Writer {
+        let fd: Int32
+        init(_ path: String, append: Bool = false) throws {
+            fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC), 0o644)
+            guard fd >= 0 else { throw SystemError("open", path, errno: .current) }
+        }
+        func write(_ text: String) throws { try FileDescriptor(rawValue: fd).writeAll(Array(text.utf8)) }
+        func close() { Glibc.close(fd) }
+    }
+
+    static func halves(_ text: String) -> (String, String) {
+        let middle = text.index(text.startIndex, offsetBy: text.count / 2)
+        return (String(text[..<middle]), String(text[middle...]))
+    }
+
+    @Test func halfWrittenFilesRunWholeOrAreRejectedAndKept() async throws {
+        let t = try TestSpool(config: TestSpool.configuration(#""default_provider": "exec""#))
+        try Spool.create(at: t.spool)
+        let incoming = t.spool + "/incoming/"
+        // Half-written when the daemon starts: the start scan takes it as it is.
+        let earlyText = #"{"id": "early", "command": "echo early"}"#
+        let early = try Writer(incoming + "early.json")
+        try early.write(Self.halves(earlyText).0)
+        let daemon = try await DaemonProcess(t).ready()
+        let daemonBefore = try FaultProbes.usage(daemon)
+
+        // One open, two writes with a pause: waited for until the close.
+        let heldText = #"{"id": "held", "command": "echo held whole"}"#
+        let held = try Writer(incoming + "held.json")
+        try held.write(Self.halves(heldText).0)
+        try t.drop("marker1.json", #"{"id": "marker1", "command": "true"}"#)
+        _ = try await eventuallyValue("a task dropped after the half") { t.record("marker1") }
+        #expect(t.names("incoming").contains("held.json"), "not taken while open for writing")
+        #expect(t.record("held") == nil)
+        try held.write(Self.halves(heldText).1)
+        held.close()
+        let record = try await eventuallyValue("held's record") { t.record("held") }
+        #expect(record["state"] == .string("succeeded"))
+        #expect(t.read("done/held.out") == "held whole\n")
+
+        // Two opens: the first close hands over half a request, which is rejected and kept;
+        // the second open makes a new file of the rest, rejected and kept too.
+        let twiceText = #"{"id": "twice", "command": "echo twice"}"#
+        let first = try Writer(incoming + "twice.json")
+        try first.write(Self.halves(twiceText).0)
+        first.close()
+        #expect(try await FaultProbes.rejection(t, "twice.json")["error"] == .string("invalid_json"))
+        let second = try Writer(incoming + "twice.json", append: true)
+        try second.write(Self.halves(twiceText).1)
+        second.close()
+        try await eventually("the rest filed apart") { t.read("rejected/twice.json.1.error.json") != nil }
+        #expect((t.read("rejected/twice.json") ?? "") + (t.read("rejected/twice.json.1") ?? "") == twiceText, "every byte kept")
+        #expect(t.record("twice") == nil, "half a request never runs")
+
+        // The early one was rejected half-written; its writer finishes into the kept file.
+        #expect(try await FaultProbes.rejection(t, "early.json")["error"] == .string("invalid_json"))
+        try early.write(Self.halves(earlyText).1)
+        early.close()
+        #expect(t.read("rejected/early.json") == earlyText)
+        #expect(t.record("early") == nil)
+
+        try t.drop("next.json", #"{"id": "next", "command": "true"}"#)
+        _ = try await eventuallyValue("the next task") { t.record("next") }
+        #expect(t.records().count == 3, "marker1, held, next: \(t.records().keys.sorted())")
+        try await FaultProbes.descriptorsSettle(daemon, at: daemonBefore.fds)
+        #expect(try await daemon.stop() == .exited(0))
+        #expect(t.survivors().isEmpty)
+    }
+}
