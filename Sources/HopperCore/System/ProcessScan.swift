@@ -17,12 +17,17 @@ public enum ProcessScan {
         var found: [ProcessID] = []
         for name in (try? proc.entries()) ?? [] {
             guard let text = name.string, let pid = pid_t(text), pid != me else { continue }
-            guard let environ = try? AtomicFile.read(FileName("\(text)/environ"), in: proc, limit: 1 << 20) else { continue }
-            if environ.split(separator: 0, omittingEmptySubsequences: true).contains(where: { $0.elementsEqual(needle) }) {
-                found.append(ProcessID(rawValue: pid))
-            }
+            if environment(of: ProcessID(rawValue: pid), in: proc, holdsAll: [needle]) { found.append(ProcessID(rawValue: pid)) }
         }
         return found
+    }
+
+    /// Whether `/proc/<pid>/environ` (the environment the process was
+    /// started with) holds every one of `entries` exactly.
+    static func environment(of pid: ProcessID, in proc: Directory, holdsAll entries: [[UInt8]]) -> Bool {
+        guard let environ = try? AtomicFile.read(FileName("\(pid.rawValue)/environ"), in: proc, limit: 1 << 20) else { return false }
+        let variables = environ.split(separator: 0, omittingEmptySubsequences: true)
+        return entries.allSatisfy { entry in variables.contains { $0.elementsEqual(entry) } }
     }
 
     /// SIGKILLs every process marked with `entry` and its process group.
@@ -59,6 +64,31 @@ public enum Orphans {
             }
         }
         return result
+    }
+
+    /// SIGKILLs the daemon's children, other than `except`, whose environment
+    /// holds every one of `entries`, each with its process group: what a
+    /// task left behind after escaping its process group with setsid(2),
+    /// adopted by the daemon when its parent exited. Returns how many.
+    ///
+    /// A process that cleared its environment, or whose parent (outside the
+    /// task's group) is still alive, is not found.
+    @discardableResult
+    public static func killEscaped(markedWith entries: [String], except: Set<ProcessID> = []) -> Int {
+        let children = children().filter { !except.contains($0) }
+        guard !children.isEmpty, let proc = try? Directory.open("/proc") else { return 0 }
+        defer { proc.close() }
+        let needles = entries.map { Array($0.utf8) }
+        var killed = 0
+        for pid in children where ProcessScan.environment(of: pid, in: proc, holdsAll: needles) {
+            // Its group only when it leads one of its own: one caught between
+            // fork and setsid is still in its task's group, which may be a
+            // session's that runs on.
+            if getpgid(pid.rawValue) == pid.rawValue { ProcessGroup.signal(pid, .kill) }
+            ProcessGroup.signalProcess(pid, .kill)
+            killed += 1
+        }
+        return killed
     }
 
     /// SIGKILLs the daemon's children that belong to process group `group`
