@@ -99,3 +99,30 @@ import Testing
         #expect(t.survivors().isEmpty)
     }
 }
+
+/// A `jsonl` agent that misbehaves with its output.
+@Suite(.serialized) struct MisbehavingAgentTests {
+    @Test func anEndlessLineIsOutputNotHeldInMemory() async throws {
+        let agent = SessionTests.fixtures + "/agent-flood.sh"
+        let t = try TestSpool(config: TestSpool.configuration(
+            #""providers": {"flood": {"mode": "session", "protocol": "jsonl", "command": ["\#(agent)", "1000000000"], "max_sessions": 1}}, "limits": {"max_output_bytes": 1048576}"#))
+        let daemon = try await DaemonProcess(t).ready()
+        try t.drop("warm.json", #"{"id": "warm", "command": "true"}"#)
+        _ = try await eventuallyValue("the warm-up") { t.record("warm") }
+        let before = try FaultProbes.usage(daemon)
+        try t.drop("flood.json", #"{"id": "flood", "provider": "flood", "command": "go"}"#)
+        let peak = try await FaultProbes.peakMemory(daemon, "the flood's record", timeout: 120) { t.record("flood") != nil }
+        let record = try #require(t.record("flood"))
+        #expect(record["state"] == .string("succeeded"), "\(record["message"] ?? .null)")
+        #expect(record["result"]?.objectValue?["result"] == .string("flooded"), "the line after the flood is still the result")
+        #expect(record["truncated"] == .bool(true))
+        #expect((record["stdout_bytes"]?.intValue ?? 0) > 1_000_000_000)
+        #expect(peak - before.rssKiB < 64 * 1024, "RSS: \(before.rssKiB) KiB before, peak \(peak) KiB")
+        // The same session answers the next message.
+        try t.drop("again.json", #"{"id": "again", "provider": "flood", "command": "go"}"#)
+        let again = try await eventuallyValue("again", timeout: 120) { t.record("again") }
+        #expect(again["session"] == record["session"])
+        #expect(try await daemon.stop() == .exited(0))
+        #expect(t.survivors().isEmpty)
+    }
+}
