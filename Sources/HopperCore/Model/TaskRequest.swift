@@ -76,7 +76,9 @@ public struct TaskRequest: Sendable, Equatable {
             guard let t = Timestamp(rfc3339: s) else {
                 throw HopperError(.invalidField, "field \"run_after\": expected an RFC 3339 time such as 2026-01-31T23:00:00Z, got \(FieldReader.describe(.string(s)))", field: "run_after")
             }
-            runAfter = t
+            // Task files keep microseconds; a leap second or a finer fraction
+            // would otherwise read back a few nanoseconds earlier after a restart.
+            runAfter = t.wholeMicroseconds
         }
         if let list = try r.stringArray("after") {
             for s in list {

@@ -138,6 +138,19 @@ import Testing
         #expect(request.queueTimeout == 0 && request.queueTimeout?.sign == .plus)
     }
 
+    @Test func runAfterReadsBackAsWritten() throws {
+        // Found by the fuzzer at 10 million inputs: a leap second (59.999999999) came back as 59.999999.
+        for time in ["2026-01-01T00:00:60Z", "2026-01-01T00:00:00.123456789Z", "1969-12-31T23:59:59.9999999Z"] {
+            let rules = TaskRequest.Rules(providers: nil, maxTimeout: 10)
+            let request = try TaskRequest.parse(Array(#"{"command": "x", "run_after": "\#(time)"}"#.utf8), rules: rules)
+            var w = JSONWriter()
+            w.beginObject()
+            request.write(to: &w)
+            w.endObject()
+            #expect(try TaskRequest.parse(w.bytes, rules: rules) == request, "\(time)")
+        }
+    }
+
     @Test func twoFilesWithTheSameIdAtOnceRunOnce() async throws {
         let t = try TestSpool(config: TestSpool.configuration(#""default_provider": "exec""#))
         // Pairs present at start are taken in one scan; pairs dropped live, in one instant, by inotify.
