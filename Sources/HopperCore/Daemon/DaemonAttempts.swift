@@ -93,6 +93,7 @@ extension Daemon {
                                            workingDirectory: cwd, stdin: task.request.stdin.map { Array($0.utf8) },
                                            stdout: out, stderr: err, outputLimit: config.maxOutputBytes)
             launch.mask = mask
+            launch.marker = escapeMarker(id)
             do {
                 process = try runner.start(launch) { result in queue.post(.exited(id, attempt: number, result)) }
             } catch {
@@ -128,6 +129,12 @@ extension Daemon {
         startsPausedUntil = MonotonicInstant.now().adding(seconds: 0.05)
         schedule(after: 0.05, .publish)
         log.warning("task", "out of resources; the task goes back to queued", [("id", task.id.rawValue), ("error", "\(error.errno)")])
+    }
+
+    /// The environment entries every process of one task carries (a session
+    /// task's through the `export` before it), and no other process.
+    func escapeMarker(_ id: TaskID) -> [String] {
+        ["HOPPER_TASK_ID=\(id.rawValue)", "\(Daemon.runMarker)=\(runID)"]
     }
 
     /// The environment of a task: the daemon's, the provider's, the task's,
@@ -173,6 +180,10 @@ extension Daemon {
     func finishAttempt(_ id: TaskID, number: Int, end: AttemptEnd, output: OutputCounts) {
         guard let attempt = attempts[id], attempt.number == number else { return }
         attempts[id] = nil
+        if attempt.inSessionProcess {
+            // What the task left outside the session's group (setsid), adopted by the daemon.
+            Orphans.killEscaped(markedWith: escapeMarker(id), except: [attempt.process.pid])
+        }
         if let session = attempt.session {
             let sessionLost = if case .sessionLost = end { true } else { false }
             if attempt.inSessionProcess && (attempt.timedOut || attempt.cancelled || sessionLost || attempt.stoppedForShutdown) {

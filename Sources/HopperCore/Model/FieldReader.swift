@@ -80,7 +80,8 @@ public struct FieldReader {
         guard let d = v.doubleValue else { throw invalid(key, expectation, v) }
         guard exclusive ? d > minimum : d >= minimum else { throw invalid(key, expectation, v) }
         guard d <= maximum else { throw invalid(key, "at most \(FieldReader.format(maximum)) seconds", v) }
-        return d
+        // -0.0 is zero: never written back as "-0.0".
+        return d == 0 ? 0 : d
     }
 
     public mutating func bool(_ key: String) throws(HopperError) -> Bool? {

@@ -50,6 +50,7 @@ public struct TaskRequest: Sendable, Equatable {
             self.id = id
         }
         command = try r.required("command") { (r, k) throws(HopperError) in try r.string(k, nonEmpty: true) }
+        try TaskRequest.refuseNUL(command, field: "command")
         if let p = try r.string("provider", nonEmpty: true) {
             guard rules.providers?.contains(p) ?? true else {
                 throw HopperError(.invalidField, "field \"provider\": no provider named \(FieldReader.describe(.string(p))) is configured", field: "provider")
@@ -58,8 +59,10 @@ public struct TaskRequest: Sendable, Equatable {
         }
         stdin = try r.string("stdin")
         env = (try r.stringMap("env", keyPattern: isEnvironmentName, keyDescription: "an environment variable name ([A-Za-z_][A-Za-z0-9_]*)") ?? []).map { Pair($0.0, $0.1) }
+        for pair in env { try TaskRequest.refuseNUL(pair.value, field: "env." + pair.name) }
         if let c = try r.string("cwd", nonEmpty: true) {
             guard c.hasPrefix("/") else { throw HopperError(.invalidField, "field \"cwd\": expected an absolute path, got \(FieldReader.describe(.string(c)))", field: "cwd") }
+            try TaskRequest.refuseNUL(c, field: "cwd")
             cwd = c
         }
         if let t = try r.seconds("timeout", exclusive: true) {
@@ -73,7 +76,9 @@ public struct TaskRequest: Sendable, Equatable {
             guard let t = Timestamp(rfc3339: s) else {
                 throw HopperError(.invalidField, "field \"run_after\": expected an RFC 3339 time such as 2026-01-31T23:00:00Z, got \(FieldReader.describe(.string(s)))", field: "run_after")
             }
-            runAfter = t
+            // Task files keep microseconds; a leap second or a finer fraction
+            // would otherwise read back a few nanoseconds earlier after a restart.
+            runAfter = t.wholeMicroseconds
         }
         if let list = try r.stringArray("after") {
             for s in list {
@@ -87,6 +92,14 @@ public struct TaskRequest: Sendable, Equatable {
         queueTimeout = try r.seconds("queue_timeout")
         labels = (try r.stringMap("labels") ?? []).map { Pair($0.0, $0.1) }
         reader = r
+    }
+
+    /// JSON may carry `\u0000`, but an argv element, an environment value or a
+    /// path cannot: C would cut it there and run something else (a `cwd` of
+    /// "/tmp\u0000/x" would run in /tmp). Refused at intake, as in a script.
+    static func refuseNUL(_ value: String, field: String) throws(HopperError) {
+        guard value.utf8.contains(0) else { return }
+        throw HopperError(.invalidField, "field \(FieldReader.quote(field)): contains a NUL byte, which no command, environment or path can hold", field: field)
     }
 
     /// Decodes a whole request document, rejecting unknown fields.

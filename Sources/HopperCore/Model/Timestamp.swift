@@ -114,6 +114,12 @@ public struct Timestamp: Sendable, Hashable, Comparable {
         nanoseconds = total
     }
 
+    /// This instant cut down to the microsecond, the precision `rfc3339`
+    /// writes: what is stored is then exactly what is read back.
+    public var wholeMicroseconds: Timestamp {
+        Timestamp(nanoseconds: Self.floorDivide(nanoseconds, 1000).0 * 1000)
+    }
+
     /// Seconds since the epoch; exact to about a quarter microsecond today.
     public var seconds: Double { Double(nanoseconds) / Double(Self.nanosecondsPerSecond) }
 

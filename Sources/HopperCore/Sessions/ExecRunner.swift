@@ -15,8 +15,10 @@ public struct RunResult: Sendable {
 /// back once, when the command has exited and its output is drained.
 ///
 /// When the command exits, whatever it left in its process group is killed,
-/// so no process of a task outlives it. A descendant that escaped the group
-/// and still holds the pipes gets `drainGrace` seconds before they are closed.
+/// and so is what escaped the group with setsid(2) and was adopted by the
+/// daemon (found by `Launch.marker` in its environment), so no process of a
+/// task outlives it. A descendant that escaped unnoticed and still holds the
+/// pipes gets `drainGrace` seconds before they are closed.
 public final class ExecRunner: Sendable {
     let poller = Poller.shared
     let drainGrace: Double
@@ -35,6 +37,9 @@ public final class ExecRunner: Sendable {
         public var stderr: FileDescriptor
         public var outputLimit: Int
         public var mask = SecretMask()
+        /// Environment entries that only this attempt's processes carry
+        /// (and their descendants, unless they clear their environment).
+        public var marker: [String] = []
     }
 
     /// Spawns the attempt. On success the runner owns `launch.stdout` and
@@ -48,7 +53,7 @@ public final class ExecRunner: Sendable {
         let process = try Spawner.spawn(request)
         let attempt = Attempt(process: process, out: OutputSink(file: launch.stdout, limit: launch.outputLimit, mask: launch.mask),
                               err: OutputSink(file: launch.stderr, limit: launch.outputLimit, mask: launch.mask), poller: poller,
-                              drainGrace: drainGrace, completion: completion)
+                              drainGrace: drainGrace, marker: launch.marker, completion: completion)
         let stdin = launch.stdin
         poller.execute { attempt.begin(stdin: stdin) }
         return process
@@ -62,6 +67,7 @@ private final class Attempt: @unchecked Sendable {
     let err: OutputSink
     let poller: Poller
     let drainGrace: Double
+    let marker: [String]
     let completion: @Sendable (RunResult) -> Void
     /// Poller tokens of the streams still open, by descriptor.
     var streams: [(fd: FileDescriptor, token: Int)] = []
@@ -69,13 +75,14 @@ private final class Attempt: @unchecked Sendable {
     var finished = false
     var input: StdinFeeder?
 
-    init(process: SpawnedProcess, out: OutputSink, err: OutputSink, poller: Poller, drainGrace: Double,
+    init(process: SpawnedProcess, out: OutputSink, err: OutputSink, poller: Poller, drainGrace: Double, marker: [String],
          completion: @escaping @Sendable (RunResult) -> Void) {
         self.process = process
         self.out = out
         self.err = err
         self.poller = poller
         self.drainGrace = drainGrace
+        self.marker = marker
         self.completion = completion
     }
 
@@ -108,15 +115,24 @@ private final class Attempt: @unchecked Sendable {
 
     private func exited(_ status: ExitStatus) {
         self.status = status
-        // Whatever the command left in its group dies with it.
+        // Whatever the command left in its group dies with it, and so does
+        // what escaped the group (already the daemon's: reparenting precedes
+        // the exit's SIGCHLD), closing the pipes it may hold.
         ProcessGroup.signal(process.processGroup, .kill)
+        killEscaped()
         input?.stop()
         if !streams.isEmpty {
             poller.after(drainGrace) { [self] in
+                // One escaped from a process of the group that was still dying.
+                killEscaped()
                 for s in streams { closeStream(s.fd) }
             }
         }
         finishIfDone()
+    }
+
+    private func killEscaped() {
+        if !marker.isEmpty { Orphans.killEscaped(markedWith: marker) }
     }
 
     private func finishIfDone() {

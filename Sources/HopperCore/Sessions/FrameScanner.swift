@@ -1,3 +1,5 @@
+import Glibc
+
 /// Finds the end-of-task frame in a session's output stream.
 ///
 /// Shell protocol: after each task the session shell prints `\n<nonce> <status>\n`
@@ -71,15 +73,26 @@ struct FrameScanner {
         return output + rest
     }
 
+    /// The first index of `needle` in `haystack`. memchr(3) looks for the
+    /// marker's leading newline, so a flood of output is scanned at memory
+    /// speed (a byte-by-byte loop let one chatty task hold the poller thread
+    /// that every task's I/O shares: 1 GB took 26 s in a debug build).
     static func find(_ needle: [UInt8], in haystack: [UInt8]) -> Int? {
-        guard haystack.count >= needle.count else { return nil }
-        var i = 0
-        let first = needle[0]
-        while i <= haystack.count - needle.count {
-            if haystack[i] == first && haystack[i..<i + needle.count].elementsEqual(needle) { return i }
-            i += 1
+        guard let first = needle.first, haystack.count >= needle.count else { return nil }
+        return haystack.withUnsafeBytes { hay in
+            needle.withUnsafeBytes { pattern in
+                let base = hay.baseAddress!
+                let last = hay.count - needle.count
+                var i = 0
+                while i <= last {
+                    guard let hit = memchr(base + i, Int32(first), last - i + 1) else { return nil }
+                    let at = base.distance(to: UnsafeRawPointer(hit))
+                    if memcmp(base + at, pattern.baseAddress!, needle.count) == 0 { return at }
+                    i = at + 1
+                }
+                return nil
+            }
         }
-        return nil
     }
 }
 

@@ -55,6 +55,9 @@ public final class SessionProcess: @unchecked Sendable {
         var stdoutFrame: FrameScanner?
         var stderrFrame: FrameScanner?
         var line: [UInt8] = []
+        /// The current line grew past `lineLimit`: it goes to the output as
+        /// it comes and cannot be the result.
+        var lineOverflowed = false
         var completion: @Sendable (SessionTaskResult) -> Void
     }
 
@@ -148,7 +151,11 @@ public final class SessionProcess: @unchecked Sendable {
         }
     }
 
+    /// The longest stdout line of a `jsonl` task held whole to be parsed.
+    static let minimumLineLimit = 16 << 20
+
     private func consume(_ chunk: UnsafeRawBufferPointer, isStdout: Bool) {
+        if wire == .jsonl && isStdout { return consumeAgentLines(chunk) }
         guard var c = current else { return }  // output between tasks belongs to no task
         defer { if current != nil { current = c } }
         switch wire {
@@ -165,24 +172,53 @@ public final class SessionProcess: @unchecked Sendable {
                 finish(.exited(c.stdoutFrame!.status ?? 255))
             }
         case .jsonl:
-            guard isStdout else {
-                c.err.consume(chunk)
-                current = c
-                return
-            }
-            c.line.append(contentsOf: chunk)
+            c.err.consume(chunk)
             current = c
-            while let newline = current?.line.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = Array(current!.line[...newline])
-                current!.line.removeFirst(newline + 1)
-                line.withUnsafeBytes { current!.out.consume($0) }
-                if let object = (try? JSONParser.parse(Array(line.dropLast())))?.objectValue, object["type"] == .string("result") {
-                    c = current!
-                    return finish(.agent(isError: object["is_error"] == .bool(true), result: .object(object)))
-                }
-            }
-            c = current!
         }
+    }
+
+    /// A `jsonl` task's stdout: whole lines are output and checked for the
+    /// result. Only the new chunk is searched for newlines, and a line longer
+    /// than `max(limits.max_output_bytes, 16 MiB)` is passed on as it comes
+    /// (never a result), so an agent printing one endless line costs neither
+    /// quadratic time nor unbounded memory.
+    private func consumeAgentLines(_ chunk: UnsafeRawBufferPointer) {
+        // Taken out of `current` so that appending to its line never copies it.
+        guard var c = current, let base = chunk.baseAddress else { return }
+        current = nil
+        let lineLimit = max(Int(c.out.limit), SessionProcess.minimumLineLimit)
+        var offset = 0
+        while offset < chunk.count {
+            let rest = UnsafeRawBufferPointer(rebasing: chunk[offset...])
+            guard let hit = memchr(base + offset, Int32(UInt8(ascii: "\n")), chunk.count - offset) else {
+                if c.lineOverflowed { c.out.consume(rest) } else {
+                    c.line.append(contentsOf: rest)
+                    if c.line.count > lineLimit {
+                        c.line.withUnsafeBytes { c.out.consume($0) }
+                        c.line.removeAll()
+                        c.lineOverflowed = true
+                    }
+                }
+                break
+            }
+            let end = base.distance(to: UnsafeRawPointer(hit)) + 1
+            let piece = UnsafeRawBufferPointer(rebasing: chunk[offset..<end])
+            offset = end
+            if c.lineOverflowed {
+                c.out.consume(piece)
+                c.lineOverflowed = false
+                continue
+            }
+            c.line.append(contentsOf: piece)
+            c.line.withUnsafeBytes { c.out.consume($0) }
+            let line = c.line
+            c.line.removeAll()
+            if let object = (try? JSONParser.parse(Array(line.dropLast())))?.objectValue, object["type"] == .string("result") {
+                current = c
+                return finish(.agent(isError: object["is_error"] == .bool(true), result: .object(object)))
+            }
+        }
+        current = c
     }
 
     private func finish(_ outcome: SessionTaskResult.Outcome) {

@@ -6,9 +6,11 @@ import Synchronization
 /// subreaper, a task's background process whose parent exits becomes the
 /// daemon's child instead of init's, where it can be found and killed.
 public enum Orphans {
-    /// prctl(2) PR_SET_CHILD_SUBREAPER.
+    /// prctl(2) PR_SET_CHILD_SUBREAPER, and opens the threads' `children`
+    /// files now, so the daemon's descriptor count is flat from the start.
     public static func adoptOrphans() {
         _ = hopper_become_subreaper()
+        _ = children()
     }
 
     /// The daemon's direct children, read from /proc/self/task/*/children.
@@ -16,13 +18,44 @@ public enum Orphans {
         files.withLock { $0.children() }
     }
 
-    /// SIGKILLs the daemon's children that belong to process group `group`
-    /// but are not `except` (a session's own shell): what a finished task
-    /// left behind in a session it shares.
+    /// The daemon's children that it did not start itself (nobody waits for
+    /// them): orphans adopted from the processes it started.
+    public static func adopted() -> [ProcessID] {
+        children().filter { !Reaper.shared.isAwaited($0) }
+    }
+
+    /// SIGKILLs the daemon's adopted children, other than `except`, whose environment
+    /// holds every one of `entries`, each with its process group: what a
+    /// task left behind after escaping its process group with setsid(2),
+    /// adopted by the daemon when its parent exited. Returns how many.
+    ///
+    /// A process that cleared its environment, or whose parent (outside the
+    /// task's group) is still alive, is not found.
+    @discardableResult
+    public static func killEscaped(markedWith entries: [String], except: Set<ProcessID> = []) -> Int {
+        let children = adopted().filter { !except.contains($0) }
+        guard !children.isEmpty, let proc = try? Directory.open("/proc") else { return 0 }
+        defer { proc.close() }
+        let needles = entries.map { Array($0.utf8) }
+        var killed = 0
+        for pid in children where ProcessScan.environment(of: pid, in: proc, holdsAll: needles) {
+            // Its group only when it leads one of its own: one caught between
+            // fork and setsid is still in its task's group, which may be a
+            // session's that runs on.
+            if getpgid(pid.rawValue) == pid.rawValue { ProcessGroup.signal(pid, .kill) }
+            ProcessGroup.signalProcess(pid, .kill)
+            killed += 1
+        }
+        return killed
+    }
+
+    /// SIGKILLs the daemon's adopted children that belong to process group
+    /// `group` but are not `except` (a session's own shell): what a finished
+    /// task left behind in a session it shares.
     @discardableResult
     public static func killStragglers(inGroup group: ProcessID, except: ProcessID) -> Int {
         var killed = 0
-        for pid in children() where pid != except && getpgid(pid.rawValue) == group.rawValue {
+        for pid in adopted() where pid != except && getpgid(pid.rawValue) == group.rawValue {
             ProcessGroup.signalProcess(pid, .kill)
             killed += 1
         }

@@ -17,12 +17,17 @@ public enum ProcessScan {
         var found: [ProcessID] = []
         for name in (try? proc.entries()) ?? [] {
             guard let text = name.string, let pid = pid_t(text), pid != me else { continue }
-            guard let environ = try? AtomicFile.read(FileName("\(text)/environ"), in: proc, limit: 1 << 20) else { continue }
-            if environ.split(separator: 0, omittingEmptySubsequences: true).contains(where: { $0.elementsEqual(needle) }) {
-                found.append(ProcessID(rawValue: pid))
-            }
+            if environment(of: ProcessID(rawValue: pid), in: proc, holdsAll: [needle]) { found.append(ProcessID(rawValue: pid)) }
         }
         return found
+    }
+
+    /// Whether `/proc/<pid>/environ` (the environment the process was
+    /// started with) holds every one of `entries` exactly.
+    static func environment(of pid: ProcessID, in proc: Directory, holdsAll entries: [[UInt8]]) -> Bool {
+        guard let environ = try? AtomicFile.read(FileName("\(pid.rawValue)/environ"), in: proc, limit: 1 << 20) else { return false }
+        let variables = environ.split(separator: 0, omittingEmptySubsequences: true)
+        return entries.allSatisfy { entry in variables.contains { $0.elementsEqual(entry) } }
     }
 
     /// SIGKILLs every process marked with `entry` and its process group.

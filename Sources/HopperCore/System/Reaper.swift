@@ -88,6 +88,12 @@ public final class Reaper: Sendable {
         if let status { handler(status) }
     }
 
+    /// Whether someone waits for `pid`: a child Hopper started itself, as
+    /// opposed to an orphan the daemon adopted.
+    public func isAwaited(_ pid: ProcessID) -> Bool {
+        table.withLock { $0.handlers[pid.rawValue] != nil }
+    }
+
     /// Suspends until the child `pid` has exited, and returns its status.
     ///
     /// - Important: not cancellable; the wait ends when the child does, so

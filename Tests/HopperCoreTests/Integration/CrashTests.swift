@@ -8,7 +8,8 @@ import Testing
     @Test func killNineMidRunThenRestartLosesNothing() async throws {
         let t = try TestSpool(config: TestSpool.configuration(#""durability": "fsync""#))
         var daemon = try await DaemonProcess(t).ready()
-        for i in 0..<40 { try t.drop("t\(i).json", #"{"id": "t\#(i)", "command": "sleep 0.0\#(i % 10)"}"#) }
+        // Every tenth sleeps a second, so that some task is running whenever the test looks.
+        for i in 0..<40 { try t.drop("t\(i).json", #"{"id": "t\#(i)", "command": "sleep \#(i % 10 == 9 ? "1" : "0.0\(i % 10)")"}"#) }
         try await eventually("some finished, some running") { t.records().count >= 5 && !t.names("running").isEmpty }
         try await daemon.crash()
         daemon = try await DaemonProcess(t).ready()
