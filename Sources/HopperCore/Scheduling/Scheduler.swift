@@ -20,7 +20,7 @@ public struct Scheduler: Sendable {
         case cancelled(dependency: TaskID, state: TaskState)
     }
 
-    public private(set) var entries: [TaskID: Entry] = [:]
+    public private(set) var entries = EntryTable<Entry>()
     /// One ready queue per provider: a provider that cannot start a task now
     /// (no session free, circuit open) costs one look per turn, not one per
     /// queued task.
@@ -156,9 +156,10 @@ public struct Scheduler: Sendable {
         var queued: [TaskID] = []
         var cancelled: [TaskID] = []
         for dependent in waiting {
-            guard entries[dependent] != nil else { continue }
+            guard var waiter = entries[dependent] else { continue }
             if state == .succeeded {
-                entries[dependent]!.waitingFor.remove(id)
+                waiter.waitingFor.remove(id)
+                entries[dependent] = waiter
                 if promoteIfRunnable(dependent) { queued.append(dependent) }
             } else {
                 cancelled.append(dependent)
