@@ -21,11 +21,23 @@ enum Scenarios {
         return rate(n, Harness.now() - start)
     }
 
+    /// What a throughput run measured: tasks a second, and the daemon's own
+    /// cost per task (CPU time, and context switches of its threads).
+    struct Throughput {
+        var rate: Double
+        var cpuMicroseconds: Double
+        var switches: Double
+    }
+
     /// Hopper: `n` tasks of `true`, 2 workers.
-    static func throughput(_ n: Int, provider: String, durability: String, root: String) -> Double {
+    static func throughput(_ n: Int, provider: String, durability: String, root: String) -> Throughput {
         let daemon = BenchDaemon(under: root, config: #"{"workers": 2, "durability": "\#(durability)", "default_provider": "\#(provider)"}"#)
         defer { daemon.stop() }
-        return rate(n, daemon.run(n, request: #"{"command": "true"}"#))
+        let probe = daemon.probe
+        let cpu = probe.cpuSeconds, switches = probe.contextSwitches
+        let seconds = daemon.run(n, request: #"{"command": "true"}"#)
+        return Throughput(rate: rate(n, seconds), cpuMicroseconds: (probe.cpuSeconds - cpu) * 1e6 / Double(n),
+                          switches: Double(ProcessProbe.switches(from: switches, to: probe.contextSwitches)) / Double(n))
     }
 
     /// The session baseline: `n` subshell round trips written straight into one sh.

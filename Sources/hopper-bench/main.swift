@@ -56,15 +56,19 @@ if runs("exec") {
     let ceiling = Scenarios.directSpawn(n)
     for (dir, label) in [(tmpfs, "tmpfs"), (disk, "disk")] where !(smoke && label == "disk") {
         for durability in smoke ? ["none"] : ["none", "fsync"] {
-            let rate = Scenarios.throughput(n, provider: "exec", durability: durability, root: dir)
-            if label == "tmpfs" && durability == "none" { execTmpfsNone = rate }
-            report.add("exec throughput, \(label), \(durability)", rate, "tasks/s", baseline: ceiling)
+            let run = Scenarios.throughput(n, provider: "exec", durability: durability, root: dir)
+            report.add("exec throughput, \(label), \(durability)", run.rate, "tasks/s", baseline: ceiling)
+            if label == "tmpfs" && durability == "none" {
+                execTmpfsNone = run.rate
+                report.add("daemon CPU per exec task, tmpfs, none", run.cpuMicroseconds, "µs")
+                report.add("daemon context switches per exec task", run.switches, "")
+            }
         }
     }
     if long {
         for durability in ["none", "fsync"] {
             report.add("exec throughput, disk, \(durability), \(thousands(longN)) sustained",
-                       Scenarios.throughput(longN, provider: "exec", durability: durability, root: disk), "tasks/s", baseline: ceiling)
+                       Scenarios.throughput(longN, provider: "exec", durability: durability, root: disk).rate, "tasks/s", baseline: ceiling)
         }
     }
 }
@@ -72,7 +76,10 @@ if runs("exec") {
 // Throughput, session mode.
 if runs("session") {
     let raw = Scenarios.rawShell(n)
-    report.add("session throughput, tmpfs, none", Scenarios.throughput(n, provider: "sh", durability: "none", root: tmpfs), "tasks/s", baseline: raw)
+    let run = Scenarios.throughput(n, provider: "sh", durability: "none", root: tmpfs)
+    report.add("session throughput, tmpfs, none", run.rate, "tasks/s", baseline: raw)
+    report.add("daemon CPU per session task, tmpfs, none", run.cpuMicroseconds, "µs")
+    report.add("daemon context switches per session task", run.switches, "")
 }
 
 // Drop → start latency.
