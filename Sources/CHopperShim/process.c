@@ -77,6 +77,12 @@ int hopper_unblock_all_signals(void) {
     return pthread_sigmask(SIG_SETMASK, &none, NULL);
 }
 
+int hopper_block_all_signals(void) {
+    sigset_t all;
+    sigfillset(&all);
+    return pthread_sigmask(SIG_BLOCK, &all, NULL);
+}
+
 int hopper_signal_relay_take(int signo) {
     if (signo <= 0 || signo >= NSIG) return 0;
     return atomic_exchange(&relay_pending[signo], 0);

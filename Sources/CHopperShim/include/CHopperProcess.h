@@ -45,6 +45,9 @@ int hopper_signal_relay_install(int signo, int wake_fd);
 /// pthread_sigmask(2) with an empty set: the calling thread blocks no signal.
 int hopper_unblock_all_signals(void);
 
+/// pthread_sigmask(2) blocking every signal in the calling thread.
+int hopper_block_all_signals(void);
+
 /// Clears `signo`'s pending mark set by the relay handler; returns whether it was set.
 int hopper_signal_relay_take(int signo);
 

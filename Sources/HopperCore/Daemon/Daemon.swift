@@ -1,3 +1,4 @@
+import CHopperShim
 import Glibc
 
 /// How `hopper run` was asked to run.
@@ -140,6 +141,9 @@ public final class Daemon: @unchecked Sendable {
             poller.setTurnHandler { self.turn() }
             self.finishTurn()
         }
+        // Signals go to the poller thread, which is awake anyway: a SIGCHLD
+        // taken here would wake this thread only to write to the relay's pipe.
+        _ = hopper_block_all_signals()
         return try stopped.wait().get()
     }
 
