@@ -205,7 +205,11 @@ extension Daemon {
         case .queued: directory = .queued
         }
         if let existing {
-            if existing != directory { moveFile(task.id, from: existing, to: directory) }
+            if existing != directory {
+                moveFile(task.id, from: existing, to: directory)
+                // A task waiting for its retry keeps its last outputs beside its file.
+                if task.attempts > 0 { store.moveOutputs(task.id, from: existing, to: directory) }
+            }
         } else {
             guard write(task, to: directory) else {
                 scheduler.withdraw(task.id)
