@@ -274,11 +274,8 @@ public final class Daemon {
         }
         fireDueDeadlines()
         startQueued()
-        do { try store.commit() } catch {
-            // A transition that cannot be made durable is never acknowledged.
-            log.error("spool", "fsync failed; stopping without acknowledging this turn", [("error", "\(error)")])
-            fatalDurabilityFailure()
-        }
+        // A transition that cannot be made durable is never acknowledged.
+        do { try store.commit() } catch { fatalDurabilityFailure(error) }
         for name in acknowledged { try? spool.claimed.remove(name) }
         acknowledged.removeAll(keepingCapacity: true)
         events.flush()
@@ -297,12 +294,20 @@ public final class Daemon {
         options.notifier.status(shuttingDown ? "shutting down: " + line : line)
     }
 
-    /// fsync failed: the kernel may have dropped the dirty pages, so nothing
-    /// written since the last commit can be trusted. Exit at once; the next
-    /// start recovers from what is on disk.
-    private func fatalDurabilityFailure() -> Never {
+    /// fsync or fdatasync failed: the kernel may have dropped the dirty
+    /// pages, so nothing written since the last commit can be trusted. Exit
+    /// at once, acknowledging nothing more; the next start recovers from
+    /// what is on disk.
+    func fatalDurabilityFailure(_ error: SystemError) -> Never {
+        log.error("spool", "\(error.call) failed; stopping without acknowledging this turn", [("error", "\(error)")])
         for attempt in attempts.values { ProcessGroup.signal(attempt.process.processGroup, .kill) }
         exit(75)
+    }
+
+    /// Ends the daemon if `error` is a failed fsync or fdatasync; any other
+    /// write failure is for the caller to wait out.
+    func stopIfSyncFailed(_ error: SystemError) {
+        if error.isSyncFailure { fatalDurabilityFailure(error) }
     }
 
     func schedule(after seconds: Double, _ action: Deadline.Action) {

@@ -240,6 +240,7 @@ extension Daemon {
             store.moveOutputs(id, from: directory, to: .done)
         }
         do { try store.writeRecord(record) } catch {
+            stopIfSyncFailed(error)
             // Without its record the task must not disappear: it stays where it
             // is, and the record is tried again shortly (a full disk or no
             // descriptors left are usually passing).

@@ -6,6 +6,7 @@ extension Daemon {
         // Retention runs at start, then every tenth of done_max_age (1 min to 1 h).
         if config.retentionDoneMaxAge > 0 { schedule(after: 0, .retention) }
         let loaded = Recovery.run(store: store, log: log)
+        if let failure = loaded.syncFailure { fatalDurabilityFailure(failure) }
         nextSeq = loaded.nextSeq
         var origins: [SpooledTask.Origin: TaskID] = [:]
         let now = Timestamp.now()
@@ -26,6 +27,7 @@ extension Daemon {
             let placeholder = SpooledTask(id: id, request: TaskRequest(command: ""), provider: "", source: "", submittedAt: now, seq: 0)
             let message = "Its task file in \(directory.rawValue)/ could not be read (\(problem.message)); the file was moved to rejected/."
             do { try store.writeRecord(TaskRecord(task: placeholder, state: .error, reason: .interrupted, message: message, finishedAt: now)) } catch {
+                stopIfSyncFailed(error)
                 log.error("recovery", "cannot write a record", [("id", id.rawValue), ("error", "\(error)")])
                 continue
             }
@@ -169,7 +171,9 @@ extension Daemon {
             }
             log.warning("intake", "rejected a dropped file", [("file", name.escaped), ("error", error.code.rawValue), ("message", error.message)])
         } catch let failure {
-            log.error("intake", "cannot move a rejected file; it stays claimed", [("file", name.escaped), ("error", "\(failure)")])
+            stopIfSyncFailed(failure)
+            log.error("intake", "cannot move a rejected file; it stays claimed and is tried again", [("file", name.escaped), ("error", "\(failure)")])
+            schedule(after: 1, .retryClaimed)
         }
         published.changed = true
     }
@@ -231,6 +235,7 @@ extension Daemon {
     @discardableResult
     func write(_ task: SpooledTask, to directory: SpoolDirectory) -> Bool {
         do { try store.write(task, in: directory) } catch {
+            stopIfSyncFailed(error)
             log.error("spool", "cannot write a task file", [("id", task.id.rawValue), ("error", "\(error)")])
             return false
         }

@@ -22,6 +22,8 @@ public struct Recovery {
         public var unreadable: [(TaskID, SpoolDirectory, HopperError)] = []
         public var nextSeq: UInt64 = 1
         public var removedTemp = 0
+        /// A failed fsync or fdatasync: recovery stopped there, and so must the daemon.
+        public var syncFailure: SystemError?
     }
 
     public static func run(store: TaskStore, log: Logger) -> Loaded {
@@ -76,6 +78,10 @@ public struct Recovery {
                         loaded.requeued.append(id)
                         loaded.tasks.append((t, .queued))
                     } catch {
+                        if error.isSyncFailure {
+                            loaded.syncFailure = error
+                            return loaded
+                        }
                         log.error("recovery", "cannot requeue an interrupted task", [("id", id.rawValue), ("error", "\(error)")])
                         loaded.interrupted.append(t)
                     }

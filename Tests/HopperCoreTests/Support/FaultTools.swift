@@ -55,10 +55,13 @@ enum FaultTools {
     /// every new thread or process. `paths` (`-P`) restricts the counted calls
     /// to those naming one of them, directly or through a descriptor; without
     /// it the runtime's library loading would take every early `openat`.
+    /// Without `tasks`, strace lets go of each child at its execve
+    /// (`-b execve`), so only the daemon's own calls are tampered with.
     /// (`--seccomp-bpf` is not used: strace 6.1 then misses injections.)
-    static func strace(_ strace: String, _ syscalls: [String], action: String, when: Int, paths: [String] = []) -> [String] {
+    static func strace(_ strace: String, _ syscalls: [String], action: String, when: Int, paths: [String] = [],
+                       tasks: Bool = true, output: String = "/dev/null") -> [String] {
         let set = syscalls.joined(separator: ",")
-        return [strace, "-f", "-qq", "-o", "/dev/null"] + paths.flatMap { ["-P", $0] }
+        return [strace, "-f", "-qq", "-o", output] + (tasks ? [] : ["-b", "execve"]) + paths.flatMap { ["-P", $0] }
             + ["-e", "trace=\(set)", "-e", "inject=\(set):\(action):when=\(when)", "--"]
     }
 }
