@@ -84,6 +84,8 @@ public final class Daemon {
     var pools: [String: ProviderPool] = [:]
     /// Records that could not be written yet, with where their task file is.
     var unwrittenRecords: [(TaskRecord, SpoolDirectory?)] = []
+    /// When the one armed retry of the claimed files is due, if armed.
+    var claimedRetryAt: MonotonicInstant?
     /// After running out of resources, no task starts before this instant.
     var startsPausedUntil: MonotonicInstant?
     /// Values masked as *** in everything Hopper writes.

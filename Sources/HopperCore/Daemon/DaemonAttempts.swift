@@ -245,8 +245,9 @@ extension Daemon {
             // is, and the record is tried again shortly (a full disk or no
             // descriptors left are usually passing).
             log.error("spool", "cannot write a record; trying again shortly", [("id", id.rawValue), ("error", "\(error)")])
+            // One retry for all of them: one per record would multiply every round.
+            if unwrittenRecords.isEmpty { schedule(after: 0.2, .retryRecords) }
             unwrittenRecords.append((record, directory))
-            schedule(after: 0.2, .retryRecords)
             return false
         }
         if let directory { try? store.removeTaskFile(id, from: directory) }

@@ -126,7 +126,7 @@ extension Daemon {
         case .busy(let error):
             // Backpressure: the file stays claimed and is tried again shortly.
             log.warning("intake", "out of resources; the file waits", [("file", name.escaped), ("error", "\(error.errno)")])
-            schedule(after: 0.1, .retryClaimed)
+            retryClaimed(after: 0.1)
         case .rejected(let error):
             reject(name, error, now: now)
         case .accepted(let request, let origin, let stem):
@@ -149,7 +149,7 @@ extension Daemon {
             }
             guard place(task, now: now, existing: nil) else {
                 log.error("intake", "cannot store an accepted task; the file stays claimed and is tried again", [("file", name.escaped)])
-                schedule(after: 1, .retryClaimed)
+                retryClaimed(after: 1)
                 return
             }
             nextSeq += 1
@@ -173,7 +173,7 @@ extension Daemon {
         } catch let failure {
             stopIfSyncFailed(failure)
             log.error("intake", "cannot move a rejected file; it stays claimed and is tried again", [("file", name.escaped), ("error", "\(failure)")])
-            schedule(after: 1, .retryClaimed)
+            retryClaimed(after: 1)
         }
         published.changed = true
     }
@@ -242,8 +242,18 @@ extension Daemon {
         return true
     }
 
+    /// Arms one retry of the claimed files, however many of them failed: a
+    /// retry per failure, each retrying them all, would multiply every round.
+    func retryClaimed(after seconds: Double) {
+        let at = MonotonicInstant.now().adding(seconds: seconds)
+        if let armed = claimedRetryAt, armed <= at { return }
+        claimedRetryAt = at
+        schedule(at: at, .retryClaimed)
+    }
+
     /// Files left in claimed/ by a failed write get another try.
     func retryClaimed() {
+        claimedRetryAt = nil
         let pending = Set(acknowledged.map(\.bytes))
         for name in (try? spool.claimed.entries()) ?? [] where !pending.contains(name.bytes) { examineClaimed(name) }
     }
