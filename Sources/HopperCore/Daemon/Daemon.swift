@@ -149,10 +149,8 @@ public final class Daemon {
         let path = Spool.absolute(options.spoolPath)
         do {
             try Spool.create(at: path)
-            guard let lock = try FileLock.tryAcquire(Spool.lockPath(path)) else {
-                let holder = (try? AtomicFile.read(path: Spool.lockPath(path), limit: 256)).map { String(decoding: $0, as: UTF8.self) } ?? ""
-                let pid = holder.split(separator: " ").first.map(String.init) ?? "?"
-                throw HopperError(.locked, "another hopper daemon (pid \(pid)) is running on spool \(path)")
+            guard let lock = try acquireLock(path) else {
+                throw HopperError(.locked, "another hopper daemon (pid \(lockHolder(path).map(String.init) ?? "?")) is running on spool \(path)")
             }
             self.lock = lock
             // "pid run-id": the previous run's id finds what it left running.
@@ -184,6 +182,28 @@ public final class Daemon {
         self.timer = timer
         // From here on, recovery included: a long recovery must not look like a hang.
         watchdog = options.notifier.startWatchdog()
+    }
+
+    /// The pid recorded in the spool's lock file by the daemon that took it.
+    private func lockHolder(_ path: String) -> pid_t? {
+        let text = (try? AtomicFile.read(path: Spool.lockPath(path), limit: 256)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        return text.split(separator: " ").first.flatMap { pid_t($0) }
+    }
+
+    /// Takes the spool's lock. A daemon killed while spawning a task leaves
+    /// the lock held for a moment by that child (until its exec closes the
+    /// descriptor it shares), so when the recorded holder is dead the lock
+    /// is tried again for up to two seconds instead of refusing at once.
+    private func acquireLock(_ path: String) throws(SystemError) -> FileLock? {
+        if let lock = try FileLock.tryAcquire(Spool.lockPath(path)) { return lock }
+        guard let holder = lockHolder(path), kill(holder, 0) != 0, Errno.current == .noProcess else { return nil }
+        log.warning("daemon", "the spool's lock outlived its daemon; waiting for it", [("pid", "\(holder)")])
+        let deadline = MonotonicInstant.now().adding(seconds: 2)
+        while MonotonicInstant.now() < deadline {
+            usleep(10_000)
+            if let lock = try FileLock.tryAcquire(Spool.lockPath(path)) { return lock }
+        }
+        return nil
     }
 
     private func close() {

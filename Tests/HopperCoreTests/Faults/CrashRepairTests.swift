@@ -48,6 +48,31 @@ import Testing
         #expect(t.read("done/q.out") == "again\n")
     }
 
+    /// Found by the burst under SIGKILL: a daemon killed while spawning a
+    /// task leaves its lock held by the child until the child's exec, and
+    /// the restart refused to start ("another hopper daemon"). Here `flock`
+    /// plays that child: the lock is held, the recorded pid is dead.
+    @Test(.enabled(if: FaultTools.path("flock") != nil || FaultTools.isRequired, "flock (util-linux) is missing"))
+    func aLockOutlivingItsDaemonIsWaitedFor() async throws {
+        let flock = try #require(FaultTools.path("flock"), "HOPPER_REQUIRE_FAULT_TOOLS=1 but flock is missing")
+        let t = try TestSpool()
+        try Spool.create(at: t.spool)
+        // No process has pid 4194304 (above the largest pid_max).
+        try t.write(t.spool + "/.hopper/lock", "4194304 gone\n")
+        let child = try BackgroundProcess([flock, t.spool + "/.hopper/lock", "/bin/sh", "-c", "while [ ! -e \(t.base)/go ]; do sleep 0.01; done"],
+                                          environment: inheritedEnvironment() + [t.marker], outputPrefix: t.base + "/flock")
+        try await eventually("the lock taken") { FileLock.isHeld(t.spool + "/.hopper/lock") }
+        let daemon = try DaemonProcess(t)
+        try await eventually("the daemon waiting for the lock") {
+            if daemon.exitStatus != nil { throw TimedOut(what: "a waiting daemon; it exited: \(daemon.log)") }
+            return daemon.log.contains("the spool's lock outlived its daemon; waiting for it")
+        }
+        try t.write(t.base + "/go", "")
+        _ = try await child.exited()
+        _ = try await daemon.ready()
+        #expect(try await daemon.stop() == .exited(0))
+    }
+
     /// A rejection writes its explanation first: a crash before the file
     /// moves leaves the explanation alone, and the retaken file joins it
     /// instead of going to `NAME.1`.

@@ -57,6 +57,7 @@ struct SpoolAudit {
     func problems() -> [String] {
         var problems: [String] = []
         let records = records()
+        let doneNames = Set(names("done"))
         var bySource: [String: [String]] = [:]
         for (name, record) in records {
             guard let record else {
@@ -72,7 +73,7 @@ struct SpoolAudit {
             }
             if case .int(let attempts)? = record["attempts"], attempts > 0 {
                 for key in ["stdout", "stderr"] {
-                    if let file = record[key]?.stringValue, !names("done").contains(file) { problems.append("done/\(name): its \(key) \(file) is not in done/") }
+                    if let file = record[key]?.stringValue, !doneNames.contains(file) { problems.append("done/\(name): its \(key) \(file) is not in done/") }
                 }
             }
             bySource[record["source"]?.stringValue ?? "?", default: []].append(name)
