@@ -85,6 +85,8 @@ public final class Daemon: @unchecked Sendable {
     var pools: [String: ProviderPool] = [:]
     /// Records that could not be written yet, with where their task file is.
     var unwrittenRecords: [(TaskRecord, SpoolDirectory?)] = []
+    /// When the one armed retry of the claimed files is due, if armed.
+    var claimedRetryAt: MonotonicInstant?
     /// After running out of resources, no task starts before this instant.
     var startsPausedUntil: MonotonicInstant?
     /// Values masked as *** in everything Hopper writes.
@@ -182,10 +184,8 @@ public final class Daemon: @unchecked Sendable {
         let path = Spool.absolute(options.spoolPath)
         do {
             try Spool.create(at: path)
-            guard let lock = try FileLock.tryAcquire(Spool.lockPath(path)) else {
-                let holder = (try? AtomicFile.read(path: Spool.lockPath(path), limit: 256)).map { String(decoding: $0, as: UTF8.self) } ?? ""
-                let pid = holder.split(separator: " ").first.map(String.init) ?? "?"
-                throw HopperError(.locked, "another hopper daemon (pid \(pid)) is running on spool \(path)")
+            guard let lock = try acquireLock(path) else {
+                throw HopperError(.locked, "another hopper daemon (pid \(lockHolder(path).map(String.init) ?? "?")) is running on spool \(path)")
             }
             self.lock = lock
             // "pid run-id": the previous run's id finds what it left running.
@@ -215,6 +215,28 @@ public final class Daemon: @unchecked Sendable {
             let killed = ProcessScan.killMarked("\(Daemon.runMarker)=\(previousRun)")
             if killed > 0 { log.warning("recovery", "killed processes left by a previous daemon", [("count", "\(killed)")]) }
         }
+    }
+
+    /// The pid recorded in the spool's lock file by the daemon that took it.
+    private func lockHolder(_ path: String) -> pid_t? {
+        let text = (try? AtomicFile.read(path: Spool.lockPath(path), limit: 256)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        return text.split(separator: " ").first.flatMap { pid_t($0) }
+    }
+
+    /// Takes the spool's lock. A daemon killed while spawning a task leaves
+    /// the lock held for a moment by that child (until its exec closes the
+    /// descriptor it shares), so when the recorded holder is dead the lock
+    /// is tried again for up to two seconds instead of refusing at once.
+    private func acquireLock(_ path: String) throws(SystemError) -> FileLock? {
+        if let lock = try FileLock.tryAcquire(Spool.lockPath(path)) { return lock }
+        guard let holder = lockHolder(path), kill(holder, 0) != 0, Errno.current == .noProcess else { return nil }
+        log.warning("daemon", "the spool's lock outlived its daemon; waiting for it", [("pid", "\(holder)")])
+        let deadline = MonotonicInstant.now().adding(seconds: 2)
+        while MonotonicInstant.now() < deadline {
+            usleep(10_000)
+            if let lock = try FileLock.tryAcquire(Spool.lockPath(path)) { return lock }
+        }
+        return nil
     }
 
     private func close() {
@@ -301,11 +323,8 @@ public final class Daemon: @unchecked Sendable {
         }
         fireDueDeadlines()
         startQueued()
-        do { try store.commit() } catch {
-            // A transition that cannot be made durable is never acknowledged.
-            log.error("spool", "fsync failed; stopping without acknowledging this turn", [("error", "\(error)")])
-            fatalDurabilityFailure()
-        }
+        // A transition that cannot be made durable is never acknowledged.
+        do { try store.commit() } catch { fatalDurabilityFailure(error) }
         for name in acknowledged { try? spool.claimed.remove(name) }
         acknowledged.removeAll(keepingCapacity: true)
         events.flush()
@@ -323,12 +342,20 @@ public final class Daemon: @unchecked Sendable {
         options.notifier.status(shuttingDown ? "shutting down: " + line : line)
     }
 
-    /// fsync failed: the kernel may have dropped the dirty pages, so nothing
-    /// written since the last commit can be trusted. Exit at once; the next
-    /// start recovers from what is on disk.
-    private func fatalDurabilityFailure() -> Never {
+    /// fsync or fdatasync failed: the kernel may have dropped the dirty
+    /// pages, so nothing written since the last commit can be trusted. Exit
+    /// at once, acknowledging nothing more; the next start recovers from
+    /// what is on disk.
+    func fatalDurabilityFailure(_ error: SystemError) -> Never {
+        log.error("spool", "\(error.call) failed; stopping without acknowledging this turn", [("error", "\(error)")])
         for attempt in attempts.values { ProcessGroup.signal(attempt.process.processGroup, .kill) }
         exit(75)
+    }
+
+    /// Ends the daemon if `error` is a failed fsync or fdatasync; any other
+    /// write failure is for the caller to wait out.
+    func stopIfSyncFailed(_ error: SystemError) {
+        if error.isSyncFailure { fatalDurabilityFailure(error) }
     }
 
     func schedule(after seconds: Double, _ action: Deadline.Action) {

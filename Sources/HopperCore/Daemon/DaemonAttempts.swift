@@ -256,12 +256,14 @@ extension Daemon {
             store.moveOutputs(id, from: directory, to: .done)
         }
         do { try store.writeRecord(record) } catch {
+            stopIfSyncFailed(error)
             // Without its record the task must not disappear: it stays where it
             // is, and the record is tried again shortly (a full disk or no
             // descriptors left are usually passing).
             log.error("spool", "cannot write a record; trying again shortly", [("id", id.rawValue), ("error", "\(error)")])
+            // One retry for all of them: one per record would multiply every round.
+            if unwrittenRecords.isEmpty { schedule(after: 0.2, .retryRecords) }
             unwrittenRecords.append((record, directory))
-            schedule(after: 0.2, .retryRecords)
             return false
         }
         if let directory { try? store.removeTaskFile(id, from: directory) }

@@ -6,6 +6,7 @@ extension Daemon {
         // Retention runs at start, then every tenth of done_max_age (1 min to 1 h).
         if config.retentionDoneMaxAge > 0 { schedule(after: 0, .retention) }
         let loaded = Recovery.run(store: store, log: log)
+        if let failure = loaded.syncFailure { fatalDurabilityFailure(failure) }
         nextSeq = loaded.nextSeq
         var origins: [SpooledTask.Origin: TaskID] = [:]
         let now = Timestamp.now()
@@ -26,6 +27,7 @@ extension Daemon {
             let placeholder = SpooledTask(id: id, request: TaskRequest(command: ""), provider: "", source: "", submittedAt: now, seq: 0)
             let message = "Its task file in \(directory.rawValue)/ could not be read (\(problem.message)); the file was moved to rejected/."
             do { try store.writeRecord(TaskRecord(task: placeholder, state: .error, reason: .interrupted, message: message, finishedAt: now)) } catch {
+                stopIfSyncFailed(error)
                 log.error("recovery", "cannot write a record", [("id", id.rawValue), ("error", "\(error)")])
                 continue
             }
@@ -124,7 +126,7 @@ extension Daemon {
         case .busy(let error):
             // Backpressure: the file stays claimed and is tried again shortly.
             log.warning("intake", "out of resources; the file waits", [("file", name.escaped), ("error", "\(error.errno)")])
-            schedule(after: 0.1, .retryClaimed)
+            retryClaimed(after: 0.1)
         case .rejected(let error):
             reject(name, error, now: now)
         case .accepted(let request, let origin, let stem):
@@ -147,7 +149,7 @@ extension Daemon {
             }
             guard place(task, now: now, existing: nil) else {
                 log.error("intake", "cannot store an accepted task; the file stays claimed and is tried again", [("file", name.escaped)])
-                schedule(after: 1, .retryClaimed)
+                retryClaimed(after: 1)
                 return
             }
             nextSeq += 1
@@ -169,7 +171,9 @@ extension Daemon {
             }
             log.warning("intake", "rejected a dropped file", [("file", name.escaped), ("error", error.code.rawValue), ("message", error.message)])
         } catch let failure {
-            log.error("intake", "cannot move a rejected file; it stays claimed", [("file", name.escaped), ("error", "\(failure)")])
+            stopIfSyncFailed(failure)
+            log.error("intake", "cannot move a rejected file; it stays claimed and is tried again", [("file", name.escaped), ("error", "\(failure)")])
+            retryClaimed(after: 1)
         }
         published.changed = true
     }
@@ -205,7 +209,11 @@ extension Daemon {
         case .queued: directory = .queued
         }
         if let existing {
-            if existing != directory { moveFile(task.id, from: existing, to: directory) }
+            if existing != directory {
+                moveFile(task.id, from: existing, to: directory)
+                // A task waiting for its retry keeps its last outputs beside its file.
+                if task.attempts > 0 { store.moveOutputs(task.id, from: existing, to: directory) }
+            }
         } else {
             guard write(task, to: directory) else {
                 scheduler.withdraw(task.id)
@@ -227,14 +235,25 @@ extension Daemon {
     @discardableResult
     func write(_ task: SpooledTask, to directory: SpoolDirectory) -> Bool {
         do { try store.write(task, in: directory) } catch {
+            stopIfSyncFailed(error)
             log.error("spool", "cannot write a task file", [("id", task.id.rawValue), ("error", "\(error)")])
             return false
         }
         return true
     }
 
+    /// Arms one retry of the claimed files, however many of them failed: a
+    /// retry per failure, each retrying them all, would multiply every round.
+    func retryClaimed(after seconds: Double) {
+        let at = MonotonicInstant.now().adding(seconds: seconds)
+        if let armed = claimedRetryAt, armed <= at { return }
+        claimedRetryAt = at
+        schedule(at: at, .retryClaimed)
+    }
+
     /// Files left in claimed/ by a failed write get another try.
     func retryClaimed() {
+        claimedRetryAt = nil
         let pending = Set(acknowledged.map(\.bytes))
         for name in (try? spool.claimed.entries()) ?? [] where !pending.contains(name.bytes) { examineClaimed(name) }
     }

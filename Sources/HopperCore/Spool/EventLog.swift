@@ -80,6 +80,9 @@ public final class EventLog {
             lastError = nil
         } catch {
             lastError = error
+            // A full disk can take part of the buffer: cut it, so the next
+            // lines are not appended to a torn one.
+            _ = ftruncate(fd.rawValue, off_t(size))
         }
         buffer.removeAll(keepingCapacity: buffer.capacity <= 1 << 20)
     }

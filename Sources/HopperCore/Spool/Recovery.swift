@@ -7,6 +7,7 @@
 ///   came between writing the record and removing the file) and is removed;
 /// - a task found in running/ was interrupted: its interruption count goes up
 ///   and it returns to queued/, or ends `error`/`interrupted` at the third;
+/// - output files parted from their task file by a crash follow it;
 /// - files claimed from incoming/ but not yet accepted go back to intake.
 public struct Recovery {
     public static let maxInterruptions = 3
@@ -21,6 +22,8 @@ public struct Recovery {
         public var unreadable: [(TaskID, SpoolDirectory, HopperError)] = []
         public var nextSeq: UInt64 = 1
         public var removedTemp = 0
+        /// A failed fsync or fdatasync: recovery stopped there, and so must the daemon.
+        public var syncFailure: SystemError?
     }
 
     public static func run(store: TaskStore, log: Logger) -> Loaded {
@@ -75,6 +78,10 @@ public struct Recovery {
                         loaded.requeued.append(id)
                         loaded.tasks.append((t, .queued))
                     } catch {
+                        if error.isSyncFailure {
+                            loaded.syncFailure = error
+                            return loaded
+                        }
                         log.error("recovery", "cannot requeue an interrupted task", [("id", id.rawValue), ("error", "\(error)")])
                         loaded.interrupted.append(t)
                     }
@@ -83,15 +90,25 @@ public struct Recovery {
                 }
             }
         }
-        // Output files in running/ with no task file left there: a finished
-        // task's go to done/, anything else is debris of an interrupted attempt.
-        for name in (try? spool[.running].entries()) ?? [] where name.hasSuffix(".out") || name.hasSuffix(".err") {
-            let id = TaskID(String(decoding: name.dropping(suffix: ".out"), as: UTF8.self))
-            if let id, seen.contains(id) { continue }
-            if let id, loaded.doneIDs.contains(id), !spool[.done].exists(name) {
-                try? spool[.running].rename(name, to: spool[.done], as: name)
-            } else {
-                try? spool[.running].remove(name)
+        // Output files belong beside their task file, or beside its record.
+        // A crash between moving a task file and moving its outputs (a retry
+        // going to pending/, a release to queued/, a record to done/) parts
+        // them: they follow the task. Outputs of no known task are debris
+        // of an interrupted attempt.
+        var home: [TaskID: SpoolDirectory] = [:]
+        for id in loaded.doneIDs { home[id] = .done }
+        for (task, directory) in loaded.tasks { home[task.id] = directory }
+        for task in loaded.interrupted { home[task.id] = .running }
+        for directory in [SpoolDirectory.running, .queued, .pending] {
+            let dir = spool[directory]
+            for name in (try? dir.entries()) ?? [] where name.hasSuffix(".out") || name.hasSuffix(".err") {
+                let id = TaskID(String(decoding: name.dropping(suffix: ".out"), as: UTF8.self))
+                guard let target = id.flatMap({ home[$0] }) else {
+                    try? dir.remove(name)
+                    continue
+                }
+                if target == directory { continue }
+                if spool[target].exists(name) { try? dir.remove(name) } else { try? dir.rename(name, to: spool[target], as: name) }
             }
         }
         loaded.tasks.sort { ($0.0.seq, $0.0.id) < ($1.0.seq, $1.0.id) }

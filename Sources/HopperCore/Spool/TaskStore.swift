@@ -73,7 +73,8 @@ public final class TaskStore {
             let target = n == 0 ? name : FileName(bytes: name.bytes + Array(".\(n)".utf8))
             let explanation = FileName(bytes: target.bytes + Array(".error.json".utf8))
             n += 1
-            if rejected.exists(target) || rejected.exists(explanation) { continue }
+            if rejected.exists(target) { continue }
+            if rejected.exists(explanation) && !isUnfinishedRejection(explanation, of: name, in: rejected) { continue }
             var w = JSONWriter(capacity: 256)
             w.beginObject()
             w.field("file", name.escaped)
@@ -88,10 +89,26 @@ public final class TaskStore {
             } catch where error.errno == .exists {
                 try? rejected.remove(explanation)
                 continue
+            } catch {
+                // The file stays claimed; its explanation must not outlive this try.
+                try? rejected.remove(explanation)
+                throw error
             }
             dirty.insert(.rejected)
             return target
         }
+    }
+
+    /// Whether `explanation` was left by a rejection of `name` that did not
+    /// finish (the explanation is written first; a crash or a failed move
+    /// leaves it without its file), so it may be replaced rather than
+    /// pushing the file to a `.N` name beside a stale explanation. An
+    /// explanation that is itself a rejected file has one of its own.
+    private func isUnfinishedRejection(_ explanation: FileName, of name: FileName, in rejected: Directory) -> Bool {
+        guard !rejected.exists(FileName(bytes: explanation.bytes + Array(".error.json".utf8))),
+              let bytes = try? AtomicFile.read(explanation, in: rejected, limit: 1 << 16),
+              let object = (try? JSONParser.parse(bytes))?.objectValue else { return false }
+        return object["file"]?.stringValue == name.escaped
     }
 
     /// Writes a spool-level file (status.json, metrics.prom) atomically; never fsync'ed.

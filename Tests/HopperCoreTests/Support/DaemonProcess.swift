@@ -18,8 +18,8 @@ final class DaemonProcess {
     var exitStatus: ExitStatus? { process.exitStatus }
 
     /// Waits until the daemon logs that it is taking tasks.
-    func ready() async throws -> DaemonProcess {
-        try await eventually("the daemon to start taking tasks") {
+    func ready(timeout: Double = 20) async throws -> DaemonProcess {
+        try await eventually("the daemon to start taking tasks", timeout: timeout) {
             if exitStatus != nil { throw TimedOut(what: "a running daemon; it exited: \(log)") }
             return log.contains("taking tasks")
         }
