@@ -8,9 +8,10 @@ import Testing
     /// A task waiting for its retry keeps its last outputs in pending/; when a
     /// restart finds its delay over, they go with it to queued/.
     @Test func outputsFollowATaskReleasedAtStart() async throws {
-        let t = try TestSpool(config: TestSpool.configuration(#""shutdown_grace": 1, "timeouts": {"command": {"retry_delay": [0.3]}}"#))
+        let t = try TestSpool(config: TestSpool.configuration(#""shutdown_grace": 1, "timeouts": {"command": {"retry_delay": [2]}}"#))
         var daemon = try await DaemonProcess(t).ready()
         try t.drop("c.json", #"{"id": "c", "provider": "exec", "command": "echo try; exit 3", "retries": 1}"#)
+        // Two seconds in pending/: long enough to be seen there on a loaded machine.
         try await eventually("c waiting for its retry") { t.names("pending").contains("c.json") }
         #expect(try await daemon.stop() == .exited(0))
         #expect(t.names("pending") == ["c.err", "c.json", "c.out"])
