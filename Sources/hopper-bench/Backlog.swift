@@ -29,6 +29,8 @@ enum Backlog {
         var acceptSmall = 0.0, acceptRest = 0.0
         var stop = 0.0, firstStart = 0.0
         var throughput = 0.0
+        /// The daemon's CPU time per measured task, µs.
+        var cpuPerTask = 0.0
     }
 
     static func measure(small: Int, large: Int, n: Int, root: String) -> Figures {
@@ -75,11 +77,13 @@ enum Backlog {
         let names = (0..<n).map { "p\($0)" }
         daemon.stage(names) { _ in #"{"command": "true", "priority": 1}"# }
         let done = DirectoryWatch(daemon.spool + "/done")
+        let cpu = daemon.probe.cpuSeconds
         let start = Harness.now()
         for name in names { daemon.drop(name) }
         for id in blockers { Harness.write("\(daemon.spool)/cancel/\(id)", "") }
         if !done.wait(forCount: n, prefix: "p", timeout: 600) { daemon.fail("\(n) tasks did not finish with a backlog") }
         f.throughput = Double(n) / (Harness.now() - start)
+        f.cpuPerTask = (daemon.probe.cpuSeconds - cpu) * 1e6 / Double(n)
         Harness.log("with the backlog: \(n) tasks in \(Report.format(Harness.now() - start, "s")); \(done.count(prefix: "q")) backlog tasks ran meanwhile")
         return f
     }

@@ -52,6 +52,7 @@ FileDescriptor.standardError.writeLine("hopper-bench: \(n) tasks per throughput 
 
 // Throughput, exec mode.
 var execTmpfsNone: Double?
+var execTmpfsNoneCPU: Double?
 if runs("exec") {
     let ceiling = Scenarios.directSpawn(n)
     for (dir, label) in [(tmpfs, "tmpfs"), (disk, "disk")] where !(smoke && label == "disk") {
@@ -60,6 +61,7 @@ if runs("exec") {
             report.add("exec throughput, \(label), \(durability)", run.rate, "tasks/s", baseline: ceiling)
             if label == "tmpfs" && durability == "none" {
                 execTmpfsNone = run.rate
+                execTmpfsNoneCPU = run.cpuMicroseconds
                 report.add("daemon CPU per exec task, tmpfs, none", run.cpuMicroseconds, "µs")
                 report.add("daemon context switches per exec task", run.switches, "")
             }
@@ -122,6 +124,7 @@ if runs("backlog") {
     report.add("restart → first task started, \(thousands(large)) queued", backlog.firstStart, "s")
     report.add("daemon RSS after restart, \(thousands(large)) queued", mib(backlog.rssRecovered), "MiB")
     report.add("exec throughput, tmpfs, none, \(thousands(large)) queued", backlog.throughput, "tasks/s", baseline: execTmpfsNone)
+    report.add("daemon CPU per exec task, \(thousands(large)) queued", backlog.cpuPerTask, "µs", baseline: execTmpfsNoneCPU)
 }
 
 // Client.
