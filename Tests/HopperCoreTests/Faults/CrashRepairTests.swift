@@ -37,6 +37,9 @@ import Testing
         try t.write(t.spool + "/done/f.json", #"{"id":"f","state":"succeeded"}"#)
         try t.write(t.spool + "/done/f.out", "")
         try t.write(t.spool + "/running/f.err", "last words\n")
+        // Unreadable: ends with an error record, its outputs beside it.
+        try t.write(t.spool + "/running/u.json", "{not json")
+        try t.write(t.spool + "/running/u.out", "kept\n")
         // Nobody's.
         try t.write(t.spool + "/queued/nobody.out", "")
         let daemon = try await DaemonProcess(t).ready()
@@ -46,6 +49,8 @@ import Testing
         #expect(t.names("pending").isEmpty && t.names("queued").isEmpty && t.names("running").isEmpty)
         #expect(t.read("done/f.err") == "last words\n")
         #expect(t.read("done/q.out") == "again\n")
+        #expect(t.record("u")?["state"] == .string("error"))
+        #expect(t.read("done/u.out") == "kept\n")
     }
 
     /// Found by the burst under SIGKILL: a daemon killed while spawning a
