@@ -26,7 +26,6 @@ import Testing
             [FaultTools.path("unshare")!, "--mount", "--propagation", "private", "--", "/bin/sh", "-c",
              #"mount -t tmpfs -o size=4m hopper-full "$0" && exec sleep 100000"#, t.spool],
             environment: inheritedEnvironment() + [t.marker], outputPrefix: t.base + "/holder", combined: true)
-        defer { _ = ProcessGroup.signal(holder.pid, .kill) }
         try await eventually("the tmpfs mounted") {
             if holder.exitStatus != nil { throw TimedOut(what: "a mount namespace: \(holder.stdout)") }
             let mounts = (try? AtomicFile.read(path: "/proc/\(holder.pid.rawValue)/mountinfo")).map { String(decoding: $0, as: UTF8.self) } ?? ""

@@ -13,8 +13,9 @@ import Testing
 ///   (the claimed file or the record is tried again), never a crash, never
 ///   a torn file. Only writes to files count: a write to an eventfd or a
 ///   pipe cannot fail with ENOSPC, and one that did would lose a wake-up,
-///   so such a point is ended with a SIGKILL (a crash point) and counted
-///   apart.
+///   so a point where one did (strace counts per thread, so several calls
+///   can fail in one point) is ended with a SIGKILL, a crash point, and
+///   counted apart.
 /// - a real full disk (`FullDiskTests`).
 @Suite(.serialized) struct IOErrorTests {
     enum Expectation: Sendable { case exitsSeventyFive, carriesOn }
@@ -49,7 +50,7 @@ import Testing
                 n += 1
             }
             print("I/O error \(injection), round \(round) of \(rounds): \(fired) calls failed in turn"
-                  + (notFiles > 0 ? " (and \(notFiles) writes to eventfds or pipes, ended as crashes)" : "")
+                  + (notFiles > 0 ? " (and \(notFiles) with a call on an eventfd or a pipe, ended as crashes)" : "")
                   + ", untouched at N=\(n), \(Int(MonotonicInstant.now() - started)) s")
             #expect(fired > 0, "\(injection): the injection never fired")
         }
@@ -80,28 +81,35 @@ import Testing
         let t = try TestSpool(config: CrashWorkload.configuration)
         try Spool.create(at: t.spool)
         let audit = try CrashWorkload.drop(into: t)
-        let trace = t.base + "/strace.out"
+        let trace = t.base + "/strace"
         // Only the daemon's calls: a task's failed write is the task's business.
         var wrapper = FaultTools.strace(strace, [injection.syscall], action: "error=\(injection.error)", when: when, tasks: false, output: trace)
+        // -ff: a file per thread (strace.TID), so no call is split into "unfinished" and "resumed" lines.
+        wrapper[wrapper.firstIndex(of: "-f")!] = "-ff"
         wrapper.insert("-y", at: 1)
         let traced = try DaemonProcess(t, wrapper: wrapper)
         let point = "\(injection) N=\(when)"
-        // `write(4<anon_inode:[eventfd]>, …` versus `write(9</spool/.hopper/tmp/…>, …`.
-        let injectedLine = { () -> Substring? in
-            let text = (try? AtomicFile.read(path: trace)).map { String(decoding: $0, as: UTF8.self) } ?? ""
-            return text.split(separator: "\n").first { $0.hasSuffix("(INJECTED)") }
+        // Each thread counts on its own, so several calls may fail, each
+        // `write(9</spool/.hopper/tmp/…>, …` or `write(4<anon_inode:[eventfd]>, …`.
+        let injected = { () -> [Substring] in
+            guard let base = try? Directory.open(t.base) else { return [] }
+            defer { base.close() }
+            let files = ((try? base.entries()) ?? []).map(\.escaped).filter { $0.hasPrefix("strace.") }
+            let text = files.compactMap { try? AtomicFile.read(path: t.base + "/" + $0) }.map { String(decoding: $0, as: UTF8.self) }.joined(separator: "\n")
+            return text.split(separator: "\n").filter { $0.hasSuffix("(INJECTED)") }
         }
         let onAFile = { (line: Substring) -> Bool in line.split(separator: "<", maxSplits: 1).dropFirst().first?.hasPrefix("/") ?? false }
         try await eventually("\(point): the traced daemon to exit or finish", timeout: 120) {
-            traced.exitStatus != nil || audit.isSettled || injectedLine().map { !onAFile($0) } == true
+            traced.exitStatus != nil || audit.isSettled || !injected().allSatisfy(onAFile)
         }
-        let line = injectedLine()
-        let outcome: Outcome = line == nil ? .untouched : onAFile(line!) ? .injected : .notAFile
-        if traced.exitStatus == nil {
-            let daemon = try #require(childProcesses(of: traced.pid).first, "\(point): strace's daemon")
-            ProcessGroup.signalProcess(daemon, outcome == .notAFile ? .kill : .term)
+        // Through the workload (the shutdown may meet the injection too), or
+        // wedged; no child: the daemon is exiting on its own already.
+        if traced.exitStatus == nil, let daemon = childProcesses(of: traced.pid).first {
+            ProcessGroup.signalProcess(daemon, injected().allSatisfy(onAFile) ? .term : .kill)
         }
         let status = try await eventuallyValue("\(point): the traced daemon to exit", timeout: 60) { traced.exitStatus }
+        let lines = injected()
+        let outcome: Outcome = lines.isEmpty ? .untouched : lines.allSatisfy(onAFile) ? .injected : .notAFile
         switch injection.expectation {
         case _ where outcome == .notAFile:
             break
