@@ -8,7 +8,8 @@ import Testing
     /// A task waiting for its retry keeps its last outputs in pending/; when a
     /// restart finds its delay over, they go with it to queued/.
     @Test func outputsFollowATaskReleasedAtStart() async throws {
-        let t = try TestSpool(config: TestSpool.configuration(#""shutdown_grace": 1, "timeouts": {"command": {"retry_delay": [0.3]}}"#))
+        // A delay long enough to catch it in pending/ on a loaded machine.
+        let t = try TestSpool(config: TestSpool.configuration(#""shutdown_grace": 1, "timeouts": {"command": {"retry_delay": [4]}}"#))
         var daemon = try await DaemonProcess(t).ready()
         try t.drop("c.json", #"{"id": "c", "provider": "exec", "command": "echo try; exit 3", "retries": 1}"#)
         try await eventually("c waiting for its retry") { t.names("pending").contains("c.json") }
