@@ -226,12 +226,12 @@ public final class Daemon: @unchecked Sendable {
     /// Takes the spool's lock. A daemon killed while spawning a task leaves
     /// the lock held for a moment by that child (until its exec closes the
     /// descriptor it shares), so when the recorded holder is dead the lock
-    /// is tried again for up to two seconds instead of refusing at once.
+    /// is tried again for up to five seconds instead of refusing at once.
     private func acquireLock(_ path: String) throws(SystemError) -> FileLock? {
         if let lock = try FileLock.tryAcquire(Spool.lockPath(path)) { return lock }
         guard let holder = lockHolder(path), kill(holder, 0) != 0, Errno.current == .noProcess else { return nil }
         log.warning("daemon", "the spool's lock outlived its daemon; waiting for it", [("pid", "\(holder)")])
-        let deadline = MonotonicInstant.now().adding(seconds: 2)
+        let deadline = MonotonicInstant.now().adding(seconds: 5)
         while MonotonicInstant.now() < deadline {
             usleep(10_000)
             if let lock = try FileLock.tryAcquire(Spool.lockPath(path)) { return lock }

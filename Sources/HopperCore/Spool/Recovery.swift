@@ -99,6 +99,8 @@ public struct Recovery {
         for id in loaded.doneIDs { home[id] = .done }
         for (task, directory) in loaded.tasks { home[task.id] = directory }
         for task in loaded.interrupted { home[task.id] = .running }
+        // The daemon ends these with a record and moves their outputs itself.
+        for (id, directory, _) in loaded.unreadable { home[id] = directory }
         for directory in [SpoolDirectory.running, .queued, .pending] {
             let dir = spool[directory]
             for name in (try? dir.entries()) ?? [] where name.hasSuffix(".out") || name.hasSuffix(".err") {

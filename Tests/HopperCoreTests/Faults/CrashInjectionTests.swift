@@ -2,120 +2,122 @@ import Glibc
 import Testing
 @testable import HopperCore
 
-/// Crash at every step: the daemon runs a small workload under
-/// `strace -f -e inject=SYSCALL:signal=SIGKILL:when=N`, for N = 1, 2, …
-/// until a run gets through the whole workload and its shutdown without the
-/// injection killing the daemon. After each crash the daemon is started
-/// again without strace (nothing of the crashed run is assumed dead: the
-/// restart has to find and kill what it left), runs to the end and stops;
-/// then the spool is audited from outside (`SpoolAudit`) and no process
-/// carrying the test's marker may survive.
-///
-/// SIGKILL arrives as the N-th call is entered, so that call never happens.
-/// strace counts per thread and per system call, and with `-f` task
-/// processes are traced too: a task killed by the injection is just
-/// another fault. The daemon's loop does its spool work on one thread, so
-/// stepping N walks through it in order.
-///
-/// `swift test` steps every point of every family once (about 150 runs,
-/// well under a minute on an idle machine). `HOPPER_FAULTS=full` walks them
-/// ten times over. `HOPPER_FAULTS_ONLY=rename,fsync` narrows either to some
-/// families, `HOPPER_FAULTS_FROM=N` starts at N to replay a point.
-@Suite(.serialized) struct CrashInjectionTests {
-    /// One family of system calls to kill the daemon in.
-    struct Target: CustomStringConvertible, Sendable {
-        var name: String
-        var syscalls: [String]
-        /// Count only calls on the spool's directories (see `FaultTools.strace`).
-        var spoolPathsOnly = false
-        var description: String { name }
-    }
-
-    static let targets = [
-        Target(name: "rename", syscalls: ["rename", "renameat", "renameat2"]),
-        Target(name: "fsync", syscalls: ["fsync", "fdatasync"]),
-        Target(name: "write", syscalls: ["write"]),
-        Target(name: "openat", syscalls: ["openat"], spoolPathsOnly: true),
-        Target(name: "unlinkat", syscalls: ["unlinkat"]),
-    ]
-
-    @Test(.enabled(if: FaultTools.mayTrace, FaultTools.skipStrace), .timeLimit(.minutes(60)), arguments: targets)
-    func crashAtEveryStepLosesNothing(_ target: Target) async throws {
-        let strace = try FaultTools.requireStrace()
-        // HOPPER_FAULTS_ONLY=rename,fsync narrows a run to some families.
-        if let only = Environment.get("HOPPER_FAULTS_ONLY"), !only.split(separator: ",").contains(Substring(target.name)) { return }
-        // The same N does not always land on the same operation (threads,
-        // timing), so the full mode walks every point several times.
-        let rounds = FaultTools.isFullMode ? 10 : 1
-        for round in 1...rounds {
-            let started = MonotonicInstant.now()
-            var summary = StepSummary()
-            // HOPPER_FAULTS_FROM=N starts the stepping at N, to replay one point.
-            var n = Environment.get("HOPPER_FAULTS_FROM").flatMap(Int.init) ?? 1
-            while true {
-                let outcome = try await CrashInjectionTests.runPoint(target, when: n, strace: strace)
-                summary.add(outcome)
-                if outcome == .clean { break }
-                try #require(n < 2000, "\(target.name): the injection still fired at call \(n)")
-                n += 1
-            }
-            print("crash injection \(target.name), round \(round) of \(rounds): \(summary.points) points, clean at N=\(n): "
-                  + "\(summary.atStart) before taking tasks, \(summary.midWork) mid-work, \(summary.atShutdown) in the shutdown, "
-                  + "\(Int(MonotonicInstant.now() - started)) s")
-            // The stepping must reach the daemon's own work, not only its start-up.
-            #expect(summary.midWork > 0, "\(target.name): no crash landed while tasks were being taken or run")
+extension FaultInjection {
+    /// Crash at every step: the daemon runs a small workload under
+    /// `strace -f -e inject=SYSCALL:signal=SIGKILL:when=N`, for N = 1, 2, …
+    /// until a run gets through the whole workload and its shutdown without the
+    /// injection killing the daemon. After each crash the daemon is started
+    /// again without strace (nothing of the crashed run is assumed dead: the
+    /// restart has to find and kill what it left), runs to the end and stops;
+    /// then the spool is audited from outside (`SpoolAudit`) and no process
+    /// carrying the test's marker may survive.
+    ///
+    /// SIGKILL arrives as the N-th call is entered, so that call never happens.
+    /// strace counts per thread and per system call, and with `-f` task
+    /// processes are traced too: a task killed by the injection is just
+    /// another fault. The daemon's loop does its spool work on one thread, so
+    /// stepping N walks through it in order.
+    ///
+    /// `swift test` steps every point of every family once (about 150 runs,
+    /// well under a minute on an idle machine). `HOPPER_FAULTS=full` walks them
+    /// ten times over. `HOPPER_FAULTS_ONLY=rename,fsync` narrows either to some
+    /// families, `HOPPER_FAULTS_FROM=N` starts at N to replay a point.
+    @Suite(.serialized) struct CrashInjectionTests {
+        /// One family of system calls to kill the daemon in.
+        struct Target: CustomStringConvertible, Sendable {
+            var name: String
+            var syscalls: [String]
+            /// Count only calls on the spool's directories (see `FaultTools.strace`).
+            var spoolPathsOnly = false
+            var description: String { name }
         }
-    }
 
-    enum Outcome: Equatable { case clean, atStart, midWork, atShutdown }
+        static let targets = [
+            Target(name: "rename", syscalls: ["rename", "renameat", "renameat2"]),
+            Target(name: "fsync", syscalls: ["fsync", "fdatasync"]),
+            Target(name: "write", syscalls: ["write"]),
+            Target(name: "openat", syscalls: ["openat"], spoolPathsOnly: true),
+            Target(name: "unlinkat", syscalls: ["unlinkat"]),
+        ]
 
-    struct StepSummary {
-        var points = 0, atStart = 0, midWork = 0, atShutdown = 0
-        mutating func add(_ o: Outcome) {
-            points += 1
-            switch o {
-            case .clean: break
-            case .atStart: atStart += 1
-            case .midWork: midWork += 1
-            case .atShutdown: atShutdown += 1
+        @Test(.enabled(if: FaultTools.mayTrace, FaultTools.skipStrace), .timeLimit(.minutes(60)), arguments: targets)
+        func crashAtEveryStepLosesNothing(_ target: Target) async throws {
+            let strace = try FaultTools.requireStrace()
+            // HOPPER_FAULTS_ONLY=rename,fsync narrows a run to some families.
+            if let only = Environment.get("HOPPER_FAULTS_ONLY"), !only.split(separator: ",").contains(Substring(target.name)) { return }
+            // The same N does not always land on the same operation (threads,
+            // timing), so the full mode walks every point several times.
+            let rounds = FaultTools.isFullMode ? 10 : 1
+            for round in 1...rounds {
+                let started = MonotonicInstant.now()
+                var summary = StepSummary()
+                // HOPPER_FAULTS_FROM=N starts the stepping at N, to replay one point.
+                var n = Environment.get("HOPPER_FAULTS_FROM").flatMap(Int.init) ?? 1
+                while true {
+                    let outcome = try await CrashInjectionTests.runPoint(target, when: n, strace: strace)
+                    summary.add(outcome)
+                    if outcome == .clean { break }
+                    try #require(n < 2000, "\(target.name): the injection still fired at call \(n)")
+                    n += 1
+                }
+                print("crash injection \(target.name), round \(round) of \(rounds): \(summary.points) points, clean at N=\(n): "
+                      + "\(summary.atStart) before taking tasks, \(summary.midWork) mid-work, \(summary.atShutdown) in the shutdown, "
+                      + "\(Int(MonotonicInstant.now() - started)) s")
+                // The stepping must reach the daemon's own work, not only its start-up.
+                #expect(summary.midWork > 0, "\(target.name): no crash landed while tasks were being taken or run")
             }
         }
-    }
 
-    /// One point: a crash (or not) at the `when`-th call, a clean restart, the audit.
-    static func runPoint(_ target: Target, when: Int, strace: String) async throws -> Outcome {
-        let t = try TestSpool(config: CrashWorkload.configuration)
-        try Spool.create(at: t.spool)
-        let audit = try CrashWorkload.drop(into: t)
-        let paths = target.spoolPathsOnly ? CrashWorkload.directories(of: t.spool) : []
-        let wrapper = FaultTools.strace(strace, target.syscalls, action: "signal=SIGKILL", when: when, paths: paths)
-        let traced = try DaemonProcess(t, wrapper: wrapper)
-        let point = "\(target.name) N=\(when)"
-        try await eventually("\(point): the traced daemon to die or finish", timeout: 120) {
-            traced.exitStatus != nil || audit.isSettled
+        enum Outcome: Equatable { case clean, atStart, midWork, atShutdown }
+
+        struct StepSummary {
+            var points = 0, atStart = 0, midWork = 0, atShutdown = 0
+            mutating func add(_ o: Outcome) {
+                points += 1
+                switch o {
+                case .clean: break
+                case .atStart: atStart += 1
+                case .midWork: midWork += 1
+                case .atShutdown: atShutdown += 1
+                }
+            }
         }
-        var outcome: Outcome
-        if traced.exitStatus == nil {
-            // Through the workload: now the shutdown, under the same injection.
-            let daemon = try #require(childProcesses(of: traced.pid).first, "\(point): strace's daemon")
-            ProcessGroup.signalProcess(daemon, .term)
-            let status = try await eventuallyValue("\(point): the traced daemon to stop", timeout: 60) { traced.exitStatus }
-            outcome = status == .exited(0) ? .clean : .atShutdown
-        } else {
-            #expect(traced.exitStatus == .signaled(.kill), "\(point): strace ended \(String(describing: traced.exitStatus)): \(traced.log)")
-            outcome = traced.log.contains("taking tasks") ? .midWork : .atStart
+
+        /// One point: a crash (or not) at the `when`-th call, a clean restart, the audit.
+        static func runPoint(_ target: Target, when: Int, strace: String) async throws -> Outcome {
+            let t = try TestSpool(config: CrashWorkload.configuration)
+            try Spool.create(at: t.spool)
+            let audit = try CrashWorkload.drop(into: t)
+            let paths = target.spoolPathsOnly ? CrashWorkload.directories(of: t.spool) : []
+            let wrapper = FaultTools.strace(strace, target.syscalls, action: "signal=SIGKILL", when: when, paths: paths)
+            let traced = try DaemonProcess(t, wrapper: wrapper)
+            let point = "\(target.name) N=\(when)"
+            try await eventually("\(point): the traced daemon to die or finish", timeout: 120) {
+                traced.exitStatus != nil || audit.isSettled
+            }
+            var outcome: Outcome
+            if traced.exitStatus == nil {
+                // Through the workload: now the shutdown, under the same injection
+                // (no child: the injection has just killed the daemon).
+                if let daemon = childProcesses(of: traced.pid).first { ProcessGroup.signalProcess(daemon, .term) }
+                let status = try await eventuallyValue("\(point): the traced daemon to stop", timeout: 60) { traced.exitStatus }
+                outcome = status == .exited(0) ? .clean : .atShutdown
+            } else {
+                #expect(traced.exitStatus == .signaled(.kill), "\(point): strace ended \(String(describing: traced.exitStatus)): \(traced.log)")
+                outcome = traced.log.contains("taking tasks") ? .midWork : .atStart
+            }
+            if outcome != .clean {
+                let daemon = try await DaemonProcess(t).ready()
+                try await eventually("\(point): the restarted daemon to finish the workload", timeout: 120) { audit.isSettled }
+                #expect(try await daemon.stop() == .exited(0), "\(point): \(daemon.log)")
+            }
+            // strace lingers while it still traces something the crashed run left.
+            _ = try await eventuallyValue("\(point): strace to exit", timeout: 60) { traced.exitStatus }
+            let problems = audit.problems()
+            #expect(problems.isEmpty, "\(point): \(problems)\n\(traced.log)")
+            #expect(t.survivors().isEmpty, "\(point): processes survived")
+            return outcome
         }
-        if outcome != .clean {
-            let daemon = try await DaemonProcess(t).ready()
-            try await eventually("\(point): the restarted daemon to finish the workload", timeout: 120) { audit.isSettled }
-            #expect(try await daemon.stop() == .exited(0), "\(point): \(daemon.log)")
-        }
-        // strace lingers while it still traces something the crashed run left.
-        _ = try await eventuallyValue("\(point): strace to exit", timeout: 60) { traced.exitStatus }
-        let problems = audit.problems()
-        #expect(problems.isEmpty, "\(point): \(problems)\n\(traced.log)")
-        #expect(t.survivors().isEmpty, "\(point): processes survived")
-        return outcome
     }
 }
 

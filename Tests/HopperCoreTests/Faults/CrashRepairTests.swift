@@ -8,10 +8,10 @@ import Testing
     /// A task waiting for its retry keeps its last outputs in pending/; when a
     /// restart finds its delay over, they go with it to queued/.
     @Test func outputsFollowATaskReleasedAtStart() async throws {
-        let t = try TestSpool(config: TestSpool.configuration(#""shutdown_grace": 1, "timeouts": {"command": {"retry_delay": [2]}}"#))
+        // A delay long enough to catch it in pending/ on a loaded machine.
+        let t = try TestSpool(config: TestSpool.configuration(#""shutdown_grace": 1, "timeouts": {"command": {"retry_delay": [4]}}"#))
         var daemon = try await DaemonProcess(t).ready()
         try t.drop("c.json", #"{"id": "c", "provider": "exec", "command": "echo try; exit 3", "retries": 1}"#)
-        // Two seconds in pending/: long enough to be seen there on a loaded machine.
         try await eventually("c waiting for its retry") { t.names("pending").contains("c.json") }
         #expect(try await daemon.stop() == .exited(0))
         #expect(t.names("pending") == ["c.err", "c.json", "c.out"])
@@ -38,6 +38,9 @@ import Testing
         try t.write(t.spool + "/done/f.json", #"{"id":"f","state":"succeeded"}"#)
         try t.write(t.spool + "/done/f.out", "")
         try t.write(t.spool + "/running/f.err", "last words\n")
+        // Unreadable: ends with an error record, its outputs beside it.
+        try t.write(t.spool + "/running/u.json", "{not json")
+        try t.write(t.spool + "/running/u.out", "kept\n")
         // Nobody's.
         try t.write(t.spool + "/queued/nobody.out", "")
         let daemon = try await DaemonProcess(t).ready()
@@ -47,6 +50,8 @@ import Testing
         #expect(t.names("pending").isEmpty && t.names("queued").isEmpty && t.names("running").isEmpty)
         #expect(t.read("done/f.err") == "last words\n")
         #expect(t.read("done/q.out") == "again\n")
+        #expect(t.record("u")?["state"] == .string("error"))
+        #expect(t.read("done/u.out") == "kept\n")
     }
 
     /// Found by the burst under SIGKILL: a daemon killed while spawning a
