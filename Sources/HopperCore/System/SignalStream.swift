@@ -1,7 +1,9 @@
 import CHopperShim
 import Glibc
 
-/// Signals bridged from the signal relay into an AsyncStream.
+/// Signals bridged from the signal relay into an AsyncStream, for async
+/// callers (the tests of signal delivery use it). The daemon, which runs no
+/// Swift concurrency at all, subscribes to the relay directly.
 ///
 /// Signals arrive through `SignalRelay`: a C handler and a pipe watched by
 /// the poller thread, never a DispatchSource, whose handler on Linux can
