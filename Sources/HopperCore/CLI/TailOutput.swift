@@ -35,11 +35,11 @@ struct OutputFollower {
         while true {
             readOn()
             if let status = try step() { return status }
-            guard let watch else {
-                // Not following: what the step just opened is printed before leaving.
-                readOn()
-                return 0
-            }
+            // What the step just opened is read before waiting: its first bytes
+            // may have come with the very event that showed the task running,
+            // and no later event need come until the reader has seen them.
+            readOn()
+            guard let watch else { return 0 }
             watch.next()
         }
     }
