@@ -43,16 +43,12 @@ extension FaultInjection {
         @Test(.enabled(if: FaultTools.mayTrace, FaultTools.skipStrace), .timeLimit(.minutes(60)), arguments: targets)
         func crashAtEveryStepLosesNothing(_ target: Target) async throws {
             let strace = try FaultTools.requireStrace()
-            // HOPPER_FAULTS_ONLY=rename,fsync narrows a run to some families.
-            if let only = Environment.get("HOPPER_FAULTS_ONLY"), !only.split(separator: ",").contains(Substring(target.name)) { return }
-            // The same N does not always land on the same operation (threads,
-            // timing), so the full mode walks every point several times.
-            let rounds = FaultTools.isFullMode ? 10 : 1
+            guard FaultTools.isSelected(target.name) else { return }
+            let rounds = FaultTools.rounds
             for round in 1...rounds {
                 let started = MonotonicInstant.now()
                 var summary = StepSummary()
-                // HOPPER_FAULTS_FROM=N starts the stepping at N, to replay one point.
-                var n = Environment.get("HOPPER_FAULTS_FROM").flatMap(Int.init) ?? 1
+                var n = FaultTools.firstPoint
                 while true {
                     let outcome = try await CrashInjectionTests.runPoint(target, when: n, strace: strace)
                     summary.add(outcome)

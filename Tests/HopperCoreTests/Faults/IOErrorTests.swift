@@ -37,12 +37,12 @@ extension FaultInjection {
         @Test(.enabled(if: FaultTools.mayTrace, FaultTools.skipStrace), .timeLimit(.minutes(30)), arguments: injections)
         func injectedErrorsAtEveryCall(_ injection: Injection) async throws {
             let strace = try FaultTools.requireStrace()
-            if let only = Environment.get("HOPPER_FAULTS_ONLY"), !only.split(separator: ",").contains(Substring(injection.syscall)) { return }
-            let rounds = FaultTools.isFullMode ? 10 : 1
+            guard FaultTools.isSelected(injection.syscall) else { return }
+            let rounds = FaultTools.rounds
             for round in 1...rounds {
                 let started = MonotonicInstant.now()
                 var fired = 0, notFiles = 0
-                var n = Environment.get("HOPPER_FAULTS_FROM").flatMap(Int.init) ?? 1
+                var n = FaultTools.firstPoint
                 while true {
                     let outcome = try await IOErrorTests.runPoint(injection, when: n, strace: strace)
                     if outcome == .untouched { break }

@@ -14,6 +14,17 @@ import Testing
         TestSpool.configuration(#""providers": {"shs": {"mode": "session", "protocol": "shell", "command": ["/bin/sh"], "max_sessions": 1}}, "limits": {"max_request_bytes": 16777216, "max_output_bytes": 1048576}"# + extra)
     }
 
+    /// A daemon on `t` that has run one task in each provider, so its
+    /// session, descriptors and memory are at their resting level.
+    static func warmedDaemon(_ t: TestSpool) async throws -> DaemonProcess {
+        let daemon = try await DaemonProcess(t).ready()
+        for provider in providers {
+            try t.drop("warm-\(provider).json", #"{"id": "warm-\#(provider)", "provider": "\#(provider)", "command": "true"}"#)
+            _ = try await eventuallyValue("the \(provider) warm-up") { t.record("warm-\(provider)") }
+        }
+        return daemon
+    }
+
     /// A task per provider and case: (case, command, stdin, expected stdout, expected stderr).
     static let cases: [(String, String, String?, String?, String?)] = [
         // Leaves a process that escaped the group with setsid, holding stdout open.
@@ -31,11 +42,7 @@ import Testing
 
     @Test func misbehavingCommandsEndPromptlyAndLeaveNothing() async throws {
         let t = try TestSpool(config: Self.configuration())
-        let daemon = try await DaemonProcess(t).ready()
-        for provider in Self.providers {
-            try t.drop("warm-\(provider).json", #"{"id": "warm-\#(provider)", "provider": "\#(provider)", "command": "true"}"#)
-            _ = try await eventuallyValue("the \(provider) warm-up") { t.record("warm-\(provider)") }
-        }
+        let daemon = try await Self.warmedDaemon(t)
         let before = try FaultProbes.usage(daemon)
         for provider in Self.providers {
             for (name, command, stdin, _, _) in Self.cases {
@@ -70,11 +77,7 @@ import Testing
 
     @Test func aGigabyteOfOutputIsCutAtTheCapInBoundedMemory() async throws {
         let t = try TestSpool(config: Self.configuration())
-        let daemon = try await DaemonProcess(t).ready()
-        for provider in Self.providers {
-            try t.drop("warm-\(provider).json", #"{"id": "warm-\#(provider)", "provider": "\#(provider)", "command": "true"}"#)
-            _ = try await eventuallyValue("the \(provider) warm-up") { t.record("warm-\(provider)") }
-        }
+        let daemon = try await Self.warmedDaemon(t)
         let before = try FaultProbes.usage(daemon)
         for provider in Self.providers {
             try t.drop("\(provider)-flood.json", #"{"id": "\#(provider)-flood", "provider": "\#(provider)", "command": "head -c 1000000000 /dev/zero; echo done >&2"}"#)

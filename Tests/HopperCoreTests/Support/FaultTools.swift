@@ -10,9 +10,25 @@ import Testing
 ///   with a message naming the tool.
 /// - `HOPPER_FAULTS=full`: every injection point and the full-size bursts,
 ///   instead of the bounded form `swift test` runs.
+///
+/// And, to replay one point of a stepping suite: `HOPPER_FAULTS_ONLY=a,b`
+/// runs only the families named, `HOPPER_FAULTS_FROM=N` starts at point N.
 enum FaultTools {
     static var isRequired: Bool { Environment.get("HOPPER_REQUIRE_FAULT_TOOLS") == "1" }
     static var isFullMode: Bool { Environment.get("HOPPER_FAULTS") == "full" }
+
+    /// Walks of every injection point: one in the bounded form, ten in full
+    /// (the same N does not always land on the same operation).
+    static var rounds: Int { isFullMode ? 10 : 1 }
+
+    /// Whether `HOPPER_FAULTS_ONLY` (if set) names the family `name`.
+    static func isSelected(_ name: String) -> Bool {
+        guard let only = Environment.get("HOPPER_FAULTS_ONLY") else { return true }
+        return only.split(separator: ",").contains(Substring(name))
+    }
+
+    /// The first point to step: `HOPPER_FAULTS_FROM`, or 1.
+    static var firstPoint: Int { Environment.get("HOPPER_FAULTS_FROM").flatMap(Int.init) ?? 1 }
 
     /// The tool's absolute path, if installed.
     static func path(_ tool: String) -> String? {
