@@ -152,7 +152,8 @@ public final class Daemon: @unchecked Sendable {
     /// `WATCHDOG=1` every half of `WATCHDOG_USEC`, from the loop's own
     /// thread: a loop that stops turning stops pinging.
     private func pingWatchdog() {
-        guard let interval = options.notifier.watchdogInterval, !shuttingDown || !attempts.isEmpty else { return }
+        // Only while the loop runs: it has not set its exit code yet.
+        guard let interval = options.notifier.watchdogInterval, stopped.current == nil else { return }
         options.notifier.watchdog()
         Poller.shared.after(Double(interval) / 1e6) { self.pingWatchdog() }
     }
@@ -171,7 +172,7 @@ public final class Daemon: @unchecked Sendable {
             closeAllSessions()
             events.flush()
             log.info("daemon", "stopped")
-            for (signal, id) in signalSubscriptions { SignalRelay.shared.unsubscribe(signal, id) }
+            SignalStream.unsubscribe(signalSubscriptions)
             stopped.set(.success(0))
             return nil
         }
@@ -202,10 +203,7 @@ public final class Daemon: @unchecked Sendable {
         }
         SignalStream.ignore(.pipe)
         let queue = self.queue
-        for signal in [Signal.term, .interrupt, .hangup] {
-            SignalStream.ignoreIfDefault(signal)
-            signalSubscriptions.append((signal, SignalRelay.shared.subscribe(signal) { queue.post(.signal(signal)) }))
-        }
+        signalSubscriptions = SignalStream.subscribe([.term, .interrupt, .hangup]) { queue.post(.signal($0)) }
         Reaper.shared.start()
         Orphans.adoptOrphans()
         // The service manager's socket is the daemon's alone: a task must not notify in its name.

@@ -180,20 +180,19 @@ extension Daemon {
     func finishAttempt(_ id: TaskID, number: Int, end: AttemptEnd, output: OutputCounts) {
         guard let attempt = attempts[id], attempt.number == number else { return }
         attempts[id] = nil
+        let sessionLost = if case .sessionLost = end { true } else { false }
+        // The session process is dead or in an unknown state: it is closed, not reused.
+        let closesSession = attempt.inSessionProcess && (attempt.timedOut || attempt.cancelled || sessionLost || attempt.stoppedForShutdown)
         if attempt.inSessionProcess {
-            // What the task left outside the session's group (setsid), adopted by the daemon.
-            Orphans.killEscaped(markedWith: escapeMarker(id), except: [attempt.process.pid])
+            // What the task left, adopted by the daemon: escaped with setsid, or
+            // still in the session's group (a closed session's group dies with it).
+            Orphans.killLeftovers(markedWith: escapeMarker(id), inGroup: closesSession ? nil : attempt.process.processGroup,
+                                  except: attempt.process.pid)
         }
         if let session = attempt.session {
-            let sessionLost = if case .sessionLost = end { true } else { false }
-            if attempt.inSessionProcess && (attempt.timedOut || attempt.cancelled || sessionLost || attempt.stoppedForShutdown) {
-                // The session process is dead or in an unknown state: it is closed, not reused.
+            if closesSession {
                 closeSession(provider: attempt.task.provider, session: session, reason: attempt.timedOut ? .timeout : .crashed)
             } else {
-                if attempt.inSessionProcess {
-                    // Orphans the task left: adopted by the daemon, still in the session's group.
-                    Orphans.killStragglers(inGroup: attempt.process.processGroup, except: attempt.process.pid)
-                }
                 releaseSession(provider: attempt.task.provider, session: session)
             }
         }

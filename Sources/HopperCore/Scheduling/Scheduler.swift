@@ -20,7 +20,7 @@ public struct Scheduler: Sendable {
         case cancelled(dependency: TaskID, state: TaskState)
     }
 
-    public private(set) var entries = EntryTable<Entry>()
+    public private(set) var entries = EntryTable()
     /// One ready queue per provider: a provider that cannot start a task now
     /// (no session free, circuit open) costs one look per turn, not one per
     /// queued task.

@@ -24,38 +24,48 @@ public enum Orphans {
         children().filter { !Reaper.shared.isAwaited($0) }
     }
 
-    /// SIGKILLs the daemon's adopted children, other than `except`, whose environment
-    /// holds every one of `entries`, each with its process group: what a
-    /// task left behind after escaping its process group with setsid(2),
-    /// adopted by the daemon when its parent exited. Returns how many.
+    /// SIGKILLs the daemon's adopted children whose environment holds every
+    /// one of `entries`, each with its process group: what a task left
+    /// behind after escaping its process group with setsid(2), adopted by
+    /// the daemon when its parent exited. Returns how many.
     ///
     /// A process that cleared its environment, or whose parent (outside the
     /// task's group) is still alive, is not found.
     @discardableResult
-    public static func killEscaped(markedWith entries: [String], except: Set<ProcessID> = []) -> Int {
-        let children = adopted().filter { !except.contains($0) }
-        guard !children.isEmpty, let proc = try? Directory.open("/proc") else { return 0 }
+    public static func killEscaped(markedWith entries: [String]) -> Int {
+        kill(adopted(), markedWith: entries)
+    }
+
+    /// What a finished task of a shared session left behind, from one read
+    /// of the adopted children: those still in the session's process
+    /// `group` (when the session is kept; nil when it is closed, which kills
+    /// its group anyway) and those marked with `entries` (escaped with
+    /// setsid). Never `shell`, the session's own process. Returns how many.
+    @discardableResult
+    public static func killLeftovers(markedWith entries: [String], inGroup group: ProcessID?, except shell: ProcessID) -> Int {
+        var stragglers = 0
+        var others: [ProcessID] = []
+        for pid in adopted() where pid != shell {
+            if let group, getpgid(pid.rawValue) == group.rawValue {
+                ProcessGroup.signalProcess(pid, .kill)
+                stragglers += 1
+            } else {
+                others.append(pid)
+            }
+        }
+        return stragglers + kill(others, markedWith: entries)
+    }
+
+    private static func kill(_ candidates: [ProcessID], markedWith entries: [String]) -> Int {
+        guard !candidates.isEmpty, let proc = try? Directory.open("/proc") else { return 0 }
         defer { proc.close() }
         let needles = entries.map { Array($0.utf8) }
         var killed = 0
-        for pid in children where ProcessScan.environment(of: pid, in: proc, holdsAll: needles) {
+        for pid in candidates where ProcessScan.environment(of: pid, in: proc, holdsAll: needles) {
             // Its group only when it leads one of its own: one caught between
             // fork and setsid is still in its task's group, which may be a
             // session's that runs on.
             if getpgid(pid.rawValue) == pid.rawValue { ProcessGroup.signal(pid, .kill) }
-            ProcessGroup.signalProcess(pid, .kill)
-            killed += 1
-        }
-        return killed
-    }
-
-    /// SIGKILLs the daemon's adopted children that belong to process group
-    /// `group` but are not `except` (a session's own shell): what a finished
-    /// task left behind in a session it shares.
-    @discardableResult
-    public static func killStragglers(inGroup group: ProcessID, except: ProcessID) -> Int {
-        var killed = 0
-        for pid in adopted() where pid != except && getpgid(pid.rawValue) == group.rawValue {
             ProcessGroup.signalProcess(pid, .kill)
             killed += 1
         }

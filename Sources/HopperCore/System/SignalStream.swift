@@ -1,9 +1,9 @@
 import CHopperShim
 import Glibc
 
-/// Signals bridged from the signal relay into an AsyncStream, for async
-/// callers (the tests of signal delivery use it). The daemon, which runs no
-/// Swift concurrency at all, subscribes to the relay directly.
+/// Signals bridged from the signal relay into an AsyncStream (`make`), or
+/// handed to a handler on the poller thread (`subscribe`, what the daemon
+/// uses: it runs no Swift concurrency at all).
 ///
 /// Signals arrive through `SignalRelay`: a C handler and a pipe watched by
 /// the poller thread, never a DispatchSource, whose handler on Linux can
@@ -26,17 +26,25 @@ public enum SignalStream {
     /// stay caught by the relay and then have no effect.
     public static func make(_ signals: [Signal]) -> AsyncStream<Signal> {
         let (stream, continuation) = AsyncStream.makeStream(of: Signal.self, bufferingPolicy: .unbounded)
-        var subscriptions: [(Signal, UInt64)] = []
-        for signal in signals {
-            if signal != .child { ignoreIfDefault(signal) }
-            let id = SignalRelay.shared.subscribe(signal) { continuation.yield(signal) }
-            subscriptions.append((signal, id))
-        }
-        let live = subscriptions
-        continuation.onTermination = { _ in
-            for (signal, id) in live { SignalRelay.shared.unsubscribe(signal, id) }
-        }
+        let subscriptions = subscribe(signals) { continuation.yield($0) }
+        continuation.onTermination = { _ in unsubscribe(subscriptions) }
         return stream
+    }
+
+    /// What `make` does without the stream: `handler` runs on the poller
+    /// thread for each of `signals` as it arrives (the daemon's loop, which
+    /// runs no Swift concurrency, uses this). Same dispositions and same
+    /// guarantee: no signal sent after it returns is lost.
+    static func subscribe(_ signals: [Signal], _ handler: @escaping @Sendable (Signal) -> Void) -> [(Signal, UInt64)] {
+        signals.map { signal in
+            if signal != .child { ignoreIfDefault(signal) }
+            return (signal, SignalRelay.shared.subscribe(signal) { handler(signal) })
+        }
+    }
+
+    /// Ends what `subscribe` started; the signals stay caught by the relay.
+    static func unsubscribe(_ subscriptions: [(Signal, UInt64)]) {
+        for (signal, id) in subscriptions { SignalRelay.shared.unsubscribe(signal, id) }
     }
 
     /// signal(2) with SIG_IGN: the daemon ignores `signal` from now on (used for SIGPIPE,
@@ -52,7 +60,7 @@ public enum SignalStream {
 
     /// signal(2) with SIG_IGN, only when the disposition is still SIG_DFL, so the
     /// relay's handler installed for an earlier stream stays in place.
-    static func ignoreIfDefault(_ signal: Signal) {
+    private static func ignoreIfDefault(_ signal: Signal) {
         guard hopper_signal_disposition(signal.rawValue) == 0 else { return }
         _ = Glibc.signal(signal.rawValue, SIG_IGN)
     }
