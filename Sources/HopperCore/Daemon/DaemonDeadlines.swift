@@ -56,6 +56,8 @@ extension Daemon {
             let transition = pool.breaker.advance(now: MonotonicInstant.now())
             pools[name] = pool
             if let transition { announce(transition, provider: name) }
+        case .settle(let name):
+            settled(name)
         case .retention:
             let maxAge = config.retentionDoneMaxAge
             guard maxAge > 0 else { return }

@@ -93,6 +93,8 @@ public struct Deadline: Sendable, Comparable {
         case providerWake(String)
         /// Records that could not be written get another try.
         case retryRecords
+        /// A file written in place in incoming/ may have settled (`DropSettling`).
+        case settle(FileName)
     }
 
     public var at: MonotonicInstant

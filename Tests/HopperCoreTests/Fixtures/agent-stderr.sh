@@ -8,7 +8,8 @@ turn=0
 trap 'printf "agent-stderr: closing after %d turns\n" "$turn" >&2; exit 0' TERM
 while read -r line; do
     turn=$((turn + 1))
-    printf 'agent-stderr: diagnostic for turn %d\n' "$turn" >&2
-    printf '{"type":"result","subtype":"success","is_error":false,"result":"turn %d"}\n' "$turn"
-    printf '{"type":"system","subtype":"background","turn":%d}\n' "$turn"
+    text=$(printf '%s\n' "$line" | sed -n 's/.*"content"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p')
+    printf 'agent-stderr: diagnostic for %s\n' "$text" >&2
+    printf '{"type":"result","subtype":"success","is_error":false,"result":"%s"}\n' "$text"
+    printf '{"type":"system","subtype":"background","after":"%s"}\n' "$text"
 done
