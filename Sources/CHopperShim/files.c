@@ -42,5 +42,9 @@ int hopper_epoll_wait(int epfd, unsigned long long *tokens, unsigned int *events
 int hopper_eventfd(void) { return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK); }
 
 #include <sys/prctl.h>
+#include <sys/sysmacros.h>
 
 int hopper_become_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
+
+unsigned int hopper_major(unsigned long long device) { return major(device); }
+unsigned int hopper_minor(unsigned long long device) { return minor(device); }

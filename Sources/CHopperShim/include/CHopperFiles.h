@@ -11,6 +11,10 @@ long hopper_getdents64(int fd, void *buffer, size_t size);
 /// prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned descendants are reparented to this process.
 int hopper_become_subreaper(void);
 
+/// major(3) and minor(3) of a device number (macros in <sys/sysmacros.h>).
+unsigned int hopper_major(unsigned long long device);
+unsigned int hopper_minor(unsigned long long device);
+
 /// epoll_create1(EPOLL_CLOEXEC).
 int hopper_epoll_create(void);
 /// epoll_ctl ADD/MOD/DEL with the event mask and a 64-bit token as data. op: 0 add, 1 modify, 2 delete.

@@ -52,6 +52,7 @@ enum StatusCommand {
     /// The status as `hopper status` prints it, once.
     static func render(_ reader: SpoolReader, json: Bool, into out: inout Output) {
         let running = Spool.isDaemonRunning(reader.spool.path)
+        if running { requestFreshStatus(reader.spool.path) }
         var status = JSONObject()
         if running, let bytes = try? AtomicFile.read(FileName("status.json"), in: reader.spool.root), let o = (try? JSONParser.parse(bytes))?.objectValue {
             status = o
@@ -73,6 +74,9 @@ enum StatusCommand {
             let state = status["state"]?.stringValue ?? "?"
             out.line("daemon    \(state)\(status["pid"]?.intValue.map { " (pid \($0))" } ?? "")")
             out.line("spool     \(reader.spool.path)")
+            if let updated = status["updated_at"]?.stringValue.flatMap(Timestamp.init(rfc3339:)) {
+                out.line("updated   \(StatusCommand.age(max(0, Timestamp.now() - updated))) ago")
+            }
             if let w = status["workers"]?.objectValue {
                 out.line("workers   \(w["busy"]?.intValue ?? 0) busy of \(w["total"]?.intValue ?? 0)")
             }
@@ -101,6 +105,27 @@ enum StatusCommand {
                 })
             }
         }
+    }
+
+    /// Asks the daemon holding the spool's lock for a fresh status.json
+    /// (SIGUSR1) and waits up to half a second for it. The pid is the one
+    /// /proc/locks shows holding the lock and the daemon recorded in it; a
+    /// user who may not signal the daemon reads the last snapshot, whose age
+    /// the text output shows.
+    static func requestFreshStatus(_ spool: String) {
+        let lockPath = Spool.lockPath(spool)
+        guard let holder = FileLock.holder(lockPath),
+              let recorded = (try? AtomicFile.read(path: lockPath, limit: 256)).flatMap({ String(decoding: $0, as: UTF8.self).split(separator: " ").first }),
+              recorded == Substring(String(holder.rawValue)) else { return }
+        // status.json is renamed into place: a new inode is a new snapshot.
+        func inode() -> UInt64? {
+            var st = stat()
+            return stat(spool + "/status.json", &st) == 0 ? UInt64(st.st_ino) : nil
+        }
+        let before = inode()
+        guard ProcessGroup.signalProcess(holder, .user1) else { return }
+        let deadline = MonotonicInstant.now().adding(seconds: 0.5)
+        while MonotonicInstant.now() < deadline, inode() == before { usleep(2_000) }
     }
 
     /// The task that has waited longest in queued/, by its file's modification

@@ -190,6 +190,9 @@ public final class Daemon: @unchecked Sendable {
         let path = Spool.absolute(options.spoolPath)
         do {
             try Spool.create(at: path)
+            // `hopper status` asks a running daemon for a fresh status.json with
+            // SIGUSR1 once the lock is held: ignored until it is handled below.
+            SignalStream.ignore(.user1)
             guard let lock = try acquireLock(path) else {
                 throw HopperError(.locked, "another hopper daemon (pid \(lockHolder(path).map(String.init) ?? "?")) is running on spool \(path)")
             }
@@ -208,7 +211,7 @@ public final class Daemon: @unchecked Sendable {
         }
         SignalStream.ignore(.pipe)
         let queue = self.queue
-        signalSubscriptions = SignalStream.subscribe([.term, .interrupt, .hangup]) { queue.post(.signal($0)) }
+        signalSubscriptions = SignalStream.subscribe([.term, .interrupt, .hangup, .user1]) { queue.post(.signal($0)) }
         Reaper.shared.start()
         Orphans.adoptOrphans()
         // The service manager's socket is the daemon's alone: a task must not notify in its name.
@@ -286,6 +289,7 @@ public final class Daemon: @unchecked Sendable {
     private func handleSignal(_ signal: Signal) {
         switch signal {
         case .hangup: reload()
+        case .user1: publishNow()
         default: beginShutdown()
         }
     }

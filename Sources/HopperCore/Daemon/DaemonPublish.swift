@@ -30,6 +30,13 @@ extension Daemon {
         writeStatus(state: shuttingDown ? "stopping" : "running")
     }
 
+    /// status.json and metrics.prom rewritten at once (SIGUSR1: `hopper status` wants them fresh).
+    func publishNow() {
+        published.changed = false
+        published.last = MonotonicInstant.now()
+        writeStatus(state: shuttingDown ? "stopping" : "running")
+    }
+
     func writeStatus(state: String) {
         guard let store else { return }
         let counts = scheduler.counts()

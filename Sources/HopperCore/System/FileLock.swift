@@ -1,3 +1,4 @@
+import CHopperShim
 import Glibc
 
 /// An exclusive advisory lock (flock(2)) held for as long as the descriptor
@@ -29,6 +30,25 @@ public struct FileLock: Sendable {
             return false
         }
         return Errno.current == .wouldBlock
+    }
+
+    /// The pid of the process holding an flock(2) lock on `path` now, from
+    /// /proc/locks (matched by the file's device and inode), or nil.
+    public static func holder(_ path: String) -> ProcessID? {
+        var st = stat()
+        guard stat(path, &st) == 0, let table = try? AtomicFile.read(path: "/proc/locks", limit: 1 << 20) else { return nil }
+        // "1: FLOCK  ADVISORY  WRITE 1234 00:2a:5678 0 EOF": MAJOR:MINOR in hex, the inode in decimal.
+        let device = String(hopper_major(UInt64(st.st_dev)), radix: 16) + ":" + String(hopper_minor(UInt64(st.st_dev)), radix: 16)
+        for line in table.split(separator: UInt8(ascii: "\n")) {
+            let fields = line.split(separator: UInt8(ascii: " ")).map { String(decoding: $0, as: UTF8.self) }
+            guard fields.count >= 6, fields[1] == "FLOCK", let pid = pid_t(fields[4]) else { continue }
+            let id = fields[5].split(separator: ":")
+            guard id.count == 3, UInt64(id[2]) == UInt64(st.st_ino),
+                  (UInt32(id[0], radix: 16).map { String($0, radix: 16) } ?? "") + ":" + (UInt32(id[1], radix: 16).map { String($0, radix: 16) } ?? "") == device
+            else { continue }
+            return ProcessID(rawValue: pid)
+        }
+        return nil
     }
 
     /// Writes `text` (the holder's pid) into the lock file for operators.
