@@ -5,6 +5,9 @@
 #include <pthread.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -99,3 +102,82 @@ int hopper_wait_exited(int status) { return WIFEXITED(status) ? 1 : 0; }
 int hopper_wait_exit_code(int status) { return WEXITSTATUS(status); }
 int hopper_wait_signaled(int status) { return WIFSIGNALED(status) ? 1 : 0; }
 int hopper_wait_term_signal(int status) { return WTERMSIG(status); }
+
+// See CHopperProcess.h. Between fork and exec only async-signal-safe calls
+// and raw system calls: the parent is multithreaded, and glibc's setgroups,
+// setgid and setuid would try to tell threads the child does not have.
+pid_t hopper_spawn_as_user(const char *path, char *const argv[], char *const envp[],
+                           int stdin_fd, int stdout_fd, int stderr_fd, const char *cwd, int new_group,
+                           unsigned int uid, unsigned int gid, const unsigned int *groups, int ngroups,
+                           int *failed_step, int *failed_errno) {
+    *failed_step = 0;
+    *failed_errno = 0;
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) != 0) return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        int saved = errno;
+        close(report[0]);
+        close(report[1]);
+        errno = saved;
+        return -1;
+    }
+    if (pid == 0) {
+        int step = 0;
+        if (new_group && setpgid(0, 0) != 0) { step = HOPPER_STEP_SETPGID; goto fail; }
+        // Default dispositions for every catchable signal, and an empty mask.
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        for (int s = 1; s < NSIG; s++) {
+            if (s == SIGKILL || s == SIGSTOP) continue;
+            syscall(SYS_rt_sigaction, s, &dfl, NULL, _NSIG / 8);
+        }
+        sigset_t none;
+        sigemptyset(&none);
+        syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, _NSIG / 8);
+        // Standard descriptors: moved above 2 first, so no source is overwritten by another's dup2.
+        int sources[3] = {stdin_fd, stdout_fd, stderr_fd};
+        for (int i = 0; i < 3; i++) {
+            if (sources[i] < 0) {
+                sources[i] = open("/dev/null", i == 0 ? O_RDONLY : O_WRONLY);
+                if (sources[i] < 0) { step = HOPPER_STEP_STDIO; goto fail; }
+            }
+            int moved = fcntl(sources[i], F_DUPFD_CLOEXEC, 3);
+            if (moved < 0) { step = HOPPER_STEP_STDIO; goto fail; }
+            sources[i] = moved;
+        }
+        for (int i = 0; i < 3; i++) {
+            if (dup2(sources[i], i) < 0) { step = HOPPER_STEP_STDIO; goto fail; }
+        }
+        // Everything else closes at exec (the report pipe too, which tells the parent it worked).
+        if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+            for (int fd = 3; fd < 65536; fd++) {
+                int flags = fcntl(fd, F_GETFD);
+                if (flags >= 0 && !(flags & FD_CLOEXEC)) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+            }
+        }
+        // Groups, then group, then user: each checked; a failure never runs the command.
+        if (syscall(SYS_setgroups, (size_t)ngroups, groups) != 0) { step = HOPPER_STEP_SETGROUPS; goto fail; }
+        if (syscall(SYS_setresgid, gid, gid, gid) != 0) { step = HOPPER_STEP_SETGID; goto fail; }
+        if (syscall(SYS_setresuid, uid, uid, uid) != 0) { step = HOPPER_STEP_SETUID; goto fail; }
+        // The working directory with the user's own rights.
+        if (cwd != NULL && chdir(cwd) != 0) { step = HOPPER_STEP_CHDIR; goto fail; }
+        execve(path, argv, envp);
+        step = HOPPER_STEP_EXEC;
+    fail:;
+        int what[2] = {step, errno};
+        (void)!write(report[1], what, sizeof what);
+        _exit(127);
+    }
+    close(report[1]);
+    int what[2] = {0, 0};
+    ssize_t got;
+    do { got = read(report[0], what, sizeof what); } while (got < 0 && errno == EINTR);
+    close(report[0]);
+    if (got == (ssize_t)sizeof what) {
+        *failed_step = what[0];
+        *failed_errno = what[1];
+    }
+    return pid;
+}

@@ -60,6 +60,12 @@ public final class Daemon: @unchecked Sendable {
     var log: Logger
     var config: Configuration
     var intake: Intake
+    /// `security.run_as` is "owner" (decided at start).
+    var runsAsOwner = false
+    /// Password database entries by uid, looked up once (nil: none).
+    var accounts: [UInt32: UserAccount?] = [:]
+    /// User names of the uids that submitted tasks (nil: no name).
+    var ownerNames: [UInt32: String?] = [:]
     /// Files written in place in incoming/, waiting to be left alone.
     var settling: DropSettling
     let queue = EventQueue<Event>()
@@ -190,6 +196,11 @@ public final class Daemon: @unchecked Sendable {
         let path = Spool.absolute(options.spoolPath)
         do {
             try Spool.create(at: path)
+            let daemonUID = UInt32(geteuid())
+            if let problem = Daemon.securityProblem(config, spool: path, daemonUID: daemonUID) {
+                throw HopperError(.config, "refusing to run on spool \(path): \(problem)")
+            }
+            runsAsOwner = config.security.effectiveRunAs(daemonUID: daemonUID) == .owner
             // `hopper status` asks a running daemon for a fresh status.json with
             // SIGUSR1 once the lock is held: ignored until it is handled below.
             SignalStream.ignore(.user1)

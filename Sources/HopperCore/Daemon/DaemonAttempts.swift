@@ -26,6 +26,12 @@ extension Daemon {
             finish(task, from: .queued, state: .error, reason: .spawn, message: "Provider \(task.provider) is not configured.")
             return
         }
+        let user = runAsUser(task)
+        if runsAsOwner, let owner = task.owner, user == nil {
+            finish(task, from: .queued, state: .error, reason: .spawn,
+                   message: "Hopper could not run the task as its owner: uid \(owner.uid) has no entry in the password database.")
+            return
+        }
         let cwd = task.request.cwd ?? provider.cwd
         if let cwd {
             var st = stat()
@@ -60,7 +66,7 @@ extension Daemon {
         let number = task.attempts
         // The session that serves it, when its provider uses sessions.
         var session: LiveSession?
-        if needsSession(provider), let idle = pools[provider.name]?.idle {
+        if needsSession(provider), let idle = pools[provider.name]?.idle(for: task.owner?.uid) {
             session = idle
             pools[provider.name]!.sessions[idle.id]!.task = id
             pools[provider.name]!.sessions[idle.id]!.tasksRun += 1
@@ -94,6 +100,7 @@ extension Daemon {
                                            stdout: out, stderr: err, outputLimit: config.maxOutputBytes)
             launch.mask = mask
             launch.marker = escapeMarker(id)
+            launch.user = user
             do {
                 process = try runner.start(launch) { result in queue.post(.exited(id, attempt: number, result)) }
             } catch {
@@ -146,6 +153,7 @@ extension Daemon {
             if merged.updateValue(v, forKey: k) == nil { order.append(k) }
         }
         for (k, v) in baseEnvironment { set(k, v) }
+        for (k, v) in Daemon.identity(runAsUser(task)) { set(k, v) }
         for (k, v) in provider.env { set(k, v) }
         for (k, v) in context { set(k, v) }
         for p in task.request.env { set(p.name, p.value) }

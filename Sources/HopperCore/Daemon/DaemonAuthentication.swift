@@ -3,13 +3,14 @@
 /// backoff, and the circuit breaker's verdict when a session gives up.
 extension Daemon {
     /// One authentication attempt: the token command, then the auth command.
-    func authenticate(_ provider: Provider, sessionID: String, attempt: Int) {
+    func authenticate(_ provider: Provider, session: LiveSession, attempt: Int) {
+        let sessionID = session.id, user = session.user
         guard let auth = provider.auth, auth.command != nil || auth.tokenCommand != nil else {
             queue.post(.authStep(provider: provider.name, session: sessionID, step: .done(token: nil)))
             return
         }
         events.append("auth.attempt") { w in w.field("provider", provider.name); w.field("session", sessionID); w.field("attempt", attempt) }
-        let env = sessionEnvironment(provider.env)
+        let env = sessionEnvironment(provider.env, user: user)
         let queue = self.queue
         let timeout = config.authTimeout
         let name = provider.name
@@ -19,7 +20,7 @@ extension Daemon {
                 return
             }
             let withToken = env + (token.map { ["\(auth.tokenEnv!)=\($0)"] } ?? [])
-            AuthRunner.run(command, environment: withToken, timeout: timeout, workingDirectory: provider.cwd) { outcome in
+            AuthRunner.run(command, environment: withToken, timeout: timeout, workingDirectory: provider.cwd, user: user) { outcome in
                 if outcome.status == .exited(0) && !outcome.timedOut {
                     queue.post(.authStep(provider: name, session: sessionID, step: .done(token: token)))
                 } else {
@@ -28,7 +29,7 @@ extension Daemon {
             }
         }
         if let tokenCommand = auth.tokenCommand {
-            AuthRunner.run(tokenCommand, environment: env, timeout: timeout, workingDirectory: provider.cwd) { outcome in
+            AuthRunner.run(tokenCommand, environment: env, timeout: timeout, workingDirectory: provider.cwd, user: user) { outcome in
                 guard outcome.status == .exited(0), !outcome.timedOut else {
                     return queue.post(.authStep(provider: name, session: sessionID, step: .failed(outcome, token: nil)))
                 }
@@ -55,8 +56,8 @@ extension Daemon {
                 let queue = self.queue
                 do {
                     session.process = try SessionProcess.start(
-                        id: id, provider: provider, environment: sessionEnvironment(session.context),
-                        workingDirectory: provider.cwd, log: log) { status in queue.post(.sessionExited(provider: name, session: id, status)) }
+                        id: id, provider: provider, environment: sessionEnvironment(session.context, user: session.user),
+                        workingDirectory: provider.cwd, user: session.user, log: log) { status in queue.post(.sessionExited(provider: name, session: id, status)) }
                 } catch {
                     pool.lastAuthError = "cannot start \(provider.command[0]): \(error.errno)"
                     log.error("session", "cannot start the session process", [("provider", name), ("error", "\(error)")])

@@ -46,7 +46,7 @@ extension Daemon {
             for (record, directory) in waiting { complete(record, from: directory) }
         case .authRetry(let name, let id):
             guard let session = pools[name]?.sessions[id], let provider = config.providers[name] else { return }
-            authenticate(provider, sessionID: id, attempt: session.auth.attempts + 1)
+            authenticate(provider, session: session, attempt: session.auth.attempts + 1)
         case .sessionTick(let name, let id):
             sessionTick(provider: name, session: id)
         case .sessionKill(let name, let id):

@@ -164,7 +164,7 @@ extension Daemon {
             retryClaimed(after: 0.1)
         case .rejected(let error):
             reject(name, error, now: now)
-        case .accepted(let request, let origin, let stem):
+        case .accepted(let request, let origin, let stem, let uid):
             let id: TaskID
             if let given = request.id {
                 guard !isKnown(given) else {
@@ -179,6 +179,7 @@ extension Daemon {
             var task = SpooledTask(id: id, request: request, provider: request.provider ?? config.defaultProvider,
                                    source: name.escaped, submittedAt: now, seq: nextSeq)
             task.origin = origin
+            task.owner = owner(uid)
             if scheduler.closesCycle(task) {
                 return reject(name, HopperError(.invalidField, "field \"after\": waiting for these tasks would close a dependency cycle", field: "after"), now: now)
             }
@@ -189,9 +190,23 @@ extension Daemon {
             }
             nextSeq += 1
             stats.accepted += 1
-            events.append("task.accepted") { w in w.field("id", id.rawValue); w.field("source", task.source) }
+            events.append("task.accepted") { w in
+                w.field("id", id.rawValue)
+                w.field("source", task.source)
+                w.key("owner")
+                task.owner!.write(to: &w)
+            }
             acknowledged.append(name)
         }
+    }
+
+    /// The owner of a file owned by `uid`, named from the password database
+    /// (looked up once per uid while the daemon runs).
+    func owner(_ uid: UInt32) -> TaskOwner {
+        if let known = ownerNames[uid] { return TaskOwner(uid: uid, user: known) }
+        let name = UserDatabase.account(uid: uid)?.name
+        ownerNames[uid] = name
+        return TaskOwner(uid: uid, user: name)
     }
 
     private func reject(_ name: FileName, _ error: HopperError, now: Timestamp) {

@@ -9,7 +9,10 @@ struct ProviderPool {
     var lastAuthError: String?
     var authFailures = 0
 
-    var idle: LiveSession? { sessions.values.first { $0.lifecycle.state == .idle && $0.task == nil } }
+    /// An idle session serving `owner`'s tasks: a session never serves two owners.
+    func idle(for owner: UInt32?) -> LiveSession? {
+        sessions.values.first { $0.owner == owner && $0.lifecycle.state == .idle && $0.task == nil }
+    }
 }
 
 /// One session: an authenticated context (environment, token), and for
@@ -17,6 +20,10 @@ struct ProviderPool {
 struct LiveSession {
     let id: String
     let provider: String
+    /// The uid whose tasks it serves (nil: tasks accepted before owners were kept).
+    let owner: UInt32?
+    /// Whom its processes run as (`run_as: "owner"`); nil: the daemon's user.
+    let user: UserAccount?
     var lifecycle: SessionLifecycle
     var auth: AuthenticationPolicy
     var process: SessionProcess?
@@ -37,11 +44,14 @@ extension Daemon {
     /// Whether a queued task of `providerName` can start now; when it cannot
     /// only for want of a session, a new one is opened if the pool and the
     /// circuit allow. Never touches `scheduler` (it runs inside its mutation).
-    func canStart(_ providerName: String) -> Bool {
+    func canStart(_ lane: Lane) -> Bool {
+        let providerName = lane.provider
         guard let provider = config.providers[providerName], needsSession(provider) else { return true }
+        // An owner Hopper cannot run as fails at its start, with the reason.
+        if runsAsOwner, let uid = lane.owner, account(uid) == nil { return true }
         var pool = pools[providerName] ?? ProviderPool(breaker: CircuitBreaker(failureThreshold: config.circuitFailureThreshold, cooldown: config.circuitCooldown))
         defer { pools[providerName] = pool }
-        if pool.idle != nil { return true }
+        if pool.idle(for: lane.owner) != nil { return true }
         let now = MonotonicInstant.now()
         if let t = pool.breaker.advance(now: now) { announce(t, provider: providerName) }
         let opening = pool.sessions.values.filter { $0.lifecycle.state == .starting || $0.lifecycle.state == .authenticating }.count
@@ -55,23 +65,28 @@ extension Daemon {
             if let until = pool.breaker.openUntil { schedule(at: until, .providerWake(providerName)) }
             return false
         }
-        let session = openSession(provider, now: now)
+        let session = openSession(provider, owner: lane.owner, now: now)
         pool.sessions[session.id] = session
         return false
     }
 
-    private func openSession(_ provider: Provider, now: MonotonicInstant) -> LiveSession {
+    private func openSession(_ provider: Provider, owner: UInt32?, now: MonotonicInstant) -> LiveSession {
         let id = "\(provider.name)-\(idSuffixes.next())"
         var lifecycle = SessionLifecycle(createdAt: now, idleTimeout: config.sessionIdleTimeout,
                                          warningBeforeTimeout: config.sessionWarningBeforeTimeout, maxLifetime: config.sessionMaxLifetime)
         lifecycle.authenticating()
-        var session = LiveSession(id: id, provider: provider.name, lifecycle: lifecycle,
+        var session = LiveSession(id: id, provider: provider.name, owner: owner,
+                                  user: runsAsOwner ? owner.flatMap { account($0) } : nil, lifecycle: lifecycle,
                                   auth: AuthenticationPolicy(maxAttempts: config.authMaxAttempts, delays: config.authRetryDelay,
                                                              retryableExitCodes: provider.auth?.retryableExitCodes ?? []))
         session.context = provider.env
-        events.append("session.started") { w in w.field("provider", provider.name); w.field("session", id) }
-        log.info("session", "opening", [("provider", provider.name), ("session", id)])
-        authenticate(provider, sessionID: id, attempt: 1)
+        events.append("session.started") { w in
+            w.field("provider", provider.name)
+            w.field("session", id)
+            if let owner { w.field("owner_uid", Int64(owner)) }
+        }
+        log.info("session", "opening", [("provider", provider.name), ("session", id)] + (owner.map { [("owner_uid", "\($0)")] } ?? []))
+        authenticate(provider, session: session, attempt: 1)
         published.changed = true
         return session
     }
@@ -88,11 +103,12 @@ extension Daemon {
         published.changed = true
     }
 
-    /// The environment of a session process or auth command.
-    func sessionEnvironment(_ context: [(String, String)]) -> [String] {
+    /// The environment of a session process or auth command; running as
+    /// `user`, with its `HOME`, `USER` and `LOGNAME`.
+    func sessionEnvironment(_ context: [(String, String)], user: UserAccount? = nil) -> [String] {
         var merged: [String: String] = [:]
         var order: [String] = []
-        for (k, v) in baseEnvironment + context + [("HOPPER_SPOOL", spool.path), (Daemon.runMarker, runID)] {
+        for (k, v) in baseEnvironment + Daemon.identity(user) + context + [("HOPPER_SPOOL", spool.path), (Daemon.runMarker, runID)] {
             if merged.updateValue(v, forKey: k) == nil { order.append(k) }
         }
         return order.map { "\($0)=\(merged[$0]!)" }

@@ -28,6 +28,7 @@ public struct Configuration: Sendable {
     public var retentionDoneMaxAge = 0.0
     /// Seconds a file written in place in incoming/ must be left alone before it is taken.
     public var intakeSettle = 0.25
+    public var security = SecurityPolicy()
     var warningWasSet = false
     /// Built-in providers merged with the configured ones (a configured
     /// provider of the same name replaces the built-in one).
@@ -82,6 +83,7 @@ public struct Configuration: Sendable {
             this.circuitFailureThreshold = try c.int("failure_threshold", in: 1...1_000_000) ?? d.circuitFailureThreshold
             this.circuitCooldown = try c.seconds("cooldown") ?? d.circuitCooldown
         }
+        this.security = try r.nested("security") { (s) throws(HopperError) in try SecurityPolicy(&s) } ?? d.security
         _ = try r.nested("intake") { (i) throws(HopperError) in
             this.intakeSettle = try i.seconds("settle") ?? d.intakeSettle
         }

@@ -8,6 +8,7 @@ public struct HopperError: Error, Sendable, CustomStringConvertible {
         case notRegularFile = "not_regular_file"
         case symlink = "symlink"
         case hardLink = "hard_link"
+        case foreignOwner = "foreign_owner"
         case tooLarge = "too_large"
         case empty = "empty"
         case unsupportedName = "unsupported_name"

@@ -4,8 +4,9 @@
 /// On-disk form: one JSON object with the request's fields (the `provider`
 /// resolved to a name) and the metadata keys `source`, `submitted_at`, `seq`,
 /// `attempts`, `interruptions`, optionally `not_before` (a retry's earliest
-/// start) and `origin` (identity of the dropped file, so a crash between
-/// accepting it and removing it from incoming/ cannot accept it twice).
+/// start), `origin` (identity of the dropped file, so a crash between
+/// accepting it and removing it from incoming/ cannot accept it twice) and
+/// `owner` (who dropped it: `{"uid": N, "user": NAME}`).
 public struct SpooledTask: Sendable {
     public var id: TaskID
     public var request: TaskRequest
@@ -20,6 +21,8 @@ public struct SpooledTask: Sendable {
     public var interruptions = 0
     public var notBefore: Timestamp?
     public var origin: Origin?
+    /// The dropped file's owner; nil for a task file written before owners were kept.
+    public var owner: TaskOwner?
     /// Whether any attempt ever started (kept across restarts and requeues):
     /// `queue_timeout` only bounds tasks that never started.
     public var started = false
@@ -60,6 +63,10 @@ public struct SpooledTask: Sendable {
         w.field("interruptions", interruptions)
         if let notBefore { w.field("not_before", notBefore.rfc3339) }
         if started { w.field("started", true) }
+        if let owner {
+            w.key("owner")
+            owner.write(to: &w)
+        }
         if let origin {
             w.key("origin")
             w.beginObject()
@@ -91,6 +98,7 @@ public struct SpooledTask: Sendable {
         task.interruptions = try r.int("interruptions", in: 0...Int.max) ?? 0
         task.notBefore = try r.string("not_before").flatMap(Timestamp.init(rfc3339:))
         task.started = try r.bool("started") ?? (task.attempts > 0 || task.interruptions > 0)
+        task.owner = try r.nested("owner") { (o) throws(HopperError) in try TaskOwner.read(&o) }
         task.origin = try r.nested("origin") { (o) throws(HopperError) in
             Origin(inode: UInt64(bitPattern: Int64(try o.int("inode", in: Int.min...Int.max) ?? 0)),
                    changeTime: Int64(try o.int("ctime_ns", in: Int.min...Int.max) ?? 0),

@@ -35,6 +35,8 @@ public struct TaskRecord: Sendable {
         w.field("id", task.id.rawValue)
         w.field("source", task.source)
         w.field("provider", task.provider)
+        w.key("owner")
+        if let owner = task.owner { owner.write(to: &w) } else { w.null() }
         w.field("state", state.rawValue)
         w.field("reason", reason.rawValue)
         w.field("message", message)

@@ -21,10 +21,10 @@ public struct Scheduler: Sendable {
     }
 
     public private(set) var entries = EntryTable()
-    /// One ready queue per provider: a provider that cannot start a task now
-    /// (no session free, circuit open) costs one look per turn, not one per
-    /// queued task.
-    private var ready: [String: ReadyQueue] = [:]
+    /// One ready queue per lane (provider and owner): a lane that cannot
+    /// start a task now (no session free, circuit open) costs one look per
+    /// turn, not one per queued task.
+    private var ready: [Lane: ReadyQueue] = [:]
     private var dependents: [TaskID: [TaskID]] = [:]
     /// Unfinished tasks per state, kept as they move (no scan for status).
     private var stateCounts: [TaskState: Int] = [.pending: 0, .queued: 0, .running: 0]
@@ -100,15 +100,15 @@ public struct Scheduler: Sendable {
     }
 
     private mutating func pushReady(_ task: SpooledTask) {
-        ready[task.provider, default: ReadyQueue()].push(.init(priority: task.request.priority, seq: task.seq, id: task.id))
+        ready[task.lane, default: ReadyQueue()].push(.init(priority: task.request.priority, seq: task.seq, id: task.id))
     }
 
     /// The next queued task, in priority then acceptance order, among the
     /// providers `canStart` says can take one now. A declined provider's
     /// tasks stay queued and keep their place. Cost: one look at the head of
     /// each provider's queue.
-    public mutating func nextToStart(_ canStart: (String) -> Bool) -> TaskID? {
-        var best: (provider: String, item: ReadyQueue.Item)?
+    public mutating func nextToStart(_ canStart: (Lane) -> Bool) -> TaskID? {
+        var best: (provider: Lane, item: ReadyQueue.Item)?
         for provider in ready.keys {
             // Drop heads that are no longer queued (cancelled, expired: removal is lazy).
             while let head = ready[provider]!.peek(), !(entries[head.id].map { $0.state == .queued && $0.task.seq == head.seq } ?? false) {

@@ -23,7 +23,7 @@ enum AuthRunner {
     }
 
     /// Calls `completion` once, on the poller thread.
-    static func run(_ argv: [String], environment: [String], timeout: Double, workingDirectory: String? = nil,
+    static func run(_ argv: [String], environment: [String], timeout: Double, workingDirectory: String? = nil, user: UserAccount? = nil,
                     completion: @escaping @Sendable (Outcome) -> Void) {
         var request = SpawnRequest(executable: argv[0], arguments: argv, environment: environment)
         // Relative commands resolve where the session process will run.
@@ -31,6 +31,7 @@ enum AuthRunner {
         request.stdout = .pipe
         request.stderr = .pipe
         request.killsGroupAtExit = true
+        request.user = user
         let process: SpawnedProcess
         do { process = try Spawner.spawn(request) } catch {
             Poller.shared.execute { completion(Outcome(status: nil, timedOut: false, stdout: "", stderr: "", spawnError: "cannot start \(argv[0]): \(error.errno)")) }

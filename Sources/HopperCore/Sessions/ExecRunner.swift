@@ -40,6 +40,8 @@ public final class ExecRunner: Sendable {
         /// Environment entries that only this attempt's processes carry
         /// (and their descendants, unless they clear their environment).
         public var marker: [String] = []
+        /// Runs the attempt as this user (`run_as: "owner"`); nil: as the daemon.
+        public var user: UserAccount?
     }
 
     /// Spawns the attempt. On success the runner owns `launch.stdout` and
@@ -51,6 +53,7 @@ public final class ExecRunner: Sendable {
         request.stdout = .pipe
         request.stderr = .pipe
         request.killsGroupAtExit = true
+        request.user = launch.user
         let process = try Spawner.spawn(request)
         let attempt = Attempt(process: process, out: OutputSink(file: launch.stdout, limit: launch.outputLimit, mask: launch.mask),
                               err: OutputSink(file: launch.stderr, limit: launch.outputLimit, mask: launch.mask), poller: poller,

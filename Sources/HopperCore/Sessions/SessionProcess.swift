@@ -65,7 +65,7 @@ public final class SessionProcess: @unchecked Sendable {
 
     /// Spawns the session process; `onExit` runs (on the poller thread) when it dies.
     /// Output written between tasks goes to `log`, with the session's id.
-    public static func start(id: String, provider: Provider, environment: [String], workingDirectory: String?, log: Logger,
+    public static func start(id: String, provider: Provider, environment: [String], workingDirectory: String?, user: UserAccount? = nil, log: Logger,
                              onExit: @escaping @Sendable (ExitStatus) -> Void) throws(SystemError) -> SessionProcess {
         var request = SpawnRequest(executable: provider.command[0], arguments: provider.command, environment: environment)
         request.workingDirectory = workingDirectory
@@ -73,6 +73,7 @@ public final class SessionProcess: @unchecked Sendable {
         request.stdout = .pipe
         request.stderr = .pipe
         request.killsGroupAtExit = true
+        request.user = user
         let process = try Spawner.spawn(request)
         let session = SessionProcess(id: id, process: process, wire: provider.wireProtocol, log: log, onExit: onExit)
         session.poller.execute { session.begin() }

@@ -10,11 +10,16 @@ public struct Intake: Sendable {
     public var rules: TaskRequest.Rules
     public var defaultProvider: String
     public var maxRequestBytes: Int
+    public var security: SecurityPolicy
+    /// The daemon's effective uid: allowed by default, with root.
+    public var daemonUID: UInt32
 
-    public init(config: Configuration) {
+    public init(config: Configuration, daemonUID: UInt32 = UInt32(geteuid())) {
         rules = TaskRequest.Rules(config)
         defaultProvider = config.defaultProvider
         maxRequestBytes = config.maxRequestBytes
+        security = config.security
+        self.daemonUID = daemonUID
     }
 
     /// What became of a dropped file.
@@ -25,7 +30,8 @@ public struct Intake: Sendable {
         case vanished
         /// The daemon ran out of descriptors or memory reading it: try again later.
         case busy(SystemError)
-        case accepted(TaskRequest, origin: SpooledTask.Origin, stem: String)
+        /// `owner`: the uid owning the file, from `fstat` on the opened descriptor.
+        case accepted(TaskRequest, origin: SpooledTask.Origin, stem: String, owner: UInt32)
         case rejected(HopperError)
     }
 
@@ -60,6 +66,12 @@ public struct Intake: Sendable {
         do {
             after = try fd.status()
             if let problem = Intake.kindProblem(after, limit: maxRequestBytes) { return .rejected(problem) }
+            // Who submitted it, as the kernel vouches: checked before a byte is read.
+            let uid = UInt32(after.st_uid)
+            guard security.allows(uid, daemonUID: daemonUID, account: UserDatabase.account(uid:)) else {
+                let who = UserDatabase.account(uid: uid).map { "\($0.name) (uid \(uid))" } ?? "uid \(uid)"
+                return .rejected(HopperError(.foreignOwner, "the file is owned by \(who), whom security.allowed_owners does not allow to submit tasks"))
+            }
             bytes = try fd.readAll(limit: maxRequestBytes)
         } catch {
             if error.errno.rawValue == EFBIG { return .rejected(HopperError(.tooLarge, "the file is larger than limits.max_request_bytes (\(maxRequestBytes) bytes)")) }
@@ -70,7 +82,7 @@ public struct Intake: Sendable {
         let stem = String(decoding: name.dropping(suffix: isJSON ? ".json" : ".sh"), as: UTF8.self)
         do {
             let request = isJSON ? try TaskRequest.parse(bytes, rules: rules) : try Intake.script(bytes)
-            return .accepted(request, origin: origin, stem: stem)
+            return .accepted(request, origin: origin, stem: stem, owner: UInt32(after.st_uid))
         } catch {
             return .rejected(error)
         }

@@ -42,6 +42,10 @@ public struct SpawnRequest: Sendable {
     /// reaped, while its group id is still its own): whatever it left in its
     /// group dies with it. Only with `newProcessGroup`.
     public var killsGroupAtExit: Bool = false
+    /// Runs the child as this user (its uid, primary gid and supplementary
+    /// groups; the working directory entered with its rights), when that is
+    /// not the caller's own effective uid. Needs root.
+    public var user: UserAccount?
 
     public init(executable: String, arguments: [String], environment: [String]) {
         self.executable = executable
@@ -110,9 +114,16 @@ public enum Spawner {
                 try check("posix_spawn_file_actions_addchdir_np", subject,
                           hopper_spawn_file_actions_addchdir(&actions, directory))
             }
+            let ends = [stdin, stdout, stderr]
             exit = try Reaper.shared.spawn(killsGroupAtExit: request.killsGroupAtExit) { () throws(SystemError) in
-                let pid = try launch(path, actions: &actions, newProcessGroup: request.newProcessGroup,
+                let pid: pid_t
+                if let user = request.user, user.uid != UInt32(geteuid()) {
+                    pid = try launch(path, as: user, stdio: ends, workingDirectory: request.workingDirectory,
+                                     newProcessGroup: request.newProcessGroup, argv: argv, envp: envp, subject: subject)
+                } else {
+                    pid = try launch(path, actions: &actions, newProcessGroup: request.newProcessGroup,
                                      argv: argv, envp: envp, subject: subject)
+                }
                 return (pid, request.newProcessGroup ? pid : getpgrp())
             }
         } catch {
@@ -145,6 +156,31 @@ public enum Spawner {
         var pid: pid_t = 0
         // posix_spawn returns the error number instead of setting errno.
         try check("posix_spawn", subject, posix_spawn(&pid, path, &actions, &attributes, argv.pointers, envp.pointers))
+        return pid
+    }
+
+    /// fork and exec as another user (`hopper_spawn_as_user`): the same
+    /// attributes as `launch(_:actions:...)`, and the user's credentials.
+    /// A step that fails in the child is thrown here, naming the call.
+    private static func launch(
+        _ path: String, as user: UserAccount, stdio: [SpawnStdio.ChildEnd], workingDirectory: String?, newProcessGroup: Bool,
+        argv: borrowing CStringArray, envp: borrowing CStringArray, subject: String
+    ) throws(SystemError) -> pid_t {
+        let fds = stdio.map { end -> Int32 in if case .descriptor(let fd) = end { fd } else { -1 } }
+        var step: Int32 = 0, failure: Int32 = 0
+        let argvPointers = argv.pointers, envpPointers = envp.pointers
+        let pid = user.groups.withUnsafeBufferPointer { groups -> pid_t in
+            func call(_ cwd: UnsafePointer<CChar>?) -> pid_t {
+                hopper_spawn_as_user(path, argvPointers, envpPointers, fds[0], fds[1], fds[2], cwd, newProcessGroup ? 1 : 0,
+                                     user.uid, user.gid, groups.baseAddress, Int32(groups.count), &step, &failure)
+            }
+            return workingDirectory.map { $0.withCString { call($0) } } ?? call(nil)
+        }
+        if pid < 0 { throw SystemError("fork", subject, errno: .current) }
+        guard step == 0 else {
+            let calls: [Int32: String] = [1: "setpgid", 2: "dup2", 3: "setgroups", 4: "setgid", 5: "setuid", 6: "chdir", 7: "execve"]
+            throw SystemError(calls[step] ?? "exec", step == 6 ? workingDirectory : subject, errno: Errno(rawValue: failure))
+        }
         return pid
     }
 

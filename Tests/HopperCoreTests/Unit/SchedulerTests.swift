@@ -70,7 +70,7 @@ import Testing
         // The agent provider is busy: its tasks are skipped, not lost, and it is asked once.
         var offered: [String] = []
         let first = s.nextToStart { provider in
-            offered.append(provider)
+            offered.append(provider.provider)
             return provider != "agent"
         }
         #expect(first == id("a"))

@@ -1,0 +1,130 @@
+import Glibc
+import Testing
+@testable import HopperCore
+
+/// Who may run what (SPEC section 13), with real users: each task runs as
+/// the owner of the file that submitted it, sessions never serve two
+/// owners, owners not allowed are rejected, and unsafe drop directories stop
+/// the daemon from starting. Needs root and useradd (skipped otherwise;
+/// `HOPPER_REQUIRE_ROOT=1`, set by CI, makes that a failure).
+@Suite(.serialized) struct OwnerTests {
+    static let isRequired = Environment.get("HOPPER_REQUIRE_ROOT") == "1"
+    static let canMakeUsers: Bool = geteuid() == 0 && FaultTools.path("useradd") != nil
+    static var mayRun: Bool { canMakeUsers || isRequired }
+    static let skip: Comment = "needs root and useradd to create test users (HOPPER_REQUIRE_ROOT=1 makes this a failure)"
+
+    /// Creates the test users once (no home directory, /bin/sh).
+    static let users: [UserAccount] = {
+        ["hopper-alice", "hopper-bob"].compactMap { name in
+            if UserDatabase.account(named: name) == nil {
+                _ = try? runProcess([FaultTools.path("useradd")!, "--no-create-home", "--home-dir", "/tmp", "--shell", "/bin/sh", name])
+            }
+            return UserDatabase.account(named: name)
+        }
+    }()
+
+    func accounts() throws -> (UserAccount, UserAccount) {
+        try #require(Self.canMakeUsers, "HOPPER_REQUIRE_ROOT=1 but this test cannot create users (not root, or no useradd)")
+        try #require(Self.users.count == 2, "the test users could not be created")
+        return (Self.users[0], Self.users[1])
+    }
+
+    /// A spool whose incoming/ anyone may drop into (sticky, like /tmp).
+    func sharedSpool(_ config: String) throws -> TestSpool {
+        let t = try TestSpool(config: TestSpool.configuration(config))
+        try Spool.create(at: t.spool)
+        chmod(t.base, 0o755)
+        chmod(t.spool + "/incoming", 0o1777)
+        return t
+    }
+
+    /// Drops `text` as `user`: written by that user in a directory of its own, renamed in.
+    func drop(_ t: TestSpool, as user: UserAccount, _ name: String, _ text: String) throws {
+        let staging = t.base + "/stage-\(user.name)"
+        mkdir(staging, 0o700)
+        chown(staging, user.uid, user.gid)
+        let script = "printf '%s' \"$1\" > \"$2/.\(name)\" && mv \"$2/.\(name)\" \"$3/\(name)\""
+        let argv = [FaultTools.path("setpriv")!, "--reuid", String(user.uid), "--regid", String(user.gid), "--init-groups", "--",
+                    "/bin/sh", "-c", script, "sh", text, staging, t.spool + "/incoming"]
+        let result = try runProcess(argv)
+        #expect(result.exitCode == 0, "dropping \(name) as \(user.name): \(result.stderr)")
+    }
+
+    @Test(.enabled(if: mayRun, skip))
+    func eachTaskRunsAsItsOwnerAndSessionsAreNotShared() async throws {
+        let (alice, bob) = try accounts()
+        let t = try sharedSpool(#""workers": 2, "security": {"allowed_owners": ["hopper-alice", \#(bob.uid), "root"]}, "#
+            + #""providers": {"shs": {"mode": "session", "protocol": "shell", "command": ["/bin/sh"], "max_sessions": 4}}"#)
+        let daemon = try await DaemonProcess(t).ready()
+        let probe = #"id -u; id -g; id -G; echo $HOME $USER $LOGNAME"#
+        for user in [alice, bob] {
+            for provider in ["exec", "shs"] {
+                let id = "\(user.name)-\(provider)"
+                try drop(t, as: user, "\(id).json", #"{"id": "\#(id)", "provider": "\#(provider)", "command": "\#(probe)"}"#)
+            }
+        }
+        for user in [alice, bob] {
+            for provider in ["exec", "shs"] {
+                let id = "\(user.name)-\(provider)"
+                let record = try await eventuallyValue("\(id)'s record") { t.record(id) }
+                #expect(record["state"] == .string("succeeded"), "\(id): \(record["message"] ?? .null)")
+                #expect(record["owner"]?.objectValue?["uid"] == .int(Int64(user.uid)))
+                #expect(record["owner"]?.objectValue?["user"] == .string(user.name))
+                let lines = (t.read("done/\(id).out") ?? "").split(separator: "\n").map(String.init)
+                #expect(lines.count == 4, "\(id): \(lines)")
+                guard lines.count == 4 else { continue }
+                #expect(lines[0] == String(user.uid) && lines[1] == String(user.gid), "\(id): \(lines)")
+                #expect(Set(lines[2].split(separator: " ").map(String.init)) == Set(user.groups.map(String.init)), "\(id): \(lines)")
+                #expect(lines[3] == "\(user.home) \(user.name) \(user.name)")
+            }
+        }
+        let aliceSession = t.record("\(alice.name)-shs")?["session"]?.stringValue
+        let bobSession = t.record("\(bob.name)-shs")?["session"]?.stringValue
+        #expect(aliceSession != nil && aliceSession != bobSession, "a session never serves two owners")
+        let accepted = try t.events().filter { $0["event"] == .string("task.accepted") }
+        #expect(accepted.contains { $0["id"] == .string("\(alice.name)-exec") && $0["owner"]?.objectValue?["user"] == .string(alice.name) })
+        _ = try await daemon.stop()
+        #expect(t.survivors().isEmpty)
+    }
+
+    @Test(.enabled(if: mayRun, skip))
+    func anOwnerNotAllowedIsRejectedAndKept() async throws {
+        let (alice, bob) = try accounts()
+        let t = try sharedSpool(#""default_provider": "exec", "security": {"allowed_owners": ["hopper-alice"]}"#)
+        let daemon = try await DaemonProcess(t).ready()
+        let text = #"{"id": "intruder", "command": "id -u"}"#
+        try drop(t, as: bob, "intruder.json", text)
+        try drop(t, as: alice, "welcome.json", #"{"id": "welcome", "command": "id -u"}"#)
+        let error = try await eventuallyValue("the rejection") { t.read("rejected/intruder.json.error.json") }
+        #expect(error.contains("foreign_owner") && error.contains(bob.name), "\(error)")
+        #expect(t.read("rejected/intruder.json") == text, "kept as it was")
+        #expect(try await eventuallyValue("welcome's record") { t.record("welcome") }["state"] == .string("succeeded"))
+        #expect(t.read("done/welcome.out") == "\(alice.uid)\n")
+        #expect(t.record("intruder") == nil)
+        _ = try await daemon.stop()
+    }
+
+    @Test(.enabled(if: mayRun, skip))
+    func unsafeDropDirectoriesStopTheDaemonSafeOnesDoNot() async throws {
+        _ = try accounts()
+        // (incoming/ mode, run_as, whether the daemon may start)
+        let cases: [(mode_t, String, Bool)] = [
+            (0o0777, "owner", false), (0o1777, "owner", true), (0o0755, "owner", true),
+            (0o2775, "daemon", false), (0o1777, "daemon", false), (0o0755, "daemon", true),
+        ]
+        for (mode, runAs, starts) in cases {
+            let t = try TestSpool(config: TestSpool.configuration(#""security": {"run_as": "\#(runAs)"}"#))
+            try Spool.create(at: t.spool)
+            chmod(t.spool + "/incoming", mode)
+            let daemon = try DaemonProcess(t)
+            if starts {
+                _ = try await daemon.ready()
+                #expect(try await daemon.stop() == .exited(0), "mode \(String(mode, radix: 8)), run_as \(runAs)")
+            } else {
+                let status = try await daemon.exited()
+                #expect(status != .exited(0), "mode \(String(mode, radix: 8)), run_as \(runAs) must not start")
+                #expect(daemon.log.contains("incoming") && daemon.log.contains("strict_modes"), "\(daemon.log)")
+            }
+        }
+    }
+}
