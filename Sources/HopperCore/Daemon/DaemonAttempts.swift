@@ -46,6 +46,7 @@ extension Daemon {
             return
         }
         if task.attempts > 0 { store.removeOutputs(id, in: .queued) }
+        let access = FileAccess(owner: task.owner?.uid)
         let running = spool[.running]
         let out: FileDescriptor, err: FileDescriptor
         do throws(SystemError) {
@@ -54,6 +55,9 @@ extension Daemon {
                 out.close()
                 throw error
             }
+            // The owner's and the daemon group's to read; other submitters' not.
+            access.apply(to: out)
+            access.apply(to: err)
         } catch {
             if error.errno.isResourceExhaustion { return backOff(task, because: error) }
             finish(task, from: .running, state: .error, reason: .spawn, message: "Hopper could not create the output files: \(error).")

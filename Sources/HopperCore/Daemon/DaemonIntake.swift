@@ -211,7 +211,8 @@ extension Daemon {
 
     private func reject(_ name: FileName, _ error: HopperError, now: Timestamp) {
         do {
-            let filed = try store.reject(name, from: spool.claimed, error: error, at: now)
+            let owner = ((try? spool.claimed.status(name)) ?? nil).map { UInt32($0.st_uid) }
+            let filed = try store.reject(name, from: spool.claimed, error: error, at: now, owner: owner)
             stats.rejected += 1
             events.append("task.rejected") { w in
                 w.field("file", name.escaped)
@@ -322,7 +323,26 @@ extension Daemon {
             log.warning("cancel", "ignoring a cancel request that is not a task id", [("file", name.escaped)])
             return
         }
+        // The cancel file's owner must be the task's, root or the daemon's user.
+        guard let st = (try? spool[.cancel].status(name)) ?? nil else { return }
+        let requester = UInt32(st.st_uid)
+        let task = attempts[id]?.task ?? scheduler[id]?.task
+        if let taskOwner = task?.owner?.uid, !Daemon.mayCancel(requester: requester, taskOwner: taskOwner, daemonUID: UInt32(geteuid())) {
+            let who = owner(requester)
+            log.warning("cancel", "refused a cancel by another user", [("id", id.rawValue), ("requester", who.description), ("owner", task!.owner!.description)])
+            events.append("task.cancel_refused") { w in
+                w.field("id", id.rawValue)
+                w.key("requester")
+                who.write(to: &w)
+            }
+            return
+        }
         cancel(id)
+    }
+
+    /// Whether a cancel file owned by `requester` may cancel a task of `taskOwner`.
+    static func mayCancel(requester: UInt32, taskOwner: UInt32, daemonUID: UInt32) -> Bool {
+        requester == taskOwner || requester == 0 || requester == daemonUID
     }
 
     func cancel(_ id: TaskID) {

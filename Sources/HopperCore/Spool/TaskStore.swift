@@ -53,7 +53,8 @@ public final class TaskStore {
 
     /// Writes the task's record into done/.
     public func writeRecord(_ record: TaskRecord) throws(SystemError) {
-        try AtomicFile.write(mask.apply(record.encoded()), to: Spool.taskFile(record.task.id), in: spool[.done], scratch: spool.tmp, sync: durable)
+        try AtomicFile.write(mask.apply(record.encoded()), to: Spool.taskFile(record.task.id), in: spool[.done], scratch: spool.tmp, sync: durable,
+                             private: FileAccess(owner: record.task.owner?.uid))
         dirty.insert(.done)
     }
 
@@ -66,7 +67,8 @@ public final class TaskStore {
     /// gets a `.N` suffix when rejected/ already holds one like it, so no
     /// earlier rejection is overwritten. Returns the name it was filed under.
     @discardableResult
-    public func reject(_ name: FileName, from source: Directory, error: HopperError, at time: Timestamp) throws(SystemError) -> FileName {
+    /// `owner`: the dropped file's, whose explanation it is (readable by them and the daemon's group).
+    public func reject(_ name: FileName, from source: Directory, error: HopperError, at time: Timestamp, owner: UInt32? = nil) throws(SystemError) -> FileName {
         let rejected = spool[.rejected]
         var n = 0
         while true {
@@ -83,7 +85,7 @@ public final class TaskStore {
             if let field = error.field { w.field("field", field) }
             w.field("at", time.rfc3339)
             w.endObject()
-            try AtomicFile.write(w.line, to: explanation, in: rejected, scratch: spool.tmp, sync: durable)
+            try AtomicFile.write(w.line, to: explanation, in: rejected, scratch: spool.tmp, sync: durable, private: FileAccess(owner: owner))
             do {
                 try source.rename(name, to: rejected, as: target, noReplace: true)
             } catch where error.errno == .exists {

@@ -22,10 +22,14 @@ public enum AtomicFile {
     /// Writes `bytes` to a fresh temporary name in `scratch`, fsyncs it when
     /// `sync` is set, and renames it to `name` in `target`, replacing what was
     /// there. Readers of `target` see the old file or the new one, never part.
-    public static func write(_ bytes: [UInt8], to name: FileName, in target: Directory, scratch: Directory, sync: Bool) throws(SystemError) {
+    /// `private`: mode 0640, and owned by `owner` (with the process's group)
+    /// when the process may give files away (root).
+    public static func write(_ bytes: [UInt8], to name: FileName, in target: Directory, scratch: Directory, sync: Bool,
+                             private: FileAccess? = nil) throws(SystemError) {
         let temp = FileName(bytes: name.bytes + Array(".\(processID).\(nextSerial()).tmp".utf8))
         let fd = try scratch.openFile(temp, O_WRONLY | O_CREAT | O_EXCL, mode: 0o644)
         do {
+            if let access = `private` { access.apply(to: fd) }
             try fd.writeAll(bytes, subject: scratch.subject(temp))
             if sync { _ = try retryingInterrupts("fdatasync", scratch.subject(temp)) { fdatasync(fd.rawValue) } }
             fd.close()

@@ -105,6 +105,46 @@ import Testing
     }
 
     @Test(.enabled(if: mayRun, skip))
+    func aUserCancelsOnlyTheirOwnTasksAndReadsOnlyTheirOwnOutputs() async throws {
+        let (alice, bob) = try accounts()
+        let t = try sharedSpool(#""workers": 2, "default_provider": "exec", "security": {"allowed_owners": ["*"]}"#)
+        chmod(t.spool + "/cancel", 0o1777)
+        let daemon = try await DaemonProcess(t).ready()
+        try drop(t, as: alice, "long.json", #"{"id": "long", "command": "echo secret of alice; sleep 2; echo done"}"#)
+        try await eventually("long running") { t.names("running").contains("long.json") }
+        // Bob's cancel of Alice's task is refused and removed; the task runs to its end.
+        let bobCancel = try runProcess([FaultTools.path("setpriv")!, "--reuid", String(bob.uid), "--regid", String(bob.gid), "--init-groups", "--",
+                                        "/bin/sh", "-c", "touch \"$0\"", t.spool + "/cancel/long"])
+        #expect(bobCancel.exitCode == 0, "\(bobCancel.stderr)")
+        try await eventually("the refusal evented") {
+            try t.events().contains { $0["event"] == .string("task.cancel_refused") && $0["id"] == .string("long") }
+        }
+        #expect(t.names("cancel").isEmpty)
+        let record = try await eventuallyValue("long's record") { t.record("long") }
+        #expect(record["state"] == .string("succeeded"), "\(record["message"] ?? .null)")
+        // Alice reads her outputs and record; Bob reads neither.
+        for file in ["done/long.out", "done/long.json"] {
+            let path = t.spool + "/" + file
+            var st = stat()
+            #expect(stat(path, &st) == 0 && st.st_uid == alice.uid && st.st_mode & 0o777 == 0o640, "\(file)")
+            for (user, readable) in [(alice, true), (bob, false)] {
+                let read = try runProcess([FaultTools.path("setpriv")!, "--reuid", String(user.uid), "--regid", String(user.gid), "--init-groups", "--",
+                                           "/bin/cat", path])
+                #expect((read.exitCode == 0) == readable, "\(user.name) reading \(file): exit \(read.exitCode)")
+            }
+        }
+        // Alice's own cancel works.
+        try drop(t, as: alice, "second.json", #"{"id": "second", "command": "sleep 100"}"#)
+        try await eventually("second running") { t.names("running").contains("second.json") }
+        let aliceCancel = try runProcess([FaultTools.path("setpriv")!, "--reuid", String(alice.uid), "--regid", String(alice.gid), "--init-groups", "--",
+                                          "/bin/sh", "-c", "touch \"$0\"", t.spool + "/cancel/second"])
+        #expect(aliceCancel.exitCode == 0)
+        #expect(try await eventuallyValue("second's record") { t.record("second") }["state"] == .string("cancelled"))
+        _ = try await daemon.stop()
+        #expect(t.survivors().isEmpty)
+    }
+
+    @Test(.enabled(if: mayRun, skip))
     func unsafeDropDirectoriesStopTheDaemonSafeOnesDoNot() async throws {
         _ = try accounts()
         // (incoming/ mode, run_as, whether the daemon may start)
