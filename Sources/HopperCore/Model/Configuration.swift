@@ -22,6 +22,8 @@ public struct Configuration: Sendable {
     public var commandMaxTimeout = 1800.0
     public var commandKillGrace = 5.0
     public var commandRetryDelay = Backoff(delays: [1, 2, 4, 8, 16])
+    /// `timeouts.command.idle_output` as written; nil when not given (see `idleOutputTimeout(for:)`).
+    public var commandIdleOutput: Double?
     public var queueDefaultTimeout = 0.0
     public var circuitFailureThreshold = 5
     public var circuitCooldown = 60.0
@@ -71,6 +73,7 @@ public struct Configuration: Sendable {
                 this.commandMaxTimeout = try c.seconds("max_timeout", exclusive: true) ?? d.commandMaxTimeout
                 this.commandKillGrace = try c.seconds("kill_grace") ?? d.commandKillGrace
                 this.commandRetryDelay = try c.delays("retry_delay").map(Backoff.init) ?? d.commandRetryDelay
+                this.commandIdleOutput = try c.seconds("idle_output")
             }
             _ = try t.nested("queue") { (q) throws(HopperError) in
                 this.queueDefaultTimeout = try q.seconds("default_timeout") ?? d.queueDefaultTimeout
@@ -115,6 +118,14 @@ public struct Configuration: Sendable {
         for (name, p) in providers where p.mode == .exec && !p.command.contains(where: { $0.contains("{command}") }) {
             throw HopperError(.invalidField, "key \"providers.\(name).command\": an exec provider's command must contain {command}, where the task's command goes", field: "providers.\(name).command")
         }
+    }
+
+    /// How long a task of `provider` may write nothing before it is killed
+    /// as hung (SPEC section 7a); 0 is never. A value written in the
+    /// configuration applies to every provider; otherwise an agent preset's
+    /// (600 s), otherwise none.
+    public func idleOutputTimeout(for provider: Provider) -> Double {
+        commandIdleOutput ?? provider.idleOutputTimeout ?? 0
     }
 
     /// Loads `path`; a missing file gives the built-in defaults, any other
