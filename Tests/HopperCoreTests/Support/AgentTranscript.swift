@@ -35,3 +35,6 @@ struct AgentTranscript {
 
 /// `2026-12-03T13:00:00Z` as a `Timestamp`.
 func instant(_ text: String) -> Timestamp { Timestamp(rfc3339: text)! }
+
+/// Hopper's exit status, named apart from Swift Testing's `ExitStatus`.
+typealias ProcessExit = HopperCore.ExitStatus
