@@ -21,7 +21,8 @@ enum AgentWords {
         "request rejected (429)",
         "rate limited you",                 // aider
         "quota exceeded",                   // Codex: `Quota exceeded. Check your plan and billing details.`
-        "exhausted your daily quota", "resource_exhausted", "terminalquotaerror",
+        "exhausted your daily quota", "resource_exhausted", "resource has been exhausted", "terminalquotaerror",
+        "exceeded your current quota",
         "model_capacity_exhausted", "quota_exhausted", "insufficient_g1_credits_balance", // Gemini
         "usage_limit_reached", "usageLimitExceeded".lowercased(),
         "monthly usage limit",              // opencode
