@@ -25,6 +25,10 @@ public struct Configuration: Sendable {
     /// `timeouts.command.idle_output` as written; nil when not given (see `idleOutputTimeout(for:)`).
     public var commandIdleOutput: Double?
     public var queueDefaultTimeout = 0.0
+    /// `rate_limit.backoff`: how long a provider that reported a rate limit
+    /// without a reset time stays limited, doubling from `start` up to `cap`.
+    public var rateLimitBackoffStart = 60.0
+    public var rateLimitBackoffCap = 3600.0
     public var circuitFailureThreshold = 5
     public var circuitCooldown = 60.0
     public var retentionDoneMaxAge = 0.0
@@ -82,6 +86,15 @@ public struct Configuration: Sendable {
         _ = try r.nested("circuit_breaker") { (c) throws(HopperError) in
             this.circuitFailureThreshold = try c.int("failure_threshold", in: 1...1_000_000) ?? d.circuitFailureThreshold
             this.circuitCooldown = try c.seconds("cooldown") ?? d.circuitCooldown
+        }
+        _ = try r.nested("rate_limit") { (x) throws(HopperError) in
+            guard let v = x.value("backoff") else { return }
+            guard case .array(let items) = v, items.count == 2, let start = items[0].doubleValue, let cap = items[1].doubleValue,
+                  start > 0, cap >= start, cap <= 1e9 else {
+                throw x.invalid("backoff", "[start, cap]: seconds, 0 < start ≤ cap", v)
+            }
+            this.rateLimitBackoffStart = start
+            this.rateLimitBackoffCap = cap
         }
         _ = try r.nested("retention") { (x) throws(HopperError) in
             this.retentionDoneMaxAge = try x.seconds("done_max_age") ?? d.retentionDoneMaxAge
