@@ -127,8 +127,9 @@ public struct ClaudeAdapter: AgentAdapter {
         let terminalReason = o["terminal_reason"]?.stringValue
         let words = [text, errors.joined(separator: "; ")].filter { !$0.isEmpty }.joined(separator: ": ")
         let isError = o["is_error"]?.boolValue ?? false
-        // Claude prints API failures as the answer (`API Error: …`, `You've hit your limit · …`), sometimes with is_error false.
-        let textIsFailure = text.hasPrefix("API Error") || (AgentWords.isRateLimit(text) && text.count < 300)
+        // Claude prints API failures as the answer (`API Error: …`, `You've hit your limit · …`), sometimes
+        // with is_error false. Only its own openings count: an answer may well talk about rate limits.
+        let textIsFailure = Self.failureOpenings.contains { text.hasPrefix($0) }
 
         if isError || subtype != "success" || (terminalReason != nil && terminalReason != "completed") || textIsFailure {
             outcome.verdict = errorVerdict(o, words: words, now: now)
@@ -150,6 +151,10 @@ public struct ClaudeAdapter: AgentAdapter {
         outcome.message = "\(cliName) finished its turn"
         return outcome
     }
+
+    /// How Claude Code's own failure texts begin when it prints them as the result.
+    static let failureOpenings = ["API Error", "You've hit your", "You’ve hit your", "Claude AI usage limit reached",
+                                  "Limit reached", "Not logged in", "Login expired", "Invalid API key", "Failed to authenticate"]
 
     /// Why a result is an error: a rate limit or quota, an authentication
     /// failure, or a plain failure; structured signals first, then words.

@@ -9,8 +9,7 @@
 /// preset chooses one up front (`--session-id`) and passes it here.
 ///
 /// Success is verified as far as plain text allows: exit status 0, an
-/// answer, and no failure words of Copilot's on stderr or in the last lines
-/// of stdout. Copilot exits non-zero when a prompt is blocked, and 4 when
+/// answer, and no rate-limit or authentication words of Copilot's on stderr. Copilot exits non-zero when a prompt is blocked, and 4 when
 /// authentication is required (`gh copilot`'s documented code).
 public struct CopilotAdapter: AgentAdapter {
     let zones: ZoneLookup
@@ -61,7 +60,8 @@ public struct CopilotAdapter: AgentAdapter {
         let answer = AgentWords.trim(messages.last ?? plain.joined(separator: "\n"))
         var outcome = AgentOutcome(.succeeded, message: "Copilot CLI answered", agentSession: sessionID ?? chosenSession,
                                    resultText: answer.isEmpty ? nil : answer, result: final.map(JSONValue.object))
-        let tail = plain.suffix(3).joined(separator: "\n")
+        // An answer may talk about rate limits; only stderr speaks for Copilot itself then.
+        let tail = answer.isEmpty ? plain.suffix(3).joined(separator: "\n") : ""
         let words = [stderr.text, tail].filter { !$0.isEmpty }.joined(separator: "\n")
         let spoken = AgentWords.verdict(for: words, now: now, zones: zones)
         if status == .exited(0), !answer.isEmpty, spoken == .failed { return outcome }

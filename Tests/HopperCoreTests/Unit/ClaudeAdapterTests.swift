@@ -123,6 +123,11 @@ import Testing
         #expect(other?.verdict == .failed)
     }
 
+    @Test func anAnswerAboutRateLimitsIsAnAnswer() {
+        let o = outcome([#"{"type":"result","subtype":"success","is_error":false,"result":"HTTP 429 means the rate limit was exceeded: usage limit reached for the minute."}"#])
+        #expect(o?.verdict == .succeeded)
+    }
+
     @Test func anExpiredTokenIsAnAuthenticationFailure() {
         // anthropics/claude-code-action#1613: the 401 fields of the excerpt.
         let o = outcome([#"{"type":"result","subtype":"success","is_error":true,"api_error_status":401,"terminal_reason":"api_error","result":"Failed to authenticate. API Error: 401 OAuth access token is invalid."}"#])

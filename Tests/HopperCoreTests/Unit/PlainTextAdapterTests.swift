@@ -93,6 +93,11 @@ import Testing
         #expect(limited?.verdict == .rateLimited(until: nil))
     }
 
+    @Test func copilotAnswerAboutRateLimitsIsAnAnswer() {
+        let o = copilot(["Add a retry: the API returns 429 Too Many Requests when the rate limit is exceeded."])
+        #expect(o?.verdict == .succeeded)
+    }
+
     @Test func copilotJSONLines() {
         let o = copilot([
             #"{"type":"assistant.message","data":{"content":"Done."}}"#,
