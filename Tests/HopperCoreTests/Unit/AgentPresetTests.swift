@@ -141,3 +141,17 @@ import Testing
         }
     }
 }
+
+/// `hopper init --agent NAME`: the sample configuration gains a provider for the preset.
+@Suite struct InitAgentTests {
+    @Test func theSampleWithAnAgentDecodes() throws {
+        for name in AgentPreset.Name.allCases {
+            let text = InitCommand.sampleConfiguration(agent: .preset(name))
+            let c = try Configuration(json: try JSONParser.parse(text))
+            let p = try #require(c.providers[name.rawValue], "\(name)")
+            #expect(p.agent?.preset.name == name)
+            #expect(c.providers["sh"] != nil && c.providers["exec"] != nil)
+        }
+        #expect(InitCommand.sampleConfiguration(agent: nil) == InitCommand.sampleConfiguration)
+    }
+}
