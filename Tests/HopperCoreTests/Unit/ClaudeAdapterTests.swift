@@ -58,6 +58,12 @@ import Testing
         #expect(o.agentSession == "9ac82099-1104-40d0-b08f-8609d01abcbc")
     }
 
+    @Test func anUnreachableAPIIsAFailureNotALimit() throws {
+        let o = try #require(outcome(try Self.lines("claude-unreachable.jsonl"), exit: .exited(1)))
+        #expect(o.verdict == .failed)
+        #expect(o.message == "API Error: Connection refused — a firewall or proxy may be blocking it (ECONNREFUSED)")
+    }
+
     @Test func exitingBeforeAResultFailsWithTheCLIsWords() {
         let verbose = outcome([], stderr: ["Error: When using --print, --output-format=stream-json requires --verbose"], exit: .exited(1))
         #expect(verbose?.verdict == .failed)
