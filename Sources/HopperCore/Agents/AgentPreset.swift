@@ -66,17 +66,21 @@ public struct AgentPreset: Sendable, Equatable {
     public var idleOutputTimeout: Double = 600
 
     /// The adapter that reads this CLI's output. `session` is the id chosen
-    /// for a CLI that cannot report its own.
-    public func makeAdapter(zones: ZoneLookup, session: String? = nil) -> any AgentAdapter {
+    /// for a CLI that cannot report its own. `continuing` is the `result` of
+    /// the record a `continue` task follows, when it runs in a new process:
+    /// Claude Code carries its cost total over a resume and Codex its
+    /// thread's usage, so the new task's figures are differences from it.
+    public func makeAdapter(zones: ZoneLookup, session: String? = nil, continuing: JSONValue? = nil) -> any AgentAdapter {
+        let previous = continuing?.objectValue
         switch name {
-        case .claude: ClaudeAdapter(zones: zones)
-        case .amp: AmpAdapter(zones: zones)
-        case .codex: CodexAdapter(zones: zones)
-        case .gemini: GeminiAdapter(zones: zones)
-        case .cursor: CursorAdapter(zones: zones)
-        case .opencode: OpencodeAdapter(zones: zones)
-        case .copilot: CopilotAdapter(zones: zones, session: session)
-        case .aider: AiderAdapter(zones: zones)
+        case .claude: return ClaudeAdapter(zones: zones, runningTotal: previous?["total_cost_usd"]?.doubleValue)
+        case .amp: return AmpAdapter(zones: zones)
+        case .codex: return CodexAdapter(zones: zones, usageBefore: AgentUsage.from(previous?["usage"]))
+        case .gemini: return GeminiAdapter(zones: zones)
+        case .cursor: return CursorAdapter(zones: zones)
+        case .opencode: return OpencodeAdapter(zones: zones)
+        case .copilot: return CopilotAdapter(zones: zones, session: session)
+        case .aider: return AiderAdapter(zones: zones)
         }
     }
 

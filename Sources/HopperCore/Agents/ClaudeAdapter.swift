@@ -7,8 +7,9 @@
 ///   `conversation_reset` changes it and zeroes the running totals.
 /// - `result`: `is_error`, `subtype`, `terminal_reason`,
 ///   `permission_denials`, `api_error_status`, `result` (the text),
-///   `total_cost_usd` (a running total for the process: a task's cost is
-///   the difference from the previous result's), `usage`.
+///   `total_cost_usd` (a running total for the conversation, carried over
+///   by `--resume`: a task's cost is the difference from the previous
+///   result's), `usage`.
 /// - `rate_limit_event` with `status:"rejected"` and `resetsAt` (epoch
 ///   seconds); `system/api_retry` with `error` (`rate_limit`,
 ///   `authentication_failed`, …) and `error_status`; an assistant
@@ -40,9 +41,13 @@ public struct ClaudeAdapter: AgentAdapter {
     private var retryStatus: Int64?
     private var stderr = LineTail()
 
-    public init(zones: ZoneLookup, cliName: String = "Claude Code") {
+    /// `runningTotal` is the `total_cost_usd` the conversation had reached
+    /// when it is resumed in a new process (`--resume`): the CLI carries the
+    /// total over, so the first result's cost is the difference from it.
+    public init(zones: ZoneLookup, cliName: String = "Claude Code", runningTotal: Double? = nil) {
         self.zones = zones
         self.cliName = cliName
+        self.runningTotal = runningTotal
     }
 
     public mutating func beginTask() {

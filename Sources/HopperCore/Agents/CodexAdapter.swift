@@ -15,7 +15,8 @@
 /// `You’ve hit your usage limit … try again at 4:35 PM.` and `Quota
 /// exceeded` read as rate limits and `401 Unauthorized`, `Not logged in`
 /// or a reused refresh token as authentication failures. Codex reports no
-/// cost; its usage is the thread's.
+/// cost; its usage counts the whole thread, so a continued thread's usage
+/// before the task is subtracted.
 public struct CodexAdapter: AgentAdapter {
     let zones: ZoneLookup
     private var threadID: String?
@@ -26,10 +27,24 @@ public struct CodexAdapter: AgentAdapter {
     private var stderr = LineTail()
     private var isDecided = false
 
-    public init(zones: ZoneLookup) { self.zones = zones }
+    /// The thread's usage before this task, when it continues a thread:
+    /// Codex reports usage for the whole thread, so the task's is the difference.
+    private let usageBefore: AgentUsage?
+
+    public init(zones: ZoneLookup, usageBefore: AgentUsage? = nil) {
+        self.zones = zones
+        self.usageBefore = usageBefore
+    }
 
     public mutating func beginTask() {
-        self = CodexAdapter(zones: zones)
+        self = CodexAdapter(zones: zones, usageBefore: usageBefore)
+    }
+
+    /// This task's part of the thread's usage.
+    private var usage: AgentUsage? {
+        guard let total = AgentUsage.from(completed?["usage"]) else { return nil }
+        guard let before = usageBefore, total.inputTokens >= before.inputTokens, total.outputTokens >= before.outputTokens else { return total }
+        return AgentUsage(inputTokens: total.inputTokens - before.inputTokens, outputTokens: total.outputTokens - before.outputTokens)
     }
 
     public mutating func consume(_ event: AgentEvent, now: Timestamp) -> AgentOutcome? {
@@ -62,7 +77,7 @@ public struct CodexAdapter: AgentAdapter {
 
     private func decide(_ status: ExitStatus, now: Timestamp) -> AgentOutcome {
         var outcome = AgentOutcome(.succeeded, message: "Codex completed its turn", agentSession: threadID,
-                                   resultText: answer, usage: AgentUsage.from(completed?["usage"]))
+                                   resultText: answer, usage: usage)
         if let completed { outcome.result = .object(completed) }
         if failure == nil, completed != nil, status == .exited(0) { return outcome }
 

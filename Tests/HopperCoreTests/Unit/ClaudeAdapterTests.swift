@@ -37,6 +37,24 @@ import Testing
         #expect(adapter.runningTotal.map { abs($0 - 0.000336) < 1e-12 } == true)
     }
 
+    @Test func aResumedConversationCarriesItsTotalIntoTheNextProcess() throws {
+        let first = try #require(outcome(try Self.lines("claude-exec.jsonl"), exit: .exited(0)))
+        #expect(first.verdict == .succeeded)
+        #expect(abs(try #require(first.costUSD) - 0.000168) < 1e-12)
+        // The next task runs `claude … --resume <id>` in a new process; its adapter starts from the record's result.
+        var adapter = AgentPreset.preset(.claude).makeAdapter(zones: AgentTranscript.zones, continuing: first.result)
+        let second = try #require(AgentTranscript(stdout: try Self.lines("claude-exec-resume.jsonl")).outcome(&adapter))
+        #expect(second.verdict == .succeeded)
+        #expect(second.agentSession == first.agentSession)
+        #expect(abs(try #require(second.costUSD) - 0.000168) < 1e-12, "0.000336 is the conversation's total")
+    }
+
+    @Test func resumingAConversationThatIsNotThereFails() throws {
+        let o = try #require(outcome(try Self.lines("claude-resume-missing.jsonl"), exit: .exited(1)))
+        #expect(o.verdict == .failed)
+        #expect(o.message == "Claude Code failed during execution: No conversation found with session ID: 00000000-0000-4000-8000-000000000000")
+    }
+
     @Test func aRateLimitedAPIIsALimitNotAFailure() throws {
         // api_retry 429, a synthetic assistant line, then subtype "success" with is_error true.
         let o = try #require(outcome(try Self.lines("claude-429.jsonl"), exit: .exited(1)))

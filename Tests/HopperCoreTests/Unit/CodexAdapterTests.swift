@@ -19,10 +19,16 @@ import Testing
         #expect(o.costUSD == nil, "Codex reports no cost")
     }
 
-    @Test func aResumedTurnKeepsTheThread() throws {
-        let o = try #require(outcome(try ClaudeAdapterTests.lines("codex-resume.jsonl")))
+    @Test func aResumedTurnKeepsTheThreadAndCountsOnlyItsOwnUsage() throws {
+        let first = try #require(outcome(try ClaudeAdapterTests.lines("codex-success.jsonl")))
+        var adapter = AgentPreset.preset(.codex).makeAdapter(zones: AgentTranscript.zones, continuing: first.result)
+        let o = try #require(AgentTranscript(stdout: try ClaudeAdapterTests.lines("codex-resume.jsonl")).outcome(&adapter))
         #expect(o.verdict == .succeeded)
         #expect(o.agentSession == "01a23bbf-9761-7d41-8e13-3771840b3250")
+        // Codex reports 40/10 for the thread; 20/5 of it were the first task's.
+        #expect(o.usage == AgentUsage(inputTokens: 20, outputTokens: 5))
+        let alone = outcome(try ClaudeAdapterTests.lines("codex-resume.jsonl"))
+        #expect(alone?.usage == AgentUsage(inputTokens: 40, outputTokens: 10), "without the earlier record, the thread's figure")
     }
 
     @Test func theUsageLimitIsALimitUntilTheLocalTimeGiven() throws {
