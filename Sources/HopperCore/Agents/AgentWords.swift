@@ -45,7 +45,9 @@ enum AgentWords {
         "401 unauthorized", "status 401", "(401)",
         "not authenticated",                // Cursor
         "not able to authenticate you",     // aider
-        "authenticationerror",
+        "authenticationerror", "authentication_error",
+        "api key not valid",                // Gemini: `API key not valid. Please pass a valid API key.`
+        "token has expired", "invalid x-api-key",
         "please set an auth method",        // Gemini, exit 41
     ]
 

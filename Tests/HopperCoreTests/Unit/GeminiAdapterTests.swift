@@ -84,6 +84,11 @@ import Testing
         #expect(o?.message.hasPrefix("Gemini CLI could not authenticate: Please set an Auth method") == true)
     }
 
+    @Test func anInvalidKeyIsAnAuthenticationFailure() {
+        let o = outcome([#"{"type":"result","status":"error","error":{"type":"unknown","message":"[API Error: API key not valid. Please pass a valid API key.]"}}"#], exit: .exited(144))
+        #expect(o?.verdict == .authenticationFailed)
+    }
+
     @Test func exitCodesWithoutAResultSpeak() {
         let untrusted = outcome([], stderr: ["Gemini CLI is not running in a trusted directory. To proceed, either use `--skip-trust`, set the `GEMINI_CLI_TRUST_WORKSPACE=true` environment variable, or trust this directory in interactive mode."], exit: .exited(55))
         #expect(untrusted?.verdict == .failed)
