@@ -25,6 +25,14 @@ public struct BudgetLedger: Sendable, Equatable {
         spent[provider, default: 0] += costUSD
     }
 
+    /// Adds a record read back from done/ (its `provider`, `cost_usd` and
+    /// `finished_at`), as on start, when the day's spend is counted again.
+    public mutating func record(_ summary: RecordSummary) {
+        guard let provider = summary.object["provider"]?.stringValue,
+              let finished = summary.object["finished_at"]?.stringValue.flatMap(Timestamp.init(rfc3339:)) else { return }
+        record(provider: provider, costUSD: summary.object["cost_usd"]?.doubleValue, finishedAt: finished)
+    }
+
     /// The provider's spend on the UTC day of `now`.
     public func spent(provider: String, now: Timestamp) -> Double {
         day == Self.utcDay(now) ? spent[provider] ?? 0 : 0
