@@ -24,6 +24,8 @@ public struct AiderAdapter: AgentAdapter {
     private var usage: AgentUsage?
     /// Error lines since the last token report.
     private var errors = LineTail()
+    /// The last line was part of an error message, which may go on over the next lines.
+    private var isInError = false
     private var stderr = LineTail()
     private var isDecided = false
 
@@ -34,7 +36,9 @@ public struct AiderAdapter: AgentAdapter {
     /// Lines aider prints about itself, never part of the answer.
     private static let chatter = ["Aider v", "Main model:", "Weak model:", "Editor model:", "Git repo:", "Repo-map:",
                                   "Model:", "Added ", "Applied edit", "Commit ", "Retrying in", "Tokens:", "Cost:",
-                                  "Use /help", "Warning:", "https://aider.chat/"]
+                                  "Use /help", "Warning:", "https://aider.chat/", "Analytics have been",
+                                  // litellm failing to fetch its model price list when offline.
+                                  "HTTPSConnectionPool("]
     private static let errorWords = ["The API provider", "litellm.", "BadRequestError", "API Error:",
                                      "Model ", "Unable to", "Error:"]
 
@@ -48,10 +52,21 @@ public struct AiderAdapter: AgentAdapter {
             if trimmed.hasPrefix("Tokens:") {
                 replies += 1
                 errors.removeAll()
+                isInError = false
                 takeReport(trimmed)
             } else if Self.errorWords.contains(where: { trimmed.hasPrefix($0) }) && Self.isErrorLine(trimmed) {
                 errors.append(trimmed)
-            } else if !Self.chatter.contains(where: { trimmed.hasPrefix($0) }), reply.count < 100_000 {
+                isInError = true
+            } else if trimmed.isEmpty {
+                // A blank line ends an error message; in a reply it separates paragraphs.
+                isInError = false
+                if !reply.isEmpty { reply.append(line) }
+            } else if Self.chatter.contains(where: { trimmed.hasPrefix($0) }) {
+                isInError = false
+            } else if isInError {
+                // aider wraps long messages: `…Rate limit reached for` / `gpt-4o. Please try again in 20s.`
+                errors.append(trimmed)
+            } else if reply.count < 100_000 {
                 reply.append(line)
             }
         case .exited(let status):

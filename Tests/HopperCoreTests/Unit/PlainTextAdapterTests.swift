@@ -17,6 +17,32 @@ import Testing
 
     static let aiderBanner = ["Aider v0.86.1", "Main model: gpt-4o with diff edit format", "Git repo: .git with 42 files", "Repo-map: using 1024 tokens, auto refresh"]
 
+    /// The real aider's stdout (Fixtures/agents), stderr as it was, exit 0 every time.
+    private func realAider(_ name: String) throws -> AgentOutcome? {
+        aider(try ClaudeAdapterTests.lines(name), stderr: ["Warning: Input is not a terminal (fd=0)."])
+    }
+
+    @Test func realAiderReply() throws {
+        let o = try #require(try realAider("aider-success.txt"))
+        #expect(o.verdict == .succeeded, "\(o.message)")
+        #expect(o.resultText == "hello from the stand-in")
+        #expect(o.costUSD == 0.0070)
+        #expect(o.usage == AgentUsage(inputTokens: 2300, outputTokens: 120))
+    }
+
+    @Test func realAiderRefusedKeyExitsZeroAndIsCaught() throws {
+        let o = try #require(try realAider("aider-401.txt"))
+        #expect(o.verdict == .authenticationFailed)
+        #expect(o.message.hasPrefix("aider exited 0 without a model reply: litellm.AuthenticationError"))
+    }
+
+    @Test func realAiderRateLimitExitsZeroAndIsALimit() throws {
+        // Eight retries over a minute, each message wrapped over two lines, then exit 0.
+        let o = try #require(try realAider("aider-429.txt"))
+        #expect(o.verdict == .rateLimited(until: AgentTranscript.now.adding(seconds: 20)))
+        #expect(o.resultText == nil, "the wrapped error lines are not an answer")
+    }
+
     @Test func aiderSucceedsOnlyAfterATokenReport() throws {
         let o = try #require(aider(Self.aiderBanner + [
             "The function now returns early on empty input.",
