@@ -1,19 +1,29 @@
 import Glibc
 
-/// `hopper init [DIR]`: creates a spool and, when missing, a sample configuration.
+/// `hopper init [DIR] [--agent NAME]`: creates a spool and, when missing, a
+/// sample configuration, with a provider for one agent CLI preset if asked.
 enum InitCommand {
     static let command = HopperCLI.Command(
-        name: "init", summary: "create a spool and a sample configuration", usage: "[DIR] [--config FILE]",
+        name: "init", summary: "create a spool and a sample configuration", usage: "[DIR] [--config FILE] [--agent NAME]",
         help: """
         Creates the spool layout in DIR (default ./spool) and writes a sample
         configuration to --config (default ./config/hopper.json) unless one exists.
+        --agent adds a provider of that name for an agent CLI preset: claude,
+        codex, gemini, cursor, opencode, copilot, amp or aider (docs/agents.md).
 
-        example: hopper init /var/spool/hopper --config /etc/hopper/hopper.json
+        example: hopper init /var/spool/hopper --config /etc/hopper/hopper.json --agent claude
         """,
-        spec: .init(valued: [], flags: []), run: run)
+        spec: .init(valued: ["agent"], flags: []), run: run)
 
     static func run(_ args: Arguments) throws(HopperError) -> Int32 {
         guard args.operands.count <= 1 else { throw HopperError(.usage, "expected at most one directory") }
+        let agent = try args.value("agent").map { (name) throws(HopperError) in
+            guard let preset = AgentPreset.named(name) else {
+                let names = AgentPreset.Name.allCases.map(\.rawValue).joined(separator: ", ")
+                throw HopperError(.usage, "unknown agent \(JSONValue.string(name).serialized()); expected one of \(names)")
+            }
+            return preset
+        }
         let path = args.operands.first ?? args.spoolPath
         do { try Spool.create(at: path) } catch {
             throw HopperError(.io, "cannot create spool \(path): \(error)", underlying: error)
@@ -28,7 +38,7 @@ enum InitCommand {
                 let parent = try Directory.open(dir.isEmpty ? "." : dir)
                 defer { parent.close() }
                 let name = FileName(String(config.split(separator: "/").last!))
-                try AtomicFile.write(Array(sampleConfiguration.utf8), to: name, in: parent, scratch: parent, sync: true)
+                try AtomicFile.write(Array(sampleConfiguration(agent: agent).utf8), to: name, in: parent, scratch: parent, sync: true)
                 out.line("wrote sample configuration \(config)")
             } catch {
                 throw HopperError(.io, "cannot write \(config): \(error)", underlying: error)
@@ -38,6 +48,15 @@ enum InitCommand {
         }
         out.flush()
         return 0
+    }
+
+    /// The sample configuration, with a provider named after `agent` when given.
+    static func sampleConfiguration(agent: AgentPreset? = nil) -> String {
+        guard let agent else { return sampleConfiguration }
+        let name = agent.name.rawValue
+        let line = "    \"exec\": { \"mode\": \"exec\", \"command\": [\"/bin/sh\", \"-c\", \"{command}\"] }"
+        return sampleConfiguration.replacing(
+            line, with: line + ",\n    \"\(name)\": { \"agent\": \"\(name)\", \"max_sessions\": 1 }")
     }
 
     static let sampleConfiguration = """

@@ -22,7 +22,13 @@ public struct Configuration: Sendable {
     public var commandMaxTimeout = 1800.0
     public var commandKillGrace = 5.0
     public var commandRetryDelay = Backoff(delays: [1, 2, 4, 8, 16])
+    /// `timeouts.command.idle_output` as written; nil when not given (see `idleOutputTimeout(for:)`).
+    public var commandIdleOutput: Double?
     public var queueDefaultTimeout = 0.0
+    /// `rate_limit.backoff`: how long a provider that reported a rate limit
+    /// without a reset time stays limited, doubling from `start` up to `cap`.
+    public var rateLimitBackoffStart = 60.0
+    public var rateLimitBackoffCap = 3600.0
     public var circuitFailureThreshold = 5
     public var circuitCooldown = 60.0
     public var retentionDoneMaxAge = 0.0
@@ -74,6 +80,7 @@ public struct Configuration: Sendable {
                 this.commandMaxTimeout = try c.seconds("max_timeout", exclusive: true) ?? d.commandMaxTimeout
                 this.commandKillGrace = try c.seconds("kill_grace") ?? d.commandKillGrace
                 this.commandRetryDelay = try c.delays("retry_delay").map(Backoff.init) ?? d.commandRetryDelay
+                this.commandIdleOutput = try c.seconds("idle_output")
             }
             _ = try t.nested("queue") { (q) throws(HopperError) in
                 this.queueDefaultTimeout = try q.seconds("default_timeout") ?? d.queueDefaultTimeout
@@ -86,6 +93,15 @@ public struct Configuration: Sendable {
         this.security = try r.nested("security") { (s) throws(HopperError) in try SecurityPolicy(&s) } ?? d.security
         _ = try r.nested("intake") { (i) throws(HopperError) in
             this.intakeSettle = try i.seconds("settle") ?? d.intakeSettle
+        }
+        _ = try r.nested("rate_limit") { (x) throws(HopperError) in
+            guard let v = x.value("backoff") else { return }
+            guard case .array(let items) = v, items.count == 2, let start = items[0].doubleValue, let cap = items[1].doubleValue,
+                  start > 0, cap >= start, cap <= 1e9 else {
+                throw x.invalid("backoff", "[start, cap]: seconds, 0 < start ≤ cap", v)
+            }
+            this.rateLimitBackoffStart = start
+            this.rateLimitBackoffCap = cap
         }
         _ = try r.nested("retention") { (x) throws(HopperError) in
             this.retentionDoneMaxAge = try x.seconds("done_max_age") ?? d.retentionDoneMaxAge
@@ -122,6 +138,14 @@ public struct Configuration: Sendable {
         for (name, p) in providers where p.mode == .exec && !p.command.contains(where: { $0.contains("{command}") }) {
             throw HopperError(.invalidField, "key \"providers.\(name).command\": an exec provider's command must contain {command}, where the task's command goes", field: "providers.\(name).command")
         }
+    }
+
+    /// How long a task of `provider` may write nothing before it is killed
+    /// as hung (SPEC section 7a); 0 is never. A value written in the
+    /// configuration applies to every provider; otherwise an agent preset's
+    /// (600 s), otherwise none.
+    public func idleOutputTimeout(for provider: Provider) -> Double {
+        commandIdleOutput ?? provider.idleOutputTimeout ?? 0
     }
 
     /// Loads `path`; a missing file gives the built-in defaults, any other

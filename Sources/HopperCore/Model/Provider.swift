@@ -20,6 +20,13 @@ public struct Provider: Sendable {
     public var secrets: [String] = []
     public var cwd: String?
     public var maxSessions: Int = 1
+    /// The agent CLI this provider runs (`agent`), with its preset (SPEC section 7a).
+    public var agent: AgentSettings?
+    /// `budget.usd_per_day`: the spend after which the provider is limited until the next UTC day.
+    public var budgetUSDPerDay: Double?
+    /// `timeouts.command.idle_output` for this provider, when it has its own
+    /// (an agent preset's 600 s); nil means the configuration's.
+    public var idleOutputTimeout: Double?
 
     public init(name: String, mode: Mode, wireProtocol: WireProtocol = .shell, command: [String], maxSessions: Int = 1) {
         self.name = name
@@ -37,18 +44,28 @@ public struct Provider: Sendable {
 
     init(name: String, json: JSONValue) throws(HopperError) {
         var r = try FieldReader(json, path: "providers.\(name)")
-        let modeName = try r.string("mode") ?? "exec"
-        guard let mode = Mode(rawValue: modeName) else {
-            throw HopperError(.invalidField, "key \(FieldReader.quote(r.name("mode"))): expected \"exec\" or \"session\", got \(JSONValue.string(modeName).serialized())", field: r.name("mode"))
+        let modeName = try r.string("mode")
+        let mode = try modeName.map { (m) throws(HopperError) in
+            guard let mode = Mode(rawValue: m) else {
+                throw HopperError(.invalidField, "key \(FieldReader.quote(r.name("mode"))): expected \"exec\" or \"session\", got \(JSONValue.string(m).serialized())", field: r.name("mode"))
+            }
+            return mode
         }
-        let protocolName = try r.string("protocol") ?? "shell"
-        guard let proto = WireProtocol(rawValue: protocolName) else {
-            throw HopperError(.invalidField, "key \(FieldReader.quote(r.name("protocol"))): expected \"shell\" or \"jsonl\", got \(JSONValue.string(protocolName).serialized())", field: r.name("protocol"))
+        if let agentName = try r.string("agent") {
+            try self.init(name: name, agent: agentName, mode: mode, reader: &r)
+        } else {
+            for key in ["executable", "args"] where r.object[key] != nil && r.object[key] != .null {
+                throw HopperError(.invalidField, "key \(FieldReader.quote(r.name(key))): only for agent providers; name the agent with \"agent\"", field: r.name(key))
+            }
+            let protocolName = try r.string("protocol") ?? "shell"
+            guard let proto = WireProtocol(rawValue: protocolName) else {
+                throw HopperError(.invalidField, "key \(FieldReader.quote(r.name("protocol"))): expected \"shell\" or \"jsonl\", got \(JSONValue.string(protocolName).serialized())", field: r.name("protocol"))
+            }
+            let command = try r.required("command") { (r, k) throws(HopperError) in try r.stringArray(k, nonEmpty: true) }
+            self.init(name: name, mode: mode ?? .exec, wireProtocol: proto, command: command)
         }
-        let command = try r.required("command") { (r, k) throws(HopperError) in try r.stringArray(k, nonEmpty: true) }
-        self.init(name: name, mode: mode, wireProtocol: proto, command: command)
         env = try r.stringMap("env", keyPattern: isEnvironmentName, keyDescription: "an environment variable name") ?? []
-        secrets = try r.stringArray("secrets") ?? []
+        secrets = (agent?.preset.keyVariables ?? []) + (try r.stringArray("secrets") ?? [])
         for s in secrets where !isEnvironmentName(s) {
             throw HopperError(.invalidField, "key \(FieldReader.quote(r.name("secrets"))): \(JSONValue.string(s).serialized()) is not an environment variable name", field: r.name("secrets"))
         }
@@ -57,6 +74,11 @@ public struct Provider: Sendable {
             throw HopperError(.invalidField, "key \(FieldReader.quote(r.name("cwd"))): expected an absolute path", field: r.name("cwd"))
         }
         maxSessions = try r.int("max_sessions", in: 1...1024) ?? 1
+        budgetUSDPerDay = try r.nested("budget") { (b) throws(HopperError) in
+            guard let usd = b.value("usd_per_day") else { return nil }
+            guard let d = usd.doubleValue, d > 0 else { throw b.invalid("usd_per_day", "a number of US dollars > 0", usd) }
+            return d
+        } ?? nil
         auth = try r.nested("auth") { (a) throws(HopperError) in
             var auth = Auth()
             auth.command = try a.stringArray("command", nonEmpty: true)
@@ -76,7 +98,33 @@ public struct Provider: Sendable {
                 }
             }
             return auth
+        } ?? agent?.authCommand.map { (command) -> Auth in
+            var auth = Auth()
+            auth.command = command
+            return auth
         }
         try r.finish()
+    }
+
+    /// The part of decoding that an `agent` key changes: the command line,
+    /// mode and protocol come from the preset, so `command` and `protocol`
+    /// may not be given; `executable` and `args` adjust the preset's.
+    private init(name: String, agent agentName: String, mode: Mode?, reader r: inout FieldReader) throws(HopperError) {
+        guard let preset = AgentPreset.named(agentName) else {
+            let names = AgentPreset.Name.allCases.map(\.rawValue).joined(separator: ", ")
+            throw HopperError(.invalidField, "key \(FieldReader.quote(r.name("agent"))): expected one of \(names), got \(JSONValue.string(agentName).serialized())", field: r.name("agent"))
+        }
+        for key in ["command", "protocol"] where r.object[key] != nil && r.object[key] != .null {
+            throw HopperError(.invalidField, "key \(FieldReader.quote(r.name(key))): not allowed with \"agent\", whose preset sets it; use \"executable\" and \"args\"", field: r.name(key))
+        }
+        let settings = AgentSettings(preset: preset, executable: try r.string("executable", nonEmpty: true),
+                                     args: try r.stringArray("args") ?? [], mode: mode)
+        guard preset.invocation(settings.mode) != nil else {
+            throw HopperError(.invalidField, "key \(FieldReader.quote(r.name("mode"))): agent \"\(agentName)\" cannot run as \"\(settings.mode.rawValue)\"; it runs as \"\(preset.defaultMode.rawValue)\"", field: r.name("mode"))
+        }
+        self.init(name: name, mode: settings.mode, wireProtocol: settings.mode == .session ? .jsonl : .shell,
+                  command: settings.commandTemplate)
+        agent = settings
+        idleOutputTimeout = preset.idleOutputTimeout
     }
 }

@@ -14,6 +14,9 @@ public struct TaskRecord: Sendable {
     public var stderrBytes: Int64 = 0
     public var truncated = false
     public var result: JSONValue?
+    /// What an agent CLI reported (SPEC section 7a): nil for other
+    /// providers' tasks, whose records do not carry the agent fields.
+    public var agentOutcome: AgentOutcome?
 
     public init(task: SpooledTask, state: TaskState, reason: TerminalReason, message: String, finishedAt: Timestamp) {
         precondition(state.isTerminal, "a record holds a terminal state")
@@ -58,6 +61,13 @@ public struct TaskRecord: Sendable {
         w.key("labels")
         TaskRequest.writePairs(task.request.labels, to: &w)
         w.field("result", result)
+        if let agent = agentOutcome {
+            // Each null when the CLI does not say.
+            w.field("agent_session", agent.agentSession)
+            w.field("result_text", agent.resultText)
+            w.field("cost_usd", agent.costUSD)
+            w.field("usage", agent.usage?.json)
+        }
         w.key("request")
         w.beginObject()
         var request = task.request

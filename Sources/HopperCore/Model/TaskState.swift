@@ -46,4 +46,7 @@ public enum TaskState: String, Sendable, CaseIterable, Hashable {
 /// Why a task reached its terminal state, as written in the record's `reason`.
 public enum TerminalReason: String, Sendable {
     case exit, signal, timeout, auth, spawn, cwd, cancelled, dependency, expired, interrupted
+    /// An agent CLI ran and did not do the task by its own account (SPEC section 7a):
+    /// no final result, a final error, a turn limit or a reported denial.
+    case agentError = "agent_error"
 }
