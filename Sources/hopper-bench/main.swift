@@ -8,10 +8,14 @@ import HopperCore
 //   --n N          tasks per throughput scenario (default 2000)
 //   --json FILE    also write the figures as JSON
 //   --only A,B     only these groups: exec, session, latency, overhead, backlog, client, idle
+//   --soak         the soak alone (with --only, those groups too): 200,000 tasks, every record
+//                  checked, the pid range wrapping (see Soak.swift); never part of --smoke
+//   --soak-tasks N tasks in the soak (default 200,000); --soak-pid-max N: its namespace's pid_max (1000)
 
 Cleanup.shared.installSignalHandlers()
 var arguments = CommandLine.arguments.dropFirst()
 var smoke = false, long = false, jsonPath: String?, n = 2000, only: Set<String>?
+var soak = false, soakOptions = Soak.Options()
 while let a = arguments.popFirst() {
     switch a {
     case "--smoke": smoke = true; n = 200
@@ -19,14 +23,19 @@ while let a = arguments.popFirst() {
     case "--json": jsonPath = arguments.popFirst()
     case "--n": n = Int(arguments.popFirst() ?? "") ?? n
     case "--only": only = Set((arguments.popFirst() ?? "").split(separator: ",").map(String.init))
+    case "--soak": soak = true
+    case "--soak-tasks": soak = true; soakOptions.tasks = max(1, Int(arguments.popFirst() ?? "") ?? soakOptions.tasks)
+    case "--soak-pid-max": soakOptions.pidMax = Int(arguments.popFirst() ?? "") ?? soakOptions.pidMax
     case "--help", "-h":
-        print("usage: hopper-bench [--smoke] [--long] [--n N] [--json FILE] [--only GROUP,...]  (groups: exec session latency overhead backlog client idle)")
+        print("usage: hopper-bench [--smoke] [--long] [--n N] [--json FILE] [--only GROUP,...] [--soak [--soak-tasks N] [--soak-pid-max N]]  (groups: exec session latency overhead backlog client idle)")
         exit(0)
     default:
         FileDescriptor.standardError.writeLine("hopper-bench: unknown option \(a)")
         exit(2)
     }
 }
+// The soak runs alone unless --only names other groups too.
+if soak && only == nil { only = [] }
 Reaper.shared.start()
 Orphans.adoptOrphans()
 let tmpfs = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp"
@@ -142,9 +151,30 @@ if runs("idle") {
     if idle.threadsChanged > 0 { Harness.log("\(idle.threadsChanged) daemon threads started or ended while idle; wakeups is a lower bound") }
 }
 
+// Soak: every record checked while the pid range wraps.
+if soak {
+    let f = Soak.run(soakOptions, root: tmpfs)
+    let where_ = f.namespaced ? "own pid namespace, pid_max \(f.pidMax)" : "host pid namespace, pid_max \(f.pidMax)"
+    report.add("soak: tasks (exec, sh, agent; \(where_))", Double(f.tasks), "")
+    report.add("soak: throughput", Double(f.tasks) / f.seconds, "tasks/s")
+    report.add("soak: wrong records (must be 0)", Double(f.totalWrong), "")
+    for (k, odds) in Soak.orphanOdds.enumerated() {
+        report.add("soak: wrong records, orphans 1 in \(odds) (\(thousands(f.checked[k])) tasks)", Double(f.wrong[k]), "")
+    }
+    if f.missing > 0 { report.add("soak: tasks without a record", Double(f.missing), "") }
+    report.add("soak: tasks that left an orphan", Double(f.orphans), "")
+    report.add("soak: pid range wraps (\(where_))", Double(f.wraps), "")
+    report.add("soak: daemon descriptors, end", Double(f.end.descriptors), "", baseline: Double(f.warm.descriptors))
+    report.add("soak: daemon threads, end", Double(f.end.threads), "", baseline: Double(f.warm.threads))
+    report.add("soak: daemon RSS, end", mib(f.end.rssKiB), "MiB", baseline: mib(f.warm.rssKiB))
+    report.add("soak: open sessions, end", Double(f.end.sessions), "", baseline: Double(f.warm.sessions))
+    report.add("soak: daemon descendant processes, end", Double(f.end.children), "", baseline: Double(f.warm.children))
+}
+
 print(report.table, terminator: "")
 print("baselines: exec = /bin/true spawned directly with posix_spawn, 2 in flight; session = subshell round trips written straight into one sh; "
     + "drop → start = hopper-bench-probe spawned directly; session command = Hopper's framed subshell written straight into one sh; "
-    + "backlog throughput = the exec tmpfs none row (no backlog); submit = cp of the same request file")
+    + "backlog throughput = the exec tmpfs none row (no backlog); submit = cp of the same request file"
+    + (soak ? "; soak end rows = the same daemon after the warm-up (first 5 % of the tasks, at most 2,000)" : ""))
 FileDescriptor.standardError.writeLine("hopper-bench: done in \(Int(Harness.now() - began)) s")
 if let jsonPath { Harness.write(jsonPath, report.json) }
