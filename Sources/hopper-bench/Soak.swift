@@ -42,8 +42,8 @@ import HopperCore
 ///
 /// The daemon's descriptors (/proc/PID/fd), threads and VmRSS
 /// (/proc/PID/status) are read once it is up (idle, logged), after a
-/// warm-up (the first 5 % of the tasks, at most 2,000: sessions open,
-/// buffers grown) and at the end, a second after the last record; the
+/// warm-up (the first 5 % of the tasks, at most 2,000, and 2 s at least:
+/// sessions open, buffers grown) and at the end, a second after the last record; the
 /// table compares the end with the warm-up. Checked records and their output
 /// files are removed as the run goes, as a consumer would, so the tmpfs
 /// holds only the tasks in flight.
@@ -240,6 +240,7 @@ enum Soak {
         var examples: [String] = []
         var next = 0, finished = 0
         let warmUp = min(2000, max(1, o.tasks / 20))
+        var warm = false
         let start = Harness.now()
         var lastRecord = start, lastLog = start, lastScan = start
 
@@ -266,9 +267,11 @@ enum Soak {
             inFlight.remove(i)
             finished += 1
             lastRecord = Harness.now()
-            if finished == warmUp {
+            // status.json (open sessions) is up to a second old: the warm-up lasts 2 s at least.
+            if !warm && finished >= warmUp && lastRecord - start >= 2 {
+                warm = true
                 f.warm = daemon.reading()
-                Harness.log("soak: after \(warmUp) tasks: \(f.warm.text)")
+                Harness.log("soak: after \(finished) tasks: \(f.warm.text)")
             }
             return true
         }
@@ -325,6 +328,7 @@ enum Soak {
             }
         }
         f.seconds = Harness.now() - start
+        if !warm { f.warm = daemon.reading() }
         Harness.sleep(until: Harness.now() + 1)
         f.end = daemon.reading()
         Harness.log("soak: end: \(f.end.text)")

@@ -9,7 +9,8 @@ import HopperCore
 //   --json FILE    also write the figures as JSON
 //   --only A,B     only these groups: exec, session, latency, overhead, backlog, client, idle
 //   --soak         the soak alone (with --only, those groups too): 200,000 tasks, every record
-//                  checked, the pid range wrapping (see Soak.swift); never part of --smoke
+//                  checked, the pid range wrapping (see Soak.swift); never part of --smoke;
+//                  exits 1 after the table when a record was wrong
 //   --soak-tasks N tasks in the soak (default 200,000); --soak-pid-max N: its namespace's pid_max (1000)
 
 Cleanup.shared.installSignalHandlers()
@@ -152,8 +153,10 @@ if runs("idle") {
 }
 
 // Soak: every record checked while the pid range wraps.
+var soakWrong: Int?
 if soak {
     let f = Soak.run(soakOptions, root: tmpfs)
+    soakWrong = f.totalWrong
     let where_ = f.namespaced ? "own pid namespace, pid_max \(f.pidMax)" : "host pid namespace, pid_max \(f.pidMax)"
     report.add("soak: tasks (exec, sh, agent; \(where_))", Double(f.tasks), "")
     report.add("soak: throughput", Double(f.tasks) / f.seconds, "tasks/s")
@@ -164,6 +167,9 @@ if soak {
     if f.missing > 0 { report.add("soak: tasks without a record", Double(f.missing), "") }
     report.add("soak: tasks that left an orphan", Double(f.orphans), "")
     report.add("soak: pid range wraps (\(where_))", Double(f.wraps), "")
+    report.add("soak: daemon descriptors, idle at start", Double(f.idle.descriptors), "")
+    report.add("soak: daemon threads, idle at start", Double(f.idle.threads), "")
+    report.add("soak: daemon RSS, idle at start", mib(f.idle.rssKiB), "MiB")
     report.add("soak: daemon descriptors, end", Double(f.end.descriptors), "", baseline: Double(f.warm.descriptors))
     report.add("soak: daemon threads, end", Double(f.end.threads), "", baseline: Double(f.warm.threads))
     report.add("soak: daemon RSS, end", mib(f.end.rssKiB), "MiB", baseline: mib(f.warm.rssKiB))
@@ -175,6 +181,10 @@ print(report.table, terminator: "")
 print("baselines: exec = /bin/true spawned directly with posix_spawn, 2 in flight; session = subshell round trips written straight into one sh; "
     + "drop → start = hopper-bench-probe spawned directly; session command = Hopper's framed subshell written straight into one sh; "
     + "backlog throughput = the exec tmpfs none row (no backlog); submit = cp of the same request file"
-    + (soak ? "; soak end rows = the same daemon after the warm-up (first 5 % of the tasks, at most 2,000)" : ""))
+    + (soak ? "; soak end rows = the same daemon after the warm-up (first 5 % of the tasks, at most 2,000, and 2 s at least)" : ""))
 FileDescriptor.standardError.writeLine("hopper-bench: done in \(Int(Harness.now() - began)) s")
 if let jsonPath { Harness.write(jsonPath, report.json) }
+if let soakWrong, soakWrong > 0 {
+    FileDescriptor.standardError.writeLine("hopper-bench: the soak found \(soakWrong) wrong records (must be 0)")
+    exit(1)
+}
