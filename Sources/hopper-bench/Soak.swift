@@ -265,6 +265,7 @@ enum Soak {
             }
             for suffix in [".out", ".err", ".json"] { unlink("\(spool)/done/\(id)\(suffix)") }
             inFlight.remove(i)
+            cancels.remove(i)  // ended before it was seen running (a wrong record, then)
             finished += 1
             lastRecord = Harness.now()
             // status.json (open sessions) is up to a second old: the warm-up lasts 2 s at least.
