@@ -26,8 +26,9 @@ import HopperCore
 ///   `fail` (1 in 20 agent tasks): `failed`, reason `exit`, `is_error` true;
 ///   `crash` (1 in 100): `failed`, `exit_code` 3 (the agent exits 3);
 /// - timeout: `failed`, reason `timeout`; cancel: `cancelled`, reason `cancelled`.
-/// Anything else counts as a wrong record, and so does a task without a
-/// record after two minutes without progress.
+/// Anything else counts as a wrong record. When no record has appeared for
+/// two minutes, the run ends there: the tasks in flight count as wrong, and
+/// the figures are those of the tasks dropped so far.
 ///
 /// The pid range: the daemon runs as the init of its own pid namespace, with
 /// that namespace's `pid_max` set to `pidMax` (default 1,000), through
@@ -199,6 +200,8 @@ enum Soak {
         var checked = [0, 0, 0]
         var orphans = 0
         var missing = 0
+        /// Records seen before the daemon stopped finishing tasks (nil: it never did).
+        var stalledAfter: Int?
         var wraps = 0
         var pidSamples = 0
         var pidMax = 0
@@ -317,18 +320,32 @@ enum Soak {
                     + "\(f.totalWrong) wrong, \(wraps.wraps) pid wraps")
             }
             if now - lastRecord > 120 && !inFlight.isEmpty {
-                let ids = inFlight.sorted().prefix(10).map { "k\($0)" }.joined(separator: " ")
-                Harness.log("soak: no record for 120 s; \(inFlight.count) tasks without one count as wrong (first: \(ids))")
+                // The daemon stopped finishing tasks: say where they are, count them
+                // as wrong, and end the run here with the figures so far.
+                var places: [String: Int] = [:]
                 for i in inFlight {
+                    let place = ["incoming", "pending", "queued", "running"].first {
+                        access("\(spool)/\($0)/k\(i).json", F_OK) == 0
+                    } ?? "nowhere"
+                    places[place, default: 0] += 1
                     let t = task(i, of: o.tasks)
                     f.wrong[t.phase] += 1
+                    f.checked[t.phase] += 1
                     f.missing += 1
                 }
+                let circuits = daemon.circuits()
+                Harness.log("soak: no record for 120 s: stopping after \(finished) records of \(next) tasks dropped (\(o.tasks) planned); "
+                    + "the \(inFlight.count) in flight count as wrong ("
+                    + places.sorted { $0.key < $1.key }.map { "\($0.value) in \($0.key)" }.joined(separator: ", ") + ")"
+                    + (circuits.isEmpty ? "" : "; circuits: " + circuits))
+                for line in daemon.logTail(8) { Harness.log("soak: daemon log: " + line) }
                 inFlight = []
-                if next < o.tasks { daemon.fail("the daemon stopped finishing tasks") }
+                f.stalledAfter = finished
+                break
             }
         }
-        f.seconds = Harness.now() - start
+        f.seconds = (f.stalledAfter == nil ? Harness.now() : lastRecord) - start
+        f.tasks = finished + f.missing
         if !warm { f.warm = daemon.reading() }
         Harness.sleep(until: Harness.now() + 1)
         f.end = daemon.reading()
@@ -458,9 +475,27 @@ final class SoakDaemon {
         Harness.remove(base)
     }
 
+    /// `provider circuit` for each provider whose circuit is not closed, from status.json.
+    func circuits() -> String {
+        guard let text = Harness.read(spool + "/status.json"), let status = try? JSONParser.parse(text),
+              let providers = status.objectValue?["providers"]?.objectValue else { return "" }
+        var open: [String] = []
+        for name in Soak.providers {
+            if let circuit = providers[name]?.objectValue?["circuit"]?.stringValue, circuit != "closed" {
+                let error = providers[name]?.objectValue?["last_auth_error"]?.stringValue
+                open.append("\(name) \(circuit)" + (error.map { " (last auth error: \($0))" } ?? ""))
+            }
+        }
+        return open.joined(separator: ", ")
+    }
+
+    /// The last `n` lines of the daemon's log.
+    func logTail(_ n: Int) -> [String] {
+        (Harness.read(base + "/daemon.log") ?? "").split(separator: "\n").suffix(n).map(String.init)
+    }
+
     func fail(_ message: String) -> Never {
-        let log = Harness.read(base + "/daemon.log") ?? ""
-        let tail = log.split(separator: "\n").suffix(5).joined(separator: "\n")
+        let tail = logTail(5).joined(separator: "\n")
         Harness.fail(message + (tail.isEmpty ? "" : "; daemon log ends:\n" + tail))
     }
 }

@@ -58,7 +58,11 @@ func thousands(_ v: Int) -> String {
     return s.enumerated().map { i, c in (i > 0 && (s.count - i) % 3 == 0 ? "," : "") + String(c) }.joined()
 }
 
-FileDescriptor.standardError.writeLine("hopper-bench: \(n) tasks per throughput scenario, 2 workers\(smoke ? " (smoke)" : "")\(long ? " (long)" : "")")
+if only?.isEmpty == true {
+    FileDescriptor.standardError.writeLine("hopper-bench: the soak, \(thousands(soakOptions.tasks)) tasks, 2 workers")
+} else {
+    FileDescriptor.standardError.writeLine("hopper-bench: \(n) tasks per throughput scenario, 2 workers\(smoke ? " (smoke)" : "")\(long ? " (long)" : "")")
+}
 
 // Throughput, exec mode.
 var execTmpfsNone: Double?
@@ -164,7 +168,10 @@ if soak {
     for (k, odds) in Soak.orphanOdds.enumerated() {
         report.add("soak: wrong records, orphans 1 in \(odds) (\(thousands(f.checked[k])) tasks)", Double(f.wrong[k]), "")
     }
-    if f.missing > 0 { report.add("soak: tasks without a record", Double(f.missing), "") }
+    if let stalled = f.stalledAfter {
+        report.add("soak: STOPPED: no record for 120 s, after this many records", Double(stalled), "")
+    }
+    if f.missing > 0 { report.add("soak: tasks without a record (counted wrong)", Double(f.missing), "") }
     report.add("soak: tasks that left an orphan", Double(f.orphans), "")
     report.add("soak: pid range wraps (\(where_))", Double(f.wraps), "")
     report.add("soak: daemon descriptors, idle at start", Double(f.idle.descriptors), "")
