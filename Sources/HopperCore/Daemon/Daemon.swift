@@ -346,7 +346,7 @@ public final class Daemon: @unchecked Sendable {
     /// what is on disk.
     func fatalDurabilityFailure(_ error: SystemError) -> Never {
         log.error("spool", "\(error.call) failed; stopping without acknowledging this turn", [("error", "\(error)")])
-        for attempt in attempts.values { ProcessGroup.signal(attempt.process.processGroup, .kill) }
+        for attempt in attempts.values { attempt.process.exit.signalGroup(.kill) }
         exit(75)
     }
 

@@ -280,7 +280,7 @@ extension Daemon {
             guard !attempt.cancelled else { return }
             attempt.cancelled = true
             attempts[id] = attempt
-            ProcessGroup.signal(attempt.process.processGroup, .term)
+            attempt.process.exit.signalGroup(.term)
             schedule(after: config.commandKillGrace, .kill(id, attempt: attempt.number))
             log.info("cancel", "cancelling a running task", [("id", id.rawValue)])
             return
