@@ -388,7 +388,7 @@ final class SoakDaemon {
     private(set) var pidMax = 0
     private(set) var pid = ProcessID(rawValue: 0)
     private var launcher = ProcessID(rawValue: 0)
-    private var exit: ExitLatch?
+    private var exit: ChildExit?
     private var isRunning = false
 
     init(under root: String, config: String, pidMax wanted: Int) {
@@ -414,8 +414,8 @@ final class SoakDaemon {
         let log = open(base + "/daemon.log", O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
         var request = SpawnRequest(executable: argv[0], arguments: argv, environment: Harness.environment())
         request.stderr = .fd(FileDescriptor(rawValue: log))
-        do { launcher = try Spawner.spawn(request).pid } catch { Harness.fail("cannot start hopper run: \(error)") }
-        exit = ExitLatch(launcher)
+        do { exit = try Spawner.spawn(request).exit } catch { Harness.fail("cannot start hopper run: \(error)") }
+        launcher = exit!.pid
         close(log)
         isRunning = true
         Cleanup.shared.track(daemon: launcher)
@@ -460,12 +460,13 @@ final class SoakDaemon {
     /// SIGTERM to the daemon, then waits for the launcher to exit; removes the directory.
     func stop() {
         if isRunning, let latch = exit {
-            ProcessGroup.signalProcess(pid.rawValue == 0 ? launcher : pid, .term)
+            // The daemon in a namespace is unshare's child, not ours: signalled by pid while
+            // unshare, which reaps it, still runs. unshare --kill-child kills it with itself.
+            if namespaced && pid.rawValue != 0 { ProcessGroup.signalProcess(pid, .term) } else { _ = latch.signal(.term) }
             let deadline = Harness.now() + 30
             while latch.status == nil && Harness.now() < deadline { usleep(5000) }
             if latch.status == nil {
-                ProcessGroup.signalProcess(pid.rawValue == 0 ? launcher : pid, .kill)
-                ProcessGroup.signalProcess(launcher, .kill)
+                _ = latch.signal(.kill)
                 _ = latch.wait()
             }
             isRunning = false
