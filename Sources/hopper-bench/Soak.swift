@@ -316,8 +316,10 @@ enum Soak {
             let now = Harness.now()
             if now - lastLog >= 15 {
                 lastLog = now
+                let probe = ProcessProbe(pid: daemon.pid)
                 Harness.log("soak: \(finished)/\(o.tasks) records, \(Int(Double(finished) / (now - start))) tasks/s, "
-                    + "\(f.totalWrong) wrong, \(wraps.wraps) pid wraps")
+                    + "\(f.totalWrong) wrong, \(wraps.wraps) pid wraps; daemon: \(probe.descriptors) descriptors, "
+                    + "\(probe.threads) threads, RSS \(probe.rssKiB) KiB")
             }
             if now - lastRecord > 120 && !inFlight.isEmpty {
                 // The daemon stopped finishing tasks: say where they are, count them
