@@ -53,6 +53,8 @@ enum Soak {
         var tasks = 200_000
         var pidMax = 1000
         var window = 256
+        /// Which of `Soak.providers` run the tasks (`--soak-providers`), to tell their shares apart.
+        var providers = Soak.providers
     }
 
     /// What a task's record must say.
@@ -112,10 +114,14 @@ enum Soak {
     }
 
     /// Task `i` of `total`.
-    static func task(_ i: Int, of total: Int) -> Task {
+    /// Task `i` of `total`, with only the providers in `allowed` (the others'
+    /// tasks go to those: exec and sh stand in for each other, and agent
+    /// tasks become exec or sh tasks, and the other way round).
+    static func task(_ i: Int, of total: Int, providers allowed: [String] = providers) -> Task {
         let phase = min(2, i * 3 / max(1, total))
         let r = mix(UInt64(i))
-        let rotate = providers[(i / 500) % 3]
+        let rotate = allowed[(i / 500) % allowed.count]
+        let shells = allowed.filter { $0 != "agent" }
         if i % 500 == 250 {
             return Task(provider: rotate, command: "sleep 30", timeout: 0.2, expect: .timeout, phase: phase)
         }
@@ -123,7 +129,7 @@ enum Soak {
             return Task(provider: rotate, command: "sleep 30", timeout: 60, expect: .cancelled, phase: phase, cancel: true)
         }
         let pick = r % 100
-        if pick >= 85 {
+        if (pick >= 85 && allowed.contains("agent")) || shells.isEmpty {
             let kind = (r >> 8) % 100
             if kind < 1 { return Task(provider: "agent", command: "crash", expect: .agentCrash, phase: phase) }
             if kind < 6 { return Task(provider: "agent", command: "fail", expect: .agentError, phase: phase) }
@@ -132,7 +138,7 @@ enum Soak {
         let code = Int((r >> 16) % 8)
         let orphan = (r >> 24) % UInt64(orphanOdds[phase]) == 0
         let command = "read p _ </proc/self/stat; echo $p; " + (orphan ? "sleep 1 & " : "") + "exit \(code)"
-        return Task(provider: pick < 45 ? "exec" : "sh", command: command, expect: .exit(code), phase: phase,
+        return Task(provider: shells.count == 2 ? (pick < 45 ? "exec" : "sh") : shells[0], command: command, expect: .exit(code), phase: phase,
                     orphan: orphan, printsPid: true)
     }
 
@@ -252,7 +258,7 @@ enum Soak {
             let id = "k\(i)"
             guard let text = Harness.read("\(spool)/done/\(id).json") else { return false }
             guard let record = (try? JSONParser.parse(text))?.objectValue else { return false }  // cannot be half-written (renamed in); be safe
-            let t = task(i, of: o.tasks)
+            let t = task(i, of: o.tasks, providers: o.providers)
             f.checked[t.phase] += 1
             if t.orphan { f.orphans += 1 }
             let kind = (t.expect.kind == "exit N" ? t.provider + " " : "") + t.expect.kind + (t.orphan ? " + orphan" : "")
@@ -282,7 +288,7 @@ enum Soak {
 
         while finished + f.missing < o.tasks {
             while next < o.tasks && inFlight.count < o.window {
-                let t = task(next, of: o.tasks)
+                let t = task(next, of: o.tasks, providers: o.providers)
                 let id = "k\(next)"
                 var request = #"{"id": "\#(id)", "provider": "\#(t.provider)", "command": "\#(t.command)""#
                 if let timeout = t.timeout { request += #", "timeout": \#(timeout)"# }
@@ -330,7 +336,7 @@ enum Soak {
                         access("\(spool)/\($0)/k\(i).json", F_OK) == 0
                     } ?? "nowhere"
                     places[place, default: 0] += 1
-                    let t = task(i, of: o.tasks)
+                    let t = task(i, of: o.tasks, providers: o.providers)
                     f.wrong[t.phase] += 1
                     f.checked[t.phase] += 1
                     f.missing += 1

@@ -11,7 +11,8 @@ import HopperCore
 //   --soak         the soak alone (with --only, those groups too): 200,000 tasks, every record
 //                  checked, the pid range wrapping (see Soak.swift); never part of --smoke;
 //                  exits 1 after the table when a record was wrong
-//   --soak-tasks N tasks in the soak (default 200,000); --soak-pid-max N: its namespace's pid_max (1000)
+//   --soak-tasks N tasks in the soak (default 200,000); --soak-pid-max N: its namespace's pid_max (1000);
+//   --soak-providers exec,sh,agent: only these providers run the soak's tasks
 
 Cleanup.shared.installSignalHandlers()
 var arguments = CommandLine.arguments.dropFirst()
@@ -27,8 +28,15 @@ while let a = arguments.popFirst() {
     case "--soak": soak = true
     case "--soak-tasks": soak = true; soakOptions.tasks = max(1, Int(arguments.popFirst() ?? "") ?? soakOptions.tasks)
     case "--soak-pid-max": soakOptions.pidMax = Int(arguments.popFirst() ?? "") ?? soakOptions.pidMax
+    case "--soak-providers":
+        let list = (arguments.popFirst() ?? "").split(separator: ",").map(String.init)
+        if list.isEmpty || !list.allSatisfy(Soak.providers.contains) {
+            FileDescriptor.standardError.writeLine("hopper-bench: --soak-providers takes some of \(Soak.providers.joined(separator: ","))")
+            exit(2)
+        }
+        soakOptions.providers = list
     case "--help", "-h":
-        print("usage: hopper-bench [--smoke] [--long] [--n N] [--json FILE] [--only GROUP,...] [--soak [--soak-tasks N] [--soak-pid-max N]]  (groups: exec session latency overhead backlog client idle)")
+        print("usage: hopper-bench [--smoke] [--long] [--n N] [--json FILE] [--only GROUP,...] [--soak [--soak-tasks N] [--soak-pid-max N] [--soak-providers exec,sh,agent]]  (groups: exec session latency overhead backlog client idle)")
         exit(0)
     default:
         FileDescriptor.standardError.writeLine("hopper-bench: unknown option \(a)")
@@ -162,7 +170,7 @@ if soak {
     let f = Soak.run(soakOptions, root: tmpfs)
     soakWrong = f.totalWrong
     let where_ = f.namespaced ? "own pid namespace, pid_max \(f.pidMax)" : "host pid namespace, pid_max \(f.pidMax)"
-    report.add("soak: tasks (exec, sh, agent; \(where_))", Double(f.tasks), "")
+    report.add("soak: tasks (\(soakOptions.providers.joined(separator: ", ")); \(where_))", Double(f.tasks), "")
     report.add("soak: throughput", Double(f.tasks) / f.seconds, "tasks/s")
     report.add("soak: wrong records (must be 0)", Double(f.totalWrong), "")
     for (k, odds) in Soak.orphanOdds.enumerated() {
