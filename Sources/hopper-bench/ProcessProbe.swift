@@ -16,6 +16,23 @@ struct ProcessProbe {
     /// VmRSS, KiB.
     var rssKiB: Int { Self.field("VmRSS", in: status()) }
 
+    /// Threads of the process (the `Threads` field of /proc/PID/status).
+    var threads: Int { Self.field("Threads", in: status()) }
+
+    /// Open descriptors: the entries of /proc/PID/fd.
+    var descriptors: Int {
+        guard let fds = try? Directory.open("/proc/\(pid.rawValue)/fd") else { return 0 }
+        defer { fds.close() }
+        return ((try? fds.entries()) ?? []).count
+    }
+
+    /// The pid as the process's own pid namespace sees it (the last field of
+    /// `NSpid`); the same as `pid` outside a child namespace.
+    var namespacePid: Int? {
+        status().split(separator: "\n").first { $0.hasPrefix("NSpid:") }?
+            .split(whereSeparator: { $0 == " " || $0 == "\t" }).last.flatMap { Int($0) }
+    }
+
     /// User + system CPU seconds so far (utime and stime of /proc/PID/stat).
     var cpuSeconds: Double {
         let text = status("stat")

@@ -8,10 +8,16 @@ import HopperCore
 //   --n N          tasks per throughput scenario (default 2000)
 //   --json FILE    also write the figures as JSON
 //   --only A,B     only these groups: exec, session, latency, overhead, backlog, client, idle
+//   --soak         the soak alone (with --only, those groups too): 200,000 tasks, every record
+//                  checked, the pid range wrapping (see Soak.swift); never part of --smoke;
+//                  exits 1 after the table when a record was wrong
+//   --soak-tasks N tasks in the soak (default 200,000); --soak-pid-max N: its namespace's pid_max (1000);
+//   --soak-providers exec,sh,agent: only these providers run the soak's tasks
 
 Cleanup.shared.installSignalHandlers()
 var arguments = CommandLine.arguments.dropFirst()
 var smoke = false, long = false, jsonPath: String?, n = 2000, only: Set<String>?
+var soak = false, soakOptions = Soak.Options()
 while let a = arguments.popFirst() {
     switch a {
     case "--smoke": smoke = true; n = 200
@@ -19,14 +25,26 @@ while let a = arguments.popFirst() {
     case "--json": jsonPath = arguments.popFirst()
     case "--n": n = Int(arguments.popFirst() ?? "") ?? n
     case "--only": only = Set((arguments.popFirst() ?? "").split(separator: ",").map(String.init))
+    case "--soak": soak = true
+    case "--soak-tasks": soak = true; soakOptions.tasks = max(1, Int(arguments.popFirst() ?? "") ?? soakOptions.tasks)
+    case "--soak-pid-max": soakOptions.pidMax = Int(arguments.popFirst() ?? "") ?? soakOptions.pidMax
+    case "--soak-providers":
+        let list = (arguments.popFirst() ?? "").split(separator: ",").map(String.init)
+        if list.isEmpty || !list.allSatisfy(Soak.providers.contains) {
+            FileDescriptor.standardError.writeLine("hopper-bench: --soak-providers takes some of \(Soak.providers.joined(separator: ","))")
+            exit(2)
+        }
+        soakOptions.providers = list
     case "--help", "-h":
-        print("usage: hopper-bench [--smoke] [--long] [--n N] [--json FILE] [--only GROUP,...]  (groups: exec session latency overhead backlog client idle)")
+        print("usage: hopper-bench [--smoke] [--long] [--n N] [--json FILE] [--only GROUP,...] [--soak [--soak-tasks N] [--soak-pid-max N] [--soak-providers exec,sh,agent]]  (groups: exec session latency overhead backlog client idle)")
         exit(0)
     default:
         FileDescriptor.standardError.writeLine("hopper-bench: unknown option \(a)")
         exit(2)
     }
 }
+// The soak runs alone unless --only names other groups too.
+if soak && only == nil { only = [] }
 Reaper.shared.start()
 Orphans.adoptOrphans()
 let tmpfs = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp"
@@ -48,7 +66,11 @@ func thousands(_ v: Int) -> String {
     return s.enumerated().map { i, c in (i > 0 && (s.count - i) % 3 == 0 ? "," : "") + String(c) }.joined()
 }
 
-FileDescriptor.standardError.writeLine("hopper-bench: \(n) tasks per throughput scenario, 2 workers\(smoke ? " (smoke)" : "")\(long ? " (long)" : "")")
+if only?.isEmpty == true {
+    FileDescriptor.standardError.writeLine("hopper-bench: the soak, \(thousands(soakOptions.tasks)) tasks, 2 workers")
+} else {
+    FileDescriptor.standardError.writeLine("hopper-bench: \(n) tasks per throughput scenario, 2 workers\(smoke ? " (smoke)" : "")\(long ? " (long)" : "")")
+}
 
 // Throughput, exec mode.
 var execTmpfsNone: Double?
@@ -142,9 +164,42 @@ if runs("idle") {
     if idle.threadsChanged > 0 { Harness.log("\(idle.threadsChanged) daemon threads started or ended while idle; wakeups is a lower bound") }
 }
 
+// Soak: every record checked while the pid range wraps.
+var soakWrong: Int?
+if soak {
+    let f = Soak.run(soakOptions, root: tmpfs)
+    soakWrong = f.totalWrong
+    let where_ = f.namespaced ? "own pid namespace, pid_max \(f.pidMax)" : "host pid namespace, pid_max \(f.pidMax)"
+    report.add("soak: tasks (\(soakOptions.providers.joined(separator: ", ")); \(where_))", Double(f.tasks), "")
+    report.add("soak: throughput", Double(f.tasks) / f.seconds, "tasks/s")
+    report.add("soak: wrong records (must be 0)", Double(f.totalWrong), "")
+    for (k, odds) in Soak.orphanOdds.enumerated() {
+        report.add("soak: wrong records, orphans 1 in \(odds) (\(thousands(f.checked[k])) tasks)", Double(f.wrong[k]), "")
+    }
+    if let stalled = f.stalledAfter {
+        report.add("soak: STOPPED: no record for 120 s, after this many records", Double(stalled), "")
+    }
+    if f.missing > 0 { report.add("soak: tasks without a record (counted wrong)", Double(f.missing), "") }
+    report.add("soak: tasks that left an orphan", Double(f.orphans), "")
+    report.add("soak: pid range wraps (\(where_))", Double(f.wraps), "")
+    report.add("soak: daemon descriptors, idle at start", Double(f.idle.descriptors), "")
+    report.add("soak: daemon threads, idle at start", Double(f.idle.threads), "")
+    report.add("soak: daemon RSS, idle at start", mib(f.idle.rssKiB), "MiB")
+    report.add("soak: daemon descriptors, end", Double(f.end.descriptors), "", baseline: Double(f.warm.descriptors))
+    report.add("soak: daemon threads, end", Double(f.end.threads), "", baseline: Double(f.warm.threads))
+    report.add("soak: daemon RSS, end", mib(f.end.rssKiB), "MiB", baseline: mib(f.warm.rssKiB))
+    report.add("soak: open sessions, end", Double(f.end.sessions), "", baseline: Double(f.warm.sessions))
+    report.add("soak: daemon descendant processes, end", Double(f.end.children), "", baseline: Double(f.warm.children))
+}
+
 print(report.table, terminator: "")
 print("baselines: exec = /bin/true spawned directly with posix_spawn, 2 in flight; session = subshell round trips written straight into one sh; "
     + "drop → start = hopper-bench-probe spawned directly; session command = Hopper's framed subshell written straight into one sh; "
-    + "backlog throughput = the exec tmpfs none row (no backlog); submit = cp of the same request file")
+    + "backlog throughput = the exec tmpfs none row (no backlog); submit = cp of the same request file"
+    + (soak ? "; soak end rows = the same daemon after the warm-up (first 5 % of the tasks, at most 2,000, and 2 s at least)" : ""))
 FileDescriptor.standardError.writeLine("hopper-bench: done in \(Int(Harness.now() - began)) s")
 if let jsonPath { Harness.write(jsonPath, report.json) }
+if let soakWrong, soakWrong > 0 {
+    FileDescriptor.standardError.writeLine("hopper-bench: the soak found \(soakWrong) wrong records (must be 0)")
+    exit(1)
+}
