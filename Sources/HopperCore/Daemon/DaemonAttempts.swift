@@ -26,6 +26,7 @@ extension Daemon {
             finish(task, from: .queued, state: .error, reason: .spawn, message: "Provider \(task.provider) is not configured.")
             return
         }
+        if provider.mode == .slurm { return startSlurmAttempt(task, provider: provider) }
         let cwd = task.request.cwd ?? provider.cwd
         if let cwd {
             var st = stat()

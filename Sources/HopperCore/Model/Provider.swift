@@ -1,6 +1,6 @@
 /// A configured kind of CLI that runs tasks (SPEC section 7).
 public struct Provider: Sendable {
-    public enum Mode: String, Sendable { case exec, session }
+    public enum Mode: String, Sendable { case exec, session, slurm }
     public enum WireProtocol: String, Sendable { case shell, jsonl }
 
     /// How a session authenticates before its first task.
@@ -20,6 +20,8 @@ public struct Provider: Sendable {
     public var secrets: [String] = []
     public var cwd: String?
     public var maxSessions: Int = 1
+    /// `mode: "slurm"`: where and how its tasks are submitted (SPEC section 11).
+    public var slurm: SlurmSettings?
 
     public init(name: String, mode: Mode, wireProtocol: WireProtocol = .shell, command: [String], maxSessions: Int = 1) {
         self.name = name
@@ -39,7 +41,7 @@ public struct Provider: Sendable {
         var r = try FieldReader(json, path: "providers.\(name)")
         let modeName = try r.string("mode") ?? "exec"
         guard let mode = Mode(rawValue: modeName) else {
-            throw HopperError(.invalidField, "key \(FieldReader.quote(r.name("mode"))): expected \"exec\" or \"session\", got \(JSONValue.string(modeName).serialized())", field: r.name("mode"))
+            throw HopperError(.invalidField, "key \(FieldReader.quote(r.name("mode"))): expected \"exec\", \"session\" or \"slurm\", got \(JSONValue.string(modeName).serialized())", field: r.name("mode"))
         }
         let protocolName = try r.string("protocol") ?? "shell"
         guard let proto = WireProtocol(rawValue: protocolName) else {
@@ -76,6 +78,15 @@ public struct Provider: Sendable {
                 }
             }
             return auth
+        }
+        slurm = try r.nested("slurm") { (s) throws(HopperError) in try SlurmSettings(reader: &s) }
+        if mode == .slurm {
+            if slurm == nil { slurm = SlurmSettings() }
+            if auth != nil {
+                throw HopperError(.invalidField, "key \(FieldReader.quote(r.name("auth"))): not supported with mode \"slurm\"", field: r.name("auth"))
+            }
+        } else if slurm != nil {
+            throw HopperError(.invalidField, "key \(FieldReader.quote(r.name("slurm"))): only with mode \"slurm\"", field: r.name("slurm"))
         }
         try r.finish()
     }

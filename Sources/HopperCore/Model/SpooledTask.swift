@@ -23,6 +23,11 @@ public struct SpooledTask: Sendable {
     /// Whether any attempt ever started (kept across restarts and requeues):
     /// `queue_timeout` only bounds tasks that never started.
     public var started = false
+    /// Slurm providers: the attempt whose job was (or was being) submitted,
+    /// and its job id once `sbatch` gave it. A task in running/ with these
+    /// is followed after a restart, never run again.
+    public var slurmAttempt: Int?
+    public var slurmJobID: String?
 
     /// Identity of a dropped file: inode, change time and size.
     public struct Origin: Sendable, Equatable, Hashable {
@@ -60,6 +65,8 @@ public struct SpooledTask: Sendable {
         w.field("interruptions", interruptions)
         if let notBefore { w.field("not_before", notBefore.rfc3339) }
         if started { w.field("started", true) }
+        if let slurmAttempt { w.field("slurm_attempt", slurmAttempt) }
+        if let slurmJobID { w.field("slurm_job_id", slurmJobID) }
         if let origin {
             w.key("origin")
             w.beginObject()
@@ -91,6 +98,8 @@ public struct SpooledTask: Sendable {
         task.interruptions = try r.int("interruptions", in: 0...Int.max) ?? 0
         task.notBefore = try r.string("not_before").flatMap(Timestamp.init(rfc3339:))
         task.started = try r.bool("started") ?? (task.attempts > 0 || task.interruptions > 0)
+        task.slurmAttempt = try r.int("slurm_attempt", in: 1...Int.max)
+        task.slurmJobID = try r.string("slurm_job_id", nonEmpty: true)
         task.origin = try r.nested("origin") { (o) throws(HopperError) in
             Origin(inode: UInt64(bitPattern: Int64(try o.int("inode", in: Int.min...Int.max) ?? 0)),
                    changeTime: Int64(try o.int("ctime_ns", in: Int.min...Int.max) ?? 0),

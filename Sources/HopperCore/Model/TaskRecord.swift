@@ -14,6 +14,9 @@ public struct TaskRecord: Sendable {
     public var stderrBytes: Int64 = 0
     public var truncated = false
     public var result: JSONValue?
+    /// Slurm providers: the job that ran the last attempt, and its node.
+    public var slurmJobID: String?
+    public var node: String?
 
     public init(task: SpooledTask, state: TaskState, reason: TerminalReason, message: String, finishedAt: Timestamp) {
         precondition(state.isTerminal, "a record holds a terminal state")
@@ -56,6 +59,10 @@ public struct TaskRecord: Sendable {
         w.key("labels")
         TaskRequest.writePairs(task.request.labels, to: &w)
         w.field("result", result)
+        if task.slurmAttempt != nil || slurmJobID != nil {
+            w.field("slurm_job_id", slurmJobID)
+            w.field("node", node)
+        }
         w.key("request")
         w.beginObject()
         var request = task.request

@@ -93,6 +93,12 @@ public struct Deadline: Sendable, Comparable {
         case providerWake(String)
         /// Records that could not be written get another try.
         case retryRecords
+        /// Slurm providers: submit the tasks started since the last batch.
+        case slurmSubmit(String)
+        /// Slurm providers: ask squeue about the jobs again.
+        case slurmPoll(String)
+        /// Slurm providers: a job's exact timeout (scancel).
+        case slurmTimeout(TaskID, attempt: Int)
     }
 
     public var at: MonotonicInstant
