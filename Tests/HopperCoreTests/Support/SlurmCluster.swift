@@ -60,9 +60,10 @@ enum SlurmCluster {
         // Stopped when the test process exits, whatever the suites did.
         stopDirectory.withLock { $0 = directory }
         atexit { SlurmCluster.stopAtExit() }
-        guard let result = try? runProcess([script, "start", directory]), result.exitCode == 0 else {
+        let result = try? runProcess([script, "start", directory])
+        guard let result, result.exitCode == 0 else {
             stopAtExit()
-            return .failure(StartFailure(description: "scripts/slurm-cluster start failed"))
+            return .failure(StartFailure(description: "scripts/slurm-cluster start failed: \(result.map { ($0.stdout + $0.stderr).trimmedLine } ?? "cannot run it")"))
         }
         return .success(Running(directory: directory))
     }
