@@ -97,6 +97,15 @@ final class BenchDaemon {
         return Harness.now() - start
     }
 
+    /// SIGKILL, as a crash would; waits for the exit.
+    func kill() {
+        guard isRunning, let latch = exit else { return }
+        ProcessGroup.signalProcess(pid, .kill)
+        _ = latch.wait()
+        isRunning = false
+        Cleanup.shared.forget(daemon: pid)
+    }
+
     /// Shuts the daemon down and removes its directory.
     func stop() {
         shutDown()

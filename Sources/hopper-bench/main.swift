@@ -8,19 +8,22 @@ import HopperCore
 //   --n N          tasks per throughput scenario (default 2000)
 //   --json FILE    also write the figures as JSON
 //   --only A,B     only these groups: exec, session, latency, overhead, backlog, client, idle
+//   --slurm        the Slurm group alone (root; starts scripts/slurm-cluster): tasks/s through
+//                  two nodes beside sbatch driven directly, and the daemon killed during a run
 
 Cleanup.shared.installSignalHandlers()
 var arguments = CommandLine.arguments.dropFirst()
-var smoke = false, long = false, jsonPath: String?, n = 2000, only: Set<String>?
+var smoke = false, long = false, jsonPath: String?, n = 2000, only: Set<String>?, slurm = false
 while let a = arguments.popFirst() {
     switch a {
     case "--smoke": smoke = true; n = 200
     case "--long": long = true
+    case "--slurm": slurm = true
     case "--json": jsonPath = arguments.popFirst()
     case "--n": n = Int(arguments.popFirst() ?? "") ?? n
     case "--only": only = Set((arguments.popFirst() ?? "").split(separator: ",").map(String.init))
     case "--help", "-h":
-        print("usage: hopper-bench [--smoke] [--long] [--n N] [--json FILE] [--only GROUP,...]  (groups: exec session latency overhead backlog client idle)")
+        print("usage: hopper-bench [--smoke] [--long] [--n N] [--json FILE] [--only GROUP,...] [--slurm]  (groups: exec session latency overhead backlog client idle; slurm with --slurm)")
         exit(0)
     default:
         FileDescriptor.standardError.writeLine("hopper-bench: unknown option \(a)")
@@ -29,6 +32,7 @@ while let a = arguments.popFirst() {
 }
 Reaper.shared.start()
 Orphans.adoptOrphans()
+if slurm && only == nil { only = ["slurm"] }
 let tmpfs = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp"
 let disk = "/tmp"
 let longN = 20_000
@@ -142,9 +146,15 @@ if runs("idle") {
     if idle.threadsChanged > 0 { Harness.log("\(idle.threadsChanged) daemon threads started or ended while idle; wakeups is a lower bound") }
 }
 
+// Through Slurm, on a real two-node cluster.
+if slurm && runs("slurm") {
+    SlurmBench.run(n: smoke ? 100 : 500, kills: smoke ? 5 : 20, into: &report)
+}
+
 print(report.table, terminator: "")
 print("baselines: exec = /bin/true spawned directly with posix_spawn, 2 in flight; session = subshell round trips written straight into one sh; "
     + "drop → start = hopper-bench-probe spawned directly; session command = Hopper's framed subshell written straight into one sh; "
-    + "backlog throughput = the exec tmpfs none row (no backlog); submit = cp of the same request file")
+    + "backlog throughput = the exec tmpfs none row (no backlog); submit = cp of the same request file"
+    + (slurm ? "; slurm = the same jobs submitted with one sbatch call each, until each has written its file" : ""))
 FileDescriptor.standardError.writeLine("hopper-bench: done in \(Int(Harness.now() - began)) s")
 if let jsonPath { Harness.write(jsonPath, report.json) }
