@@ -73,7 +73,7 @@ enum SlurmBench {
         defer { daemon.stop() }
         let runs = daemon.base + "/runs"
         let names = (0..<n).map { "k\($0)" }
-        daemon.stage(names) { _ in #"{"command": "echo $HOPPER_TASK_ID >> \#(runs); sleep 0.5"}"# }
+        daemon.stage(names) { name in #"{"id": "\#(name)", "command": "echo $HOPPER_TASK_ID >> \#(runs); sleep 0.5"}"# }
         let start = Harness.now()
         for name in names { daemon.drop(name) }
         for _ in 0..<kills {

@@ -164,10 +164,18 @@ extension Daemon {
             slurm.tables[name] = t
             carryOut(actions, provider: name)
         case .polled(let name, let states):
-            guard var t = slurm.tables[name] else { return }
+            guard let before = slurm.tables[name] else { return }
             if states == nil { log.warning("slurm", "squeue failed; asking again shortly", [("provider", name)]) }
-            // An exit file that squeue's news outran is read first.
-            if let states { for s in states where !s.isActive { readJobFiles(named: s.name) } }
+            // An exit file that squeue's news outran, or that inotify did not
+            // report (written by another NFS client), is read first.
+            if let states {
+                let active = Set(states.filter(\.isActive).map(\.jobID))
+                for (id, job) in before.jobs {
+                    if case .submitted(let jobID) = job.phase, !active.contains(jobID) { readJobFiles(id, attempt: job.attempt) }
+                }
+            }
+            // Reading those files changed the table: take it as it is now.
+            var t = slurm.tables[name]!
             let actions = t.polled(states)
             slurm.tables[name] = t
             carryOut(actions, provider: name)
@@ -181,10 +189,8 @@ extension Daemon {
         }
     }
 
-    /// Reads every start or exit file of the task whose job is named `jobName`.
-    private func readJobFiles(named jobName: String) {
-        guard jobName.hasPrefix("hopper-"), let id = TaskID(String(jobName.dropFirst(7))),
-              let attempt = scheduler[id]?.task.slurmAttempt else { return }
+    /// Reads the start and exit files of one attempt, if they are there.
+    private func readJobFiles(_ id: TaskID, attempt: Int) {
         jobFile(FileName("\(id.rawValue).\(attempt).start"))
         jobFile(FileName("\(id.rawValue).\(attempt).exit"))
     }
