@@ -445,6 +445,12 @@ extension Daemon {
             carryOut(actions, provider: provider.name)
             followed += 1
         }
+        // Files of attempts that are over (a crash between the record and their removal).
+        for name in (try? slurm.directory?.entries()) ?? [] {
+            let parts = String(decoding: name.bytes, as: UTF8.self).split(separator: ".")
+            guard parts.count >= 3, let attempt = Int(parts[parts.count - 2]), let id = TaskID(parts.dropLast(2).joined(separator: ".")) else { continue }
+            if scheduler[id]?.task.slurmAttempt != attempt { try? slurm.directory?.remove(name) }
+        }
         guard followed > 0 else { return }
         log.info("slurm", "following jobs a previous daemon submitted", [("tasks", "\(followed)")])
         // Jobs that started or ended while no daemon watched.
