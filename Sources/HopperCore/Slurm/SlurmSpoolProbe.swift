@@ -6,7 +6,7 @@ import Glibc
 /// whose file is missing cannot write the spool (it is not shared with that
 /// node, or not writable there), and the daemon refuses to start, naming it.
 ///
-/// When the nodes are too busy to take the step within a few seconds
+/// When the nodes are too busy to take the step within a second
 /// (`srun --immediate`), the check is skipped with a warning: a busy cluster
 /// must not keep the daemon from following its jobs.
 enum SlurmSpoolProbe {
@@ -24,7 +24,7 @@ enum SlurmSpoolProbe {
         let token = "probe-\(getpid())-\(IDSuffixGenerator.random(6))"
         let write = "printf ok > \(SlurmJobScript.quote(dir))/.\(token)-\"$SLURMD_NODENAME\""
         let step = run([commands.srun] + partitionArgs + ["--nodelist=\(nodes.joined(separator: ","))", "-N", "\(nodes.count)",
-                        "--ntasks-per-node=1", "--immediate=5", "--time=1", "--job-name=hopper-spool-check", "/bin/sh", "-c", write],
+                        "--ntasks-per-node=1", "--immediate=1", "--time=1", "--job-name=hopper-spool-check", "/bin/sh", "-c", write],
                        environment: environment)
         var missing: [String] = []
         for node in nodes {

@@ -119,16 +119,19 @@ struct SlurmExecutorTests {
         let cluster = try SlurmCluster.require()
         let t = try Self.spool(maxJobs: 50)
         let runs = t.base + "/runs"
-        let ids = (0..<60).map { Self.unique("k\($0)") }
+        let ids = (0..<100).map { Self.unique("k\($0)") }
         var daemon = try await Self.daemon(t, cluster)
-        for id in ids { try t.drop("\(id).json", #"{"id": "\#(id)", "command": "echo $HOPPER_TASK_ID >> \#(runs); sleep 0.3"}"#) }
+        for id in ids { try t.drop("\(id).json", #"{"id": "\#(id)", "command": "echo $HOPPER_TASK_ID >> \#(runs); sleep 2"}"#) }
         var kills = 0
         while kills < 8 && t.records().count < ids.count {
             try await eventually("jobs running", timeout: 30) { !t.names("running").isEmpty || t.records().count == ids.count }
+            // Some jobs under way, not only submitted.
+            try await eventually("a job started", timeout: 30) { t.names(".hopper/slurm").contains { $0.hasSuffix(".start") } || t.records().count == ids.count }
             try await daemon.crash()
             kills += 1
             daemon = try await Self.daemon(t, cluster)
         }
+        #expect(kills >= 5, "the daemon was killed while jobs ran: \(kills) times")
         try await eventually("every record", timeout: 120) { t.records().count == ids.count }
         let records = t.records()
         for id in ids { #expect(records[id]?["state"] == .string("succeeded"), "\(id)") }
