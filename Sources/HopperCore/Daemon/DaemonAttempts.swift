@@ -8,7 +8,8 @@ extension Daemon {
         // A task whose provider has no session free waits, keeping its place;
         // the others go ahead (no head-of-line blocking across providers).
         // A start that ran out of resources pauses the rest of this turn's starts too.
-        while attempts.count < config.workers, !startsArePaused, let id = scheduler.nextToStart({ canStart($0) }) {
+        // A Slurm provider's tasks take no worker: `max_jobs` bounds them instead.
+        while !startsArePaused, let id = scheduler.nextToStart({ (attempts.count < config.workers || isSlurm($0)) && canStart($0) }) {
             guard let entry = scheduler[id] else { continue }
             startAttempt(entry.task)
         }

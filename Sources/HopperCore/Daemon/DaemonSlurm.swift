@@ -82,6 +82,8 @@ extension Daemon {
         slurm.tables[provider.name] ?? SlurmJobTable(maxJobs: provider.slurm?.maxJobs ?? 100)
     }
 
+    func isSlurm(_ providerName: String) -> Bool { config.providers[providerName]?.mode == .slurm }
+
     /// `canStart` for a Slurm provider: below `max_jobs`.
     func slurmCanStart(_ provider: Provider) -> Bool { table(provider).hasCapacity }
 

@@ -222,7 +222,8 @@ struct SlurmJobTable: Sendable {
                     if job.stop != nil { actions.append(.scancel(id, found.jobID)) }
                 } else {
                     jobs[id] = nil
-                    actions.append(.requeue(id))
+                    // Never submitted: a cancel ends it here, anything else runs it again.
+                    actions.append(job.stop != nil ? .finish(id, attempt: job.attempt, .neverSubmitted, job.stop) : .requeue(id))
                 }
             case .submitted(let jobID):
                 let state = byID[jobID]

@@ -94,6 +94,23 @@ struct SlurmExecutorTests {
         _ = try await daemon.stop()
     }
 
+    @Test func slurmTasksTakeNoWorker() async throws {
+        let cluster = try SlurmCluster.require()
+        let t = try Self.spool(extra: #""workers": 1"#)
+        let daemon = try await Self.daemon(t, cluster)
+        let local = Self.unique("local"), remote = Self.unique("remote")
+        try t.drop("\(local).json", #"{"id": "\#(local)", "provider": "exec", "command": "sleep 60"}"#)
+        try await eventually("the local task holding the only worker") { t.names("running").contains("\(local).json") }
+        try t.drop("\(remote).json", #"{"id": "\#(remote)", "command": "true"}"#)
+        let r = try await eventuallyValue("the Slurm task's record while the worker is busy", timeout: 60) { t.record(remote) }
+        #expect(r["state"] == .string("succeeded"))
+        #expect(t.record(local) == nil, "the local task still runs")
+        _ = try t.hopper(["cancel", local])
+        _ = try await eventuallyValue("the local task cancelled") { t.record(local) }
+        _ = try await daemon.stop()
+        #expect(t.survivors().isEmpty)
+    }
+
     @Test func maxJobsBoundsTheSubmittedJobs() async throws {
         let cluster = try SlurmCluster.require()
         let t = try Self.spool(maxJobs: 2, extra: #""workers": 8"#)

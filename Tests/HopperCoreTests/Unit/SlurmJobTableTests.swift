@@ -135,6 +135,13 @@ import Testing
         #expect(t.jobs[c] == nil)
     }
 
+    @Test func aCancelledTaskFoundNeverSubmittedEndsInsteadOfRunning() {
+        var t = SlurmJobTable(maxJobs: 10)
+        _ = t.follow(a, attempt: 1, jobID: nil, hasStarted: false)
+        #expect(t.stop(a, attempt: 1, .cancel) == [], "its job is being looked for")
+        #expect(t.polled([]) == [.finish(a, attempt: 1, .neverSubmitted, .cancel)])
+    }
+
     @Test func aFailedPollChangesNothing() {
         var t = submitted([a])
         #expect(t.pollIfDue() == [.poll])
