@@ -48,6 +48,9 @@ struct SlurmJobScript {
             "#SBATCH --error=\(spool)/running/\(id.rawValue).err",
             "#SBATCH --open-mode=append",
             "#SBATCH --ntasks=1",
+            // Hopper submits a job the cluster lost again itself (an interruption,
+            // counted); Slurm requeueing it too would run the task twice.
+            "#SBATCH --no-requeue",
             "#SBATCH --time=\(timeLimitMinutes)",
         ]
         if let workingDirectory { lines.append("#SBATCH --chdir=\(workingDirectory)") }

@@ -111,6 +111,30 @@ struct SlurmExecutorTests {
         #expect(t.survivors().isEmpty)
     }
 
+    /// A node that goes down under a running job: Slurm ends it NODE_FAIL,
+    /// Hopper counts an interruption and submits the task again, once.
+    @Test func aNodeFailureIsAnInterruptionAndTheTaskRunsAgain() async throws {
+        let cluster = try SlurmCluster.require()
+        let t = try Self.spool()
+        let daemon = try await Self.daemon(t, cluster)
+        let id = Self.unique("fragile")
+        try t.drop("\(id).json", #"{"id": "\#(id)", "command": "if [ \"$HOPPER_ATTEMPT\" = 1 ]; then sleep 120; fi; echo attempt $HOPPER_ATTEMPT"}"#)
+        let node = try await eventuallyValue("the job started on a node", timeout: 30) { () -> String? in
+            let out = try SlurmCluster.command(cluster, ["/usr/bin/squeue", "-h", "-n", "hopper-" + id, "-t", "RUNNING", "-o", "%N"]).stdout.trimmedLine
+            return out.isEmpty ? nil : out
+        }
+        let down = try SlurmCluster.command(cluster, ["/usr/bin/scontrol", "update", "NodeName=\(node)", "State=DOWN", "Reason=hopper-test"])
+        #expect(down.exitCode == 0, "\(down.stderr)")
+        defer { _ = try? SlurmCluster.command(cluster, ["/usr/bin/scontrol", "update", "NodeName=\(node)", "State=RESUME"]) }
+        let r = try await eventuallyValue("the record after the node failure", timeout: 90) { t.record(id) }
+        #expect(r["state"] == .string("succeeded"))
+        #expect(r["interruptions"] == .int(1) && r["attempts"] == .int(2))
+        // Where the second job ran is Slurm's choice (the node returns to service at once here).
+        #expect(["h1", "h2"].contains(r["node"]?.stringValue ?? ""))
+        #expect(t.read("done/\(id).out") == "attempt 2\n")
+        _ = try await daemon.stop()
+    }
+
     @Test func maxJobsBoundsTheSubmittedJobs() async throws {
         let cluster = try SlurmCluster.require()
         let t = try Self.spool(maxJobs: 2, extra: #""workers": 8"#)
