@@ -16,6 +16,7 @@ enum SlurmBench {
             guard access(script, X_OK) == 0 else { Harness.fail("--slurm needs scripts/slurm-cluster; run hopper-bench from the package's directory") }
             let directory = Harness.makeTemp(under: "/tmp")
             chmod(directory, 0o755)
+            Cleanup.shared.track(cluster: directory, script: script)
             guard Harness.run([script, "start", directory], quiet: false) == .exited(0) else {
                 _ = Harness.run([script, "stop", directory])
                 Harness.fail("the Slurm cluster did not start (see \(directory)/log)")
@@ -27,6 +28,7 @@ enum SlurmBench {
 
         func stop() {
             _ = Harness.run([script, "stop", directory])
+            Cleanup.shared.forget(cluster: directory)
             Harness.remove(directory)
         }
     }
@@ -53,6 +55,17 @@ enum SlurmBench {
             if status != .exited(0) { Harness.fail("sbatch failed (\(status))") }
         }
         if !watch.wait(forCount: n, timeout: 1200) { Harness.fail("\(n) direct sbatch jobs did not finish") }
+        return Double(n) / (Harness.now() - start)
+    }
+
+    /// `n` runs of `srun true`, one after another (each its own allocation
+    /// and step, waiting for its end): the interactive way, for scale.
+    static func directSrun(_ n: Int) -> Double {
+        let start = Harness.now()
+        for _ in 0..<n {
+            let status = Harness.run(["/usr/bin/srun", "--chdir=/tmp", "--time=1", "true"])
+            if status != .exited(0) { Harness.fail("srun failed (\(status))") }
+        }
         return Double(n) / (Harness.now() - start)
     }
 
@@ -98,6 +111,7 @@ enum SlurmBench {
         let direct = directSbatch(n)
         let through = hopper(n)
         report.add("slurm throughput, \(n) tasks, 2 nodes", through, "tasks/s", baseline: direct)
+        report.add("srun true, one after another (no Hopper)", directSrun(n / 5), "tasks/s")
         let tasks = max(20, n * 2 / 5)
         Harness.log("Slurm: \(tasks) tasks, the daemon killed with SIGKILL \(kills) times")
         let killed = killDuringRun(tasks, kills: kills)

@@ -155,6 +155,6 @@ print(report.table, terminator: "")
 print("baselines: exec = /bin/true spawned directly with posix_spawn, 2 in flight; session = subshell round trips written straight into one sh; "
     + "drop → start = hopper-bench-probe spawned directly; session command = Hopper's framed subshell written straight into one sh; "
     + "backlog throughput = the exec tmpfs none row (no backlog); submit = cp of the same request file"
-    + (slurm ? "; slurm = the same jobs submitted with one sbatch call each, until each has written its file" : ""))
+    + (slurm ? "; slurm = the same jobs submitted with one sbatch call each (sequential), until each has written its file" : ""))
 FileDescriptor.standardError.writeLine("hopper-bench: done in \(Int(Harness.now() - began)) s")
 if let jsonPath { Harness.write(jsonPath, report.json) }
