@@ -78,8 +78,11 @@ extension Daemon {
     /// job, which `sbatch` exports): the daemon's, without its run marker.
     var slurmEnvironment: [String] { baseEnvironment.map { "\($0.0)=\($0.1)" } }
 
+    /// The provider's table, with `max_jobs` as the configuration says now (a reload may change it).
     private func table(_ provider: Provider) -> SlurmJobTable {
-        slurm.tables[provider.name] ?? SlurmJobTable(maxJobs: provider.slurm?.maxJobs ?? 100)
+        var t = slurm.tables[provider.name] ?? SlurmJobTable(maxJobs: provider.slurm?.maxJobs ?? 100)
+        t.maxJobs = provider.slurm?.maxJobs ?? 100
+        return t
     }
 
     func isSlurm(_ providerName: String) -> Bool { config.providers[providerName]?.mode == .slurm }

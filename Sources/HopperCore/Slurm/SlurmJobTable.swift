@@ -82,7 +82,7 @@ struct SlurmJobTable: Sendable {
     static let activeStates: Set<String> = ["PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "REQUEUED",
                                             "REQUEUE_HOLD", "REQUEUE_FED", "RESIZING", "SIGNALING", "STAGE_OUT", "RESV_DEL_HOLD"]
 
-    let maxJobs: Int
+    var maxJobs: Int
     let maxBatch: Int
     let maxSubmissionsInFlight: Int
     private(set) var jobs: [TaskID: Job] = [:]
