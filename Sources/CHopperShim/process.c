@@ -88,6 +88,13 @@ int hopper_signal_relay_take(int signo) {
     return atomic_exchange(&relay_pending[signo], 0);
 }
 
+int hopper_peek_terminated_child(void) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0) return -1;
+    return info.si_pid;
+}
+
 int hopper_wait_exited(int status) { return WIFEXITED(status) ? 1 : 0; }
 int hopper_wait_exit_code(int status) { return WEXITSTATUS(status); }
 int hopper_wait_signaled(int status) { return WIFSIGNALED(status) ? 1 : 0; }

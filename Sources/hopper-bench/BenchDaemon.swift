@@ -13,7 +13,7 @@ final class BenchDaemon {
     private(set) var pid = ProcessID(rawValue: 0)
     private(set) var isRunning = false
     /// The running daemon's exit, subscribed to right after its spawn.
-    private var exit: ExitLatch?
+    private var exit: ChildExit?
     var spool: String { base + "/spool" }
     var probe: ProcessProbe { ProcessProbe(pid: pid) }
 
@@ -33,8 +33,8 @@ final class BenchDaemon {
         var request = SpawnRequest(executable: Harness.hopper, arguments: [Harness.hopper, "run", "--spool", spool, "--config", base + "/hopper.json"],
                                    environment: Harness.environment())
         request.stderr = .fd(FileDescriptor(rawValue: log))
-        do { pid = try Spawner.spawn(request).pid } catch { Harness.fail("cannot start hopper run: \(error)") }
-        exit = ExitLatch(pid)
+        do { exit = try Spawner.spawn(request).exit } catch { Harness.fail("cannot start hopper run: \(error)") }
+        pid = exit!.pid
         close(log)
         isRunning = true
         Cleanup.shared.track(daemon: pid)
@@ -85,11 +85,11 @@ final class BenchDaemon {
     func shutDown(timeout: Double = 60) -> Double {
         guard isRunning else { return 0 }
         let start = Harness.now()
-        ProcessGroup.signalProcess(pid, .term)
         guard let latch = exit else { return 0 }
+        latch.signal(.term)
         while latch.status == nil && Harness.now() < start + timeout { usleep(2000) }
         if latch.status == nil {
-            ProcessGroup.signalProcess(pid, .kill)
+            latch.signal(.kill)
             _ = latch.wait()
         }
         isRunning = false

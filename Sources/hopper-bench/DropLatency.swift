@@ -57,7 +57,7 @@ enum DropLatency {
             guard let process = try? Spawner.spawn(request) else { Harness.fail("cannot spawn \(Harness.probe)") }
             let output = (try? process.stdout!.readAll(limit: 64)) ?? []
             process.stdout!.close()
-            _ = Harness.wait(process.pid)
+            _ = process.exit.wait()
             guard let ns = Int64(String(decoding: output, as: UTF8.self).split(separator: "\n").first ?? "") else {
                 Harness.fail("the probe printed no reading")
             }

@@ -59,10 +59,8 @@ enum Harness {
         if !quiet { request.stdout = .fd(.standardError) }
         request.newProcessGroup = false
         guard let process = try? Spawner.spawn(request) else { return .exited(127) }
-        return wait(process.pid)
+        return process.exit.wait()
     }
-
-    static func wait(_ pid: ProcessID) -> ExitStatus { ExitLatch(pid).wait() }
 
     /// The bench's environment plus the marker that tags every process of this run.
     static func environment() -> [String] { ProcessEnvironment.entries() + [Cleanup.shared.marker] }

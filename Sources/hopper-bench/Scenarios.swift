@@ -15,7 +15,7 @@ enum Scenarios {
             var request = SpawnRequest(executable: "/bin/true", arguments: ["true"], environment: [])
             request.newProcessGroup = true
             guard let process = try? Spawner.spawn(request) else { Harness.fail("cannot spawn /bin/true") }
-            Reaper.shared.onExit(process.pid) { _ in sem.release() }
+            process.exit.onExit { _ in sem.release() }
         }
         for _ in 0..<inFlight { sem.acquire() }
         return rate(n, Harness.now() - start)
@@ -56,7 +56,7 @@ enum Scenarios {
         }
         let elapsed = Harness.now() - start
         sh.stdin!.close()
-        _ = Harness.wait(sh.pid)
+        _ = sh.exit.wait()
         sh.stdout!.close()
         return rate(n, elapsed)
     }

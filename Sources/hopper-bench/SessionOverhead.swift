@@ -59,7 +59,7 @@ enum SessionOverhead {
         guard let sh = try? Spawner.spawn(request) else { Harness.fail("cannot spawn /bin/sh") }
         defer {
             sh.stdin!.close()
-            _ = Harness.wait(sh.pid)
+            _ = sh.exit.wait()
             sh.stdout!.close()
             sh.stderr!.close()
         }

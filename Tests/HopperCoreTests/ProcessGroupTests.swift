@@ -16,7 +16,7 @@ struct ProcessGroupTests {
         #expect(getpgid(process.pid.rawValue) == process.pid.rawValue)
         #expect(getpgid(process.pid.rawValue) != getpgrp())
         #expect(ProcessGroup.signalProcess(process.pid, .term))
-        #expect(await Reaper.shared.waitForExit(process.pid) == .signaled(.term))
+        #expect(await process.exit.value() == .signaled(.term))
         #expect(await SystemTestProbe.noSurvivors(marker))
     }
 
@@ -34,14 +34,14 @@ struct ProcessGroupTests {
         for pid in grandchildren { #expect(getpgid(pid) == process.pid.rawValue) }
 
         #expect(ProcessGroup.signal(process.processGroup, .kill))
-        #expect(await Reaper.shared.waitForExit(process.pid) == .signaled(.kill))
+        #expect(await process.exit.value() == .signaled(.kill))
         #expect(await SystemTestProbe.eventually { grandchildren.allSatisfy(SystemTestProbe.isGone) })
         #expect(await SystemTestProbe.noSurvivors(marker))
     }
 
     @Test func signallingAGoneGroupReturnsFalse() async throws {
         let process = try Spawner.spawn(SpawnRequest(executable: "/bin/true", arguments: ["true"], environment: []))
-        #expect(await Reaper.shared.waitForExit(process.pid) == .exited(0))
+        #expect(await process.exit.value() == .exited(0))
         #expect(!ProcessGroup.signal(process.processGroup, .term))
         #expect(!ProcessGroup.signalProcess(process.pid, .term))
         // Never our own group, nor the special ids.

@@ -3,7 +3,7 @@ import Glibc
 import Synchronization
 import Testing
 
-/// System tests of the process-wide `Reaper`, and unit tests of its unclaimed-status table.
+/// System tests of the process-wide `Reaper` and of each child's `ChildExit`.
 @Suite(.timeLimit(.minutes(3)))
 struct ReaperTests {
     init() { Reaper.shared.start() }
@@ -16,13 +16,13 @@ struct ReaperTests {
 
     @Test func threeHundredConcurrentChildrenEachReportedOnce() async throws {
         let marker = SystemTestProbe.marker("load")
-        // Even children report through onExit handlers, odd ones through waitForExit.
+        // Even children report through onExit handlers, odd ones through value().
         let calls = SharedValue<[pid_t: [HopperCore.ExitStatus]]>([:])
         let expected = try await withThrowingTaskGroup(of: [(pid_t, Int32)].self) { group in
             for task in 0..<6 {
                 group.addTask {
                     var spawned: [(pid_t, Int32)] = []
-                    var waiting: [(pid_t, Int32)] = []
+                    var waiting: [(pid_t, ChildExit)] = []
                     for index in 0..<50 {
                         let code = Int32((task * 50 + index) % 256)
                         let process = try Spawner.spawn(SpawnRequest(
@@ -30,15 +30,15 @@ struct ReaperTests {
                             environment: SystemTestProbe.environment(marker)))
                         spawned.append((process.pid.rawValue, code))
                         if index % 2 == 0 {
-                            Reaper.shared.onExit(process.pid) { status in
+                            process.exit.onExit { status in
                                 calls.withLock { $0[process.pid.rawValue, default: []].append(status) }
                             }
                         } else {
-                            waiting.append((process.pid.rawValue, code))
+                            waiting.append((process.pid.rawValue, process.exit))
                         }
                     }
-                    for (pid, _) in waiting {
-                        let status = await Reaper.shared.waitForExit(ProcessID(rawValue: pid))
+                    for (pid, exit) in waiting {
+                        let status = await exit.value()
                         calls.withLock { $0[pid, default: []].append(status) }
                     }
                     return spawned
@@ -47,7 +47,7 @@ struct ReaperTests {
             return try await group.reduce(into: []) { $0 += $1 }
         }
         #expect(expected.count == 300)
-        #expect(Set(expected.map(\.0)).count == 300)
+        #expect(Set(expected.map { $0.0 }).count == 300)
         #expect(await SystemTestProbe.eventually { calls.withLock { $0.count } == 300 })
         // Exactly once each, and a few extra sweeps must not add anything.
         Reaper.shared.start()
@@ -63,8 +63,42 @@ struct ReaperTests {
         // Gone from the process table means the reaper has already collected it.
         #expect(await SystemTestProbe.eventually { kill(process.pid.rawValue, 0) != 0 })
         let fired = SharedValue<[HopperCore.ExitStatus]>([])
-        Reaper.shared.onExit(process.pid) { status in fired.withLock { $0.append(status) } }
+        process.exit.onExit { status in fired.withLock { $0.append(status) } }
         #expect(fired.withLock { $0 } == [.exited(7)])
+        #expect(!Reaper.shared.isAwaited(process.pid))
+    }
+
+    @Test func aChildsGroupDiesWithItWhenAskedAndIsNeverSignalledAfterItsReap() async throws {
+        let marker = SystemTestProbe.marker("group")
+        // The leader leaves a sleeper in its group and exits.
+        var request = SpawnRequest(executable: "/bin/sh", arguments: ["sh", "-c", "sleep 300 >/dev/null & echo $!"],
+                                   environment: SystemTestProbe.environment(marker))
+        request.stdout = .pipe
+        request.killsGroupAtExit = true
+        let process = try Spawner.spawn(request)
+        let sleeper = try #require(String(decoding: try process.stdout!.readAll(limit: 64), as: UTF8.self)
+            .split(whereSeparator: { $0 == "\n" }).first.flatMap { pid_t($0) })
+        process.stdout!.close()
+        #expect(await process.exit.value() == .exited(0))
+        // Killed before the leader was reaped: gone, or a zombie waiting for its (other) reaper.
+        #expect(await SystemTestProbe.eventually { kill(sleeper, 0) != 0 || TestSpool.isZombie(ProcessID(rawValue: sleeper)) })
+        #expect(await SystemTestProbe.noSurvivors(marker))
+        #expect(!process.exit.signalGroup(.kill), "a reaped child's group id may be someone else's now")
+    }
+
+    @Test func withoutTheAskTheGroupOutlivesItsLeader() async throws {
+        let marker = SystemTestProbe.marker("keep")
+        var request = SpawnRequest(executable: "/bin/sh", arguments: ["sh", "-c", "sleep 300 >/dev/null & echo $!"],
+                                   environment: SystemTestProbe.environment(marker))
+        request.stdout = .pipe
+        let process = try Spawner.spawn(request)
+        let sleeper = try #require(String(decoding: try process.stdout!.readAll(limit: 64), as: UTF8.self)
+            .split(whereSeparator: { $0 == "\n" }).first.flatMap { pid_t($0) })
+        process.stdout!.close()
+        #expect(await process.exit.value() == .exited(0))
+        #expect(kill(sleeper, 0) == 0)
+        kill(sleeper, SIGKILL)
+        #expect(await SystemTestProbe.noSurvivors(marker))
     }
 
     @Test func exitStatusDecodesWaitStatuses() {
@@ -73,29 +107,6 @@ struct ReaperTests {
         #expect(HopperCore.ExitStatus(waitStatus: 255 << 8) == .exited(255))
         #expect(HopperCore.ExitStatus(waitStatus: SIGKILL) == .signaled(.kill))
         #expect(HopperCore.ExitStatus(waitStatus: SIGSEGV | 0x80) == .signaled(Signal(rawValue: SIGSEGV)))  // core dumped
-    }
-
-    @Test func unclaimedTableDropsTheOldestBeyondItsLimit() {
-        var table = UnclaimedStatuses(limit: 3)
-        for pid in pid_t(1)...5 { table.insert(pid, .exited(pid)) }
-        #expect(table.count == 3)
-        #expect(table.claim(1) == nil)
-        #expect(table.claim(2) == nil)
-        #expect(table.claim(3) == .exited(3))
-        #expect(table.claim(3) == nil)
-        table.insert(6, .exited(6))
-        table.insert(7, .exited(7))  // drops 4, the oldest left
-        #expect(table.claim(4) == nil)
-        #expect(table.claim(5) == .exited(5))
-        // A replaced pid counts from its newest insertion.
-        table.insert(6, .signaled(.term))
-        for pid in pid_t(100)..<10_000 {
-            table.insert(pid, .exited(0))
-            _ = table.claim(pid)
-        }
-        #expect(table.claim(6) == .signaled(.term))
-        #expect(table.claim(7) == .exited(7))
-        #expect(table.count == 0)
     }
 
     @Test func signalNames() {

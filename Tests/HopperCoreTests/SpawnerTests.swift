@@ -18,7 +18,7 @@ struct SpawnerTests {
         request.stdout = .pipe
         let process = try Spawner.spawn(request)
         let output = try SystemTestProbe.readString(try #require(process.stdout))
-        return (output, await Reaper.shared.waitForExit(process.pid))
+        return (output, await process.exit.value())
     }
 
     @Test func echoWritesToAPipeAndExitsZero() async throws {
@@ -32,10 +32,10 @@ struct SpawnerTests {
     @Test func exitCodeAndTerminatingSignalAreReported() async throws {
         let marker = SystemTestProbe.marker("status")
         let three = try Spawner.spawn(request(["/bin/sh", "-c", "exit 3"], marker))
-        #expect(await Reaper.shared.waitForExit(three.pid) == .exited(3))
+        #expect(await three.exit.value() == .exited(3))
         // The parent may ignore SIGTERM; the child must still die of it.
         let killed = try Spawner.spawn(request(["/bin/sh", "-c", "kill -TERM $$"], marker))
-        #expect(await Reaper.shared.waitForExit(killed.pid) == .signaled(.term))
+        #expect(await killed.exit.value() == .signaled(.term))
         #expect(await SystemTestProbe.noSurvivors(marker))
     }
 
@@ -63,7 +63,7 @@ struct SpawnerTests {
         // Without PATH the fallback list applies.
         let fallback = SpawnRequest(executable: "true", arguments: ["true"], environment: [marker])
         let process = try Spawner.spawn(fallback)
-        #expect(await Reaper.shared.waitForExit(process.pid) == .exited(0))
+        #expect(await process.exit.value() == .exited(0))
     }
 
     @Test func missingExecutableOrDirectoryThrowsWithoutLeakingPipes() async throws {
@@ -116,7 +116,7 @@ struct SpawnerTests {
         try stdin.writeAll(Array("abc\n".utf8))
         stdin.close()
         #expect(try SystemTestProbe.readString(try #require(process.stdout)) == "abc\n")
-        #expect(await Reaper.shared.waitForExit(process.pid) == .exited(0))
+        #expect(await process.exit.value() == .exited(0))
 
         var errors = request(["/bin/sh", "-c", "echo out; echo err >&2"], marker)
         var fds: [Int32] = [-1, -1]
@@ -129,7 +129,7 @@ struct SpawnerTests {
         #expect(shell.stdout == nil)
         #expect(try SystemTestProbe.readString(try #require(shell.stderr)) == "err\n")
         #expect(try SystemTestProbe.readString(FileDescriptor(rawValue: fds[0])) == "out\n")
-        #expect(await Reaper.shared.waitForExit(shell.pid) == .exited(0))
+        #expect(await shell.exit.value() == .exited(0))
         #expect(await SystemTestProbe.noSurvivors(marker))
     }
 
@@ -148,7 +148,7 @@ struct SpawnerTests {
         _ = await SystemTestProbe.eventually { SystemTestProbe.directoryEntries(table)?.sorted() == ["0", "1", "2"] }
         #expect(SystemTestProbe.directoryEntries(table)?.sorted() == ["0", "1", "2"])
         #expect(ProcessGroup.signal(process.processGroup, .kill))
-        #expect(await Reaper.shared.waitForExit(process.pid) == .signaled(.kill))
+        #expect(await process.exit.value() == .signaled(.kill))
         process.stdout?.close()
         #expect(await SystemTestProbe.noSurvivors(marker))
     }
@@ -163,7 +163,7 @@ struct SpawnerTests {
         let process = try Spawner.spawn(cat)
         signal(SIGTERM, previous)
         let output = try SystemTestProbe.readString(try #require(process.stdout))
-        let status = await Reaper.shared.waitForExit(process.pid)
+        let status = await process.exit.value()
         let lines = output.split(separator: "\n")
         #expect(lines.contains("SigIgn:\t0000000000000000"))
         #expect(lines.contains("SigBlk:\t0000000000000000"))

@@ -128,7 +128,7 @@ enum SystemTestProbe {
         Reaper.shared.start()
         let request = SpawnRequest(executable: "/bin/rm", arguments: ["rm", "-rf", "--", path], environment: [])
         guard let process = try? Spawner.spawn(request) else { return }
-        _ = await Reaper.shared.waitForExit(process.pid)
+        _ = await process.exit.value()
     }
 
     /// What this process's descriptor `fd` refers to (readlink(2) on /proc/self/fd), or nil when closed.

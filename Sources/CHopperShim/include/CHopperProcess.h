@@ -51,6 +51,12 @@ int hopper_block_all_signals(void);
 /// Clears `signo`'s pending mark set by the relay handler; returns whether it was set.
 int hopper_signal_relay_take(int signo);
 
+/// waitid(P_ALL, WEXITED | WNOHANG | WNOWAIT): the pid of a child that has
+/// terminated, left unreaped (a zombie, so its pid and process group id
+/// cannot be reused yet); 0 when none has; -1 with errno (ECHILD: no children).
+/// Swift cannot read siginfo_t's si_pid, which sits in a union.
+int hopper_peek_terminated_child(void);
+
 /// WIFEXITED(status) from <sys/wait.h>, as 0 or 1.
 int hopper_wait_exited(int status);
 /// WEXITSTATUS(status): the exit code when hopper_wait_exited(status).

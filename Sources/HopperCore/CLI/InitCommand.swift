@@ -54,6 +54,7 @@ enum InitCommand {
         "queue": { "default_timeout": 0 }
       },
       "circuit_breaker": { "failure_threshold": 5, "cooldown": 60 },
+      "intake": { "settle": 0.25 },
       "retention": { "done_max_age": 0 },
       "providers": {
         "sh": { "mode": "session", "protocol": "shell", "command": ["/bin/sh"], "max_sessions": 4 },

@@ -61,6 +61,8 @@ public final class Daemon: @unchecked Sendable {
     var log: Logger
     var config: Configuration
     var intake: Intake
+    /// Files written in place in incoming/, waiting to be left alone.
+    var settling: DropSettling
     let queue = EventQueue<Event>()
     let runner = ExecRunner()
     var spool: Spool!
@@ -86,6 +88,8 @@ public final class Daemon: @unchecked Sendable {
     var pools: [String: ProviderPool] = [:]
     /// Records that could not be written yet, with where their task file is.
     var unwrittenRecords: [(TaskRecord, SpoolDirectory?)] = []
+    /// How often "cannot write a record" is logged while the disk stays full.
+    var recordWriteFailures = RepeatedFailure()
     /// When the one armed retry of the claimed files is due, if armed.
     var claimedRetryAt: MonotonicInstant?
     /// After running out of resources, no task starts before this instant.
@@ -122,6 +126,7 @@ public final class Daemon: @unchecked Sendable {
         self.log = options.logger
         config = try Configuration.load(path: options.configPath)
         intake = Intake(config: config)
+        settling = DropSettling(settle: config.intakeSettle)
         try locateSlurmCommands()
     }
 
@@ -259,7 +264,7 @@ public final class Daemon: @unchecked Sendable {
     private func startWatching() throws(HopperError) {
         do {
             let inotify = try Inotify()
-            incomingWatch = try inotify.addWatch(spool.path + "/incoming", mask: InotifyMask.closeWrite | InotifyMask.movedTo | InotifyMask.create | InotifyMask.onlyDir)
+            incomingWatch = try inotify.addWatch(spool.path + "/incoming", mask: InotifyMask.closeWrite | InotifyMask.movedTo | InotifyMask.create | InotifyMask.open | InotifyMask.attributes | InotifyMask.onlyDir)
             cancelWatch = try inotify.addWatch(spool.path + "/cancel", mask: InotifyMask.closeWrite | InotifyMask.movedTo | InotifyMask.onlyDir)
             let queue = self.queue
             _ = Poller.shared.register(inotify.descriptor, .readable) { _ in
@@ -312,6 +317,7 @@ public final class Daemon: @unchecked Sendable {
             let wasRetaining = config.retentionDoneMaxAge > 0
             config = fresh
             intake = Intake(config: fresh)
+            settling.settle = fresh.intakeSettle
             store.durable = fresh.durability == .fsync
             events.maxBytes = fresh.maxEventsBytes
             collectConfiguredSecrets()
@@ -358,7 +364,7 @@ public final class Daemon: @unchecked Sendable {
     /// what is on disk.
     func fatalDurabilityFailure(_ error: SystemError) -> Never {
         log.error("spool", "\(error.call) failed; stopping without acknowledging this turn", [("error", "\(error)")])
-        for attempt in attempts.values { ProcessGroup.signal(attempt.process.processGroup, .kill) }
+        for attempt in attempts.values { attempt.process.exit.signalGroup(.kill) }
         exit(75)
     }
 

@@ -261,11 +261,20 @@ extension Daemon {
             // Without its record the task must not disappear: it stays where it
             // is, and the record is tried again shortly (a full disk or no
             // descriptors left are usually passing).
-            log.error("spool", "cannot write a record; trying again shortly", [("id", id.rawValue), ("error", "\(error)")])
+            // Said once, then at a falling rate while it lasts; every try at debug level.
+            let fields = [("id", id.rawValue), ("error", "\(error)")]
+            if case .log(let unlogged) = recordWriteFailures.failed(now: MonotonicInstant.now()) {
+                log.error("spool", "cannot write a record; trying again shortly", fields + (unlogged > 0 ? [("not_logged_since", "\(unlogged)")] : []))
+            } else {
+                log.debug("spool", "cannot write a record; trying again shortly", fields)
+            }
             // One retry for all of them: one per record would multiply every round.
             if unwrittenRecords.isEmpty { schedule(after: 0.2, .retryRecords) }
             unwrittenRecords.append((record, directory))
             return false
+        }
+        if case .recovered(let failures) = recordWriteFailures.succeeded() {
+            log.info("spool", "records are written again", [("failed_attempts", "\(failures)")])
         }
         if let directory { try? store.removeTaskFile(id, from: directory) }
         let from = directory?.rawValue ?? "incoming"

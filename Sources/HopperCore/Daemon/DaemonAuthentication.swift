@@ -56,7 +56,7 @@ extension Daemon {
                 do {
                     session.process = try SessionProcess.start(
                         id: id, provider: provider, environment: sessionEnvironment(session.context),
-                        workingDirectory: provider.cwd) { status in queue.post(.sessionExited(provider: name, session: id, status)) }
+                        workingDirectory: provider.cwd, log: log) { status in queue.post(.sessionExited(provider: name, session: id, status)) }
                 } catch {
                     pool.lastAuthError = "cannot start \(provider.command[0]): \(error.errno)"
                     log.error("session", "cannot start the session process", [("provider", name), ("error", "\(error)")])

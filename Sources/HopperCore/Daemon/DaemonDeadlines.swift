@@ -23,17 +23,17 @@ extension Daemon {
             guard var attempt = attempts[id], attempt.number == number, !attempt.cancelled else { return }
             attempt.timedOut = true
             attempts[id] = attempt
-            ProcessGroup.signal(attempt.process.processGroup, .term)
+            attempt.process.exit.signalGroup(.term)
             schedule(after: config.commandKillGrace, .kill(id, attempt: number))
             log.info("task", "timed out; terminating its process group", [("id", id.rawValue)])
         case .kill(let id, let number):
             guard let attempt = attempts[id], attempt.number == number else { return }
-            ProcessGroup.signal(attempt.process.processGroup, .kill)
+            attempt.process.exit.signalGroup(.kill)
         case .shutdown:
             for (id, var attempt) in attempts {
                 attempt.stoppedForShutdown = true
                 attempts[id] = attempt
-                ProcessGroup.signal(attempt.process.processGroup, .term)
+                attempt.process.exit.signalGroup(.term)
                 schedule(after: config.commandKillGrace, .kill(id, attempt: attempt.number))
             }
         case .publish:
@@ -56,6 +56,8 @@ extension Daemon {
             let transition = pool.breaker.advance(now: MonotonicInstant.now())
             pools[name] = pool
             if let transition { announce(transition, provider: name) }
+        case .settle(let name):
+            settled(name)
         case .retention:
             let maxAge = config.retentionDoneMaxAge
             guard maxAge > 0 else { return }

@@ -61,7 +61,13 @@ extension Daemon {
                 let st = (try? incoming.status(name)) ?? nil
                 return (st.map { Int64($0.st_mtim.tv_sec) * 1_000_000_000 + Int64($0.st_mtim.tv_nsec) } ?? 0, name)
             }
-            for (_, name) in dated.sorted(by: { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1.bytes.lexicographicallyPrecedes($1.1.bytes) }) { take(name) }
+            // All at once, so the scheduler sees the whole batch (priorities)
+            // before it starts any: what was written in place a moment ago is
+            // taken as it is, as a file that overflowed the inotify queue is.
+            for (_, name) in dated.sorted(by: { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1.bytes.lexicographicallyPrecedes($1.1.bytes) }) {
+                settling.forget(name)
+                take(name)
+            }
         } catch {
             log.error("intake", "cannot list incoming/", [("error", "\(error)")])
         }
@@ -72,7 +78,7 @@ extension Daemon {
     }
 
     func handleInotify(_ batch: [InotifyEvent]) {
-        var seen: Set<[UInt8]> = []
+        let now = MonotonicInstant.now()
         for event in batch {
             if event.mask & InotifyMask.queueOverflow != 0 || event.watch == -1 {
                 log.warning("intake", "inotify queue overflowed; rescanning")
@@ -83,22 +89,51 @@ extension Daemon {
             if event.watch == incomingWatch {
                 guard !shuttingDown else { continue }
                 let name = FileName(bytes: event.name)
-                // A regular file that was only created is still being written: its
-                // IN_CLOSE_WRITE comes later (often in this same batch).
-                let onlyCreated = event.mask & InotifyMask.create != 0 && event.mask & (InotifyMask.closeWrite | InotifyMask.movedTo) == 0
-                if onlyCreated && isBeingWritten(name) { continue }
-                guard seen.insert(event.name).inserted else { continue }
-                take(name)
+                if Intake.isIgnored(name) { continue }
+                carryOut(settling.saw(name, sighting(event, name), now: now), name)
             } else if event.watch == cancelWatch {
                 handleCancelFile(FileName(bytes: event.name))
             }
         }
     }
 
-    /// Whether `name` is a plain regular file, which a client may still be writing.
-    private func isBeingWritten(_ name: FileName) -> Bool {
-        guard let st = (try? spool[.incoming].status(name)) ?? nil else { return false }
-        return st.st_mode & S_IFMT == S_IFREG && st.st_nlink == 1
+    /// What an inotify event in incoming/ says of its file, for `DropSettling`.
+    private func sighting(_ event: InotifyEvent, _ name: FileName) -> DropSettling.Sighting {
+        if event.mask & InotifyMask.movedTo != 0 { return .renamedIn }
+        if event.mask & InotifyMask.closeWrite != 0 { return .closedAfterWriting }
+        if event.mask & InotifyMask.open != 0 { return .opened }
+        guard let st = (try? spool[.incoming].status(name)) ?? nil else { return .gone }
+        // Anything but a regular file is rejected at once: nobody writes into it.
+        guard st.st_mode & S_IFMT == S_IFREG else { return .renamedIn }
+        if event.mask & InotifyMask.create != 0 { return .created }
+        return .attributesChanged
+    }
+
+    /// Carries out what `DropSettling` decided for `name`.
+    private func carryOut(_ action: DropSettling.Action, _ name: FileName) {
+        switch action {
+        case .none: break
+        case .take: take(name)
+        case .wait(let until): schedule(at: until, .settle(name))
+        }
+    }
+
+    /// A settle wait has come: the file is taken if nothing changed it since
+    /// (its ctime says so, which catches writes inotify was not asked about).
+    func settled(_ name: FileName) {
+        guard !shuttingDown, settling.due(name, now: MonotonicInstant.now()) == .take else { return }
+        guard let st = (try? spool[.incoming].status(name)) ?? nil else { return }
+        let ago = Daemon.secondsSinceChange(st)
+        if ago < settling.settle {
+            return carryOut(settling.saw(name, .lastChanged(ago: ago), now: MonotonicInstant.now()), name)
+        }
+        take(name)
+    }
+
+    /// Seconds since a file's inode last changed (ctime: contents, links, attributes).
+    static func secondsSinceChange(_ st: stat) -> Double {
+        let changed = Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec)
+        return Double(Timestamp.now().nanoseconds - changed) / 1e9
     }
 
     /// Claims a dropped file (rename into `.hopper/claimed/`) and examines it.
@@ -281,7 +316,7 @@ extension Daemon {
             guard !attempt.cancelled else { return }
             attempt.cancelled = true
             attempts[id] = attempt
-            ProcessGroup.signal(attempt.process.processGroup, .term)
+            attempt.process.exit.signalGroup(.term)
             schedule(after: config.commandKillGrace, .kill(id, attempt: attempt.number))
             log.info("cancel", "cancelling a running task", [("id", id.rawValue)])
             return

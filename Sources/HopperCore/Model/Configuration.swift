@@ -26,6 +26,8 @@ public struct Configuration: Sendable {
     public var circuitFailureThreshold = 5
     public var circuitCooldown = 60.0
     public var retentionDoneMaxAge = 0.0
+    /// Seconds a file written in place in incoming/ must be left alone before it is taken.
+    public var intakeSettle = 0.25
     var warningWasSet = false
     /// Built-in providers merged with the configured ones (a configured
     /// provider of the same name replaces the built-in one).
@@ -79,6 +81,9 @@ public struct Configuration: Sendable {
         _ = try r.nested("circuit_breaker") { (c) throws(HopperError) in
             this.circuitFailureThreshold = try c.int("failure_threshold", in: 1...1_000_000) ?? d.circuitFailureThreshold
             this.circuitCooldown = try c.seconds("cooldown") ?? d.circuitCooldown
+        }
+        _ = try r.nested("intake") { (i) throws(HopperError) in
+            this.intakeSettle = try i.seconds("settle") ?? d.intakeSettle
         }
         _ = try r.nested("retention") { (x) throws(HopperError) in
             this.retentionDoneMaxAge = try x.seconds("done_max_age") ?? d.retentionDoneMaxAge

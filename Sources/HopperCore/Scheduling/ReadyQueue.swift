@@ -93,6 +93,8 @@ public struct Deadline: Sendable, Comparable {
         case providerWake(String)
         /// Records that could not be written get another try.
         case retryRecords
+        /// A file written in place in incoming/ may have settled (`DropSettling`).
+        case settle(FileName)
         /// Slurm providers: submit the tasks started since the last batch.
         case slurmSubmit(String)
         /// Slurm providers: ask squeue about the jobs again.

@@ -14,12 +14,12 @@ enum AuthRunner {
         var spawnError: String?
     }
 
-    /// Process groups of steps still running, so the daemon can kill them when it stops.
-    private static let running = Mutex<Set<ProcessID>>([])
+    /// Steps still running, by pid, so the daemon can kill them when it stops.
+    private static let running = Mutex<[ProcessID: ChildExit]>([:])
 
     /// SIGKILLs every authentication step still running (daemon shutdown).
     static func killAll() {
-        for group in running.withLock({ $0 }) { ProcessGroup.signal(group, .kill) }
+        for step in running.withLock({ Array($0.values) }) { step.signalGroup(.kill) }
     }
 
     /// Calls `completion` once, on the poller thread.
@@ -30,14 +30,15 @@ enum AuthRunner {
         request.workingDirectory = workingDirectory
         request.stdout = .pipe
         request.stderr = .pipe
+        request.killsGroupAtExit = true
         let process: SpawnedProcess
         do { process = try Spawner.spawn(request) } catch {
             Poller.shared.execute { completion(Outcome(status: nil, timedOut: false, stdout: "", stderr: "", spawnError: "cannot start \(argv[0]): \(error.errno)")) }
             return
         }
-        running.withLock { _ = $0.insert(process.processGroup) }
+        running.withLock { $0[process.pid] = process.exit }
         let step = Step(process: process, timeout: timeout) { outcome in
-            running.withLock { _ = $0.remove(process.processGroup) }
+            running.withLock { _ = $0.removeValue(forKey: process.pid) }
             completion(outcome)
         }
         Poller.shared.execute { step.begin() }
@@ -70,12 +71,12 @@ enum AuthRunner {
             poller.after(timeout) { [self] in
                 guard status == nil else { return }
                 timedOut = true
-                ProcessGroup.signal(process.processGroup, .kill)
+                process.exit.signalGroup(.kill)
             }
-            Reaper.shared.onExit(process.pid) { [self] s in
+            // The reaper kills the step's group as the step ends.
+            process.exit.onExit { [self] s in
                 Poller.shared.execute {
                     self.status = s
-                    ProcessGroup.signal(self.process.processGroup, .kill)
                     Poller.shared.after(0.5) { for (fd, _) in self.open { self.close(fd) } }
                     self.finishIfDone()
                 }

@@ -50,6 +50,7 @@ public final class ExecRunner: Sendable {
         request.stdin = (launch.stdin?.isEmpty ?? true) ? .null : .pipe
         request.stdout = .pipe
         request.stderr = .pipe
+        request.killsGroupAtExit = true
         let process = try Spawner.spawn(request)
         let attempt = Attempt(process: process, out: OutputSink(file: launch.stdout, limit: launch.outputLimit, mask: launch.mask),
                               err: OutputSink(file: launch.stderr, limit: launch.outputLimit, mask: launch.mask), poller: poller,
@@ -96,7 +97,7 @@ private final class Attempt: @unchecked Sendable {
             input = StdinFeeder(fd: fd, bytes: stdin, poller: poller)
         }
         let poller = self.poller
-        Reaper.shared.onExit(process.pid) { status in
+        process.exit.onExit { status in
             poller.execute { self.exited(status) }
         }
     }
@@ -115,10 +116,10 @@ private final class Attempt: @unchecked Sendable {
 
     private func exited(_ status: ExitStatus) {
         self.status = status
-        // Whatever the command left in its group dies with it, and so does
-        // what escaped the group (already the daemon's: reparenting precedes
-        // the exit's SIGCHLD), closing the pipes it may hold.
-        ProcessGroup.signal(process.processGroup, .kill)
+        // Whatever the command left in its group died with it (the reaper
+        // killed the group before reaping it); what escaped the group is
+        // already the daemon's (reparenting precedes the exit's SIGCHLD) and
+        // dies now, closing the pipes it may hold.
         killEscaped()
         input?.stop()
         if !streams.isEmpty {

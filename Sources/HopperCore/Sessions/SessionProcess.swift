@@ -43,6 +43,8 @@ public final class SessionProcess: @unchecked Sendable {
     let wire: Provider.WireProtocol
     let poller = Poller.shared
     private let onExit: @Sendable (ExitStatus) -> Void
+    /// Where output that belongs to no task goes (written between tasks).
+    private let log: Logger
     // Poller-thread state.
     private var tokens: [(fd: FileDescriptor, token: Int)] = []
     private var writer: PipeWriter?
@@ -62,21 +64,24 @@ public final class SessionProcess: @unchecked Sendable {
     }
 
     /// Spawns the session process; `onExit` runs (on the poller thread) when it dies.
-    public static func start(id: String, provider: Provider, environment: [String], workingDirectory: String?,
+    /// Output written between tasks goes to `log`, with the session's id.
+    public static func start(id: String, provider: Provider, environment: [String], workingDirectory: String?, log: Logger,
                              onExit: @escaping @Sendable (ExitStatus) -> Void) throws(SystemError) -> SessionProcess {
         var request = SpawnRequest(executable: provider.command[0], arguments: provider.command, environment: environment)
         request.workingDirectory = workingDirectory
         request.stdin = .pipe
         request.stdout = .pipe
         request.stderr = .pipe
+        request.killsGroupAtExit = true
         let process = try Spawner.spawn(request)
-        let session = SessionProcess(id: id, process: process, wire: provider.wireProtocol, onExit: onExit)
+        let session = SessionProcess(id: id, process: process, wire: provider.wireProtocol, log: log, onExit: onExit)
         session.poller.execute { session.begin() }
         return session
     }
 
-    private init(id: String, process: SpawnedProcess, wire: Provider.WireProtocol, onExit: @escaping @Sendable (ExitStatus) -> Void) {
+    private init(id: String, process: SpawnedProcess, wire: Provider.WireProtocol, log: Logger, onExit: @escaping @Sendable (ExitStatus) -> Void) {
         self.id = id
+        self.log = log
         self.process = process
         self.wire = wire
         self.onExit = onExit
@@ -88,7 +93,7 @@ public final class SessionProcess: @unchecked Sendable {
             tokens.append((fd, poller.register(fd, .readable) { [self] _ in drain(fd, isStdout: isStdout) }))
         }
         writer = PipeWriter(fd: process.stdin!, poller: poller)
-        Reaper.shared.onExit(process.pid) { [self] status in poller.execute { self.died(status) } }
+        process.exit.onExit { [self] status in poller.execute { self.died(status) } }
     }
 
     /// Runs a task; `completion` is called once, on the poller thread.
@@ -96,9 +101,10 @@ public final class SessionProcess: @unchecked Sendable {
         poller.execute { [self] in start(task, completion) }
     }
 
-    /// Signals the session's process group (a timed-out task's session is killed whole).
+    /// Signals the session's process group (a timed-out task's session is
+    /// killed whole); nothing once the session process has been reaped.
     public func signal(_ signal: Signal) {
-        ProcessGroup.signal(process.processGroup, signal)
+        process.exit.signalGroup(signal)
     }
 
     private func start(_ task: SessionTask, _ completion: @escaping @Sendable (SessionTaskResult) -> Void) {
@@ -109,6 +115,8 @@ public final class SessionProcess: @unchecked Sendable {
             current = c
             return finish(.sessionDied(nil))
         }
+        // What the pipes hold now was written before this task was sent: no task's.
+        for entry in tokens { drain(entry.fd, isStdout: entry.fd == process.stdout) }
         switch wire {
         case .shell:
             let nonce = "hopper-frame-" + IDSuffixGenerator.random(20)
@@ -156,7 +164,7 @@ public final class SessionProcess: @unchecked Sendable {
 
     private func consume(_ chunk: UnsafeRawBufferPointer, isStdout: Bool) {
         if wire == .jsonl && isStdout { return consumeAgentLines(chunk) }
-        guard var c = current else { return }  // output between tasks belongs to no task
+        guard var c = current else { return logBetweenTasks(chunk, isStdout: isStdout) }
         defer { if current != nil { current = c } }
         switch wire {
         case .shell:
@@ -183,8 +191,9 @@ public final class SessionProcess: @unchecked Sendable {
     /// (never a result), so an agent printing one endless line costs neither
     /// quadratic time nor unbounded memory.
     private func consumeAgentLines(_ chunk: UnsafeRawBufferPointer) {
+        guard let base = chunk.baseAddress else { return }
         // Taken out of `current` so that appending to its line never copies it.
-        guard var c = current, let base = chunk.baseAddress else { return }
+        guard var c = current else { return logBetweenTasks(chunk, isStdout: true) }
         current = nil
         let lineLimit = max(Int(c.out.limit), SessionProcess.minimumLineLimit)
         var offset = 0
@@ -215,11 +224,31 @@ public final class SessionProcess: @unchecked Sendable {
             c.line.removeAll()
             if let object = (try? JSONParser.parse(Array(line.dropLast())))?.objectValue, object["type"] == .string("result") {
                 current = c
-                return finish(.agent(isError: object["is_error"] == .bool(true), result: .object(object)))
+                // What the agent wrote to stderr before its result is the task's
+                // too: read what the pipe holds now, before the task ends.
+                if let err = process.stderr, tokens.contains(where: { $0.fd == err }) { drain(err, isStdout: false) }
+                finish(.agent(isError: object["is_error"] == .bool(true), result: .object(object)))
+                // Lines after the result in the same read belong to no task.
+                if offset < chunk.count { logBetweenTasks(UnsafeRawBufferPointer(rebasing: chunk[offset...]), isStdout: true) }
+                return
             }
         }
         current = c
     }
+
+    /// Output while no task runs (a session's banner, a background turn, a
+    /// late diagnostic) goes to the daemon's log, a line a record, never to
+    /// /dev/null: it is often the reason the next task fails.
+    private func logBetweenTasks(_ chunk: UnsafeRawBufferPointer, isStdout: Bool) {
+        let stream = isStdout ? "stdout" : "stderr"
+        for line in chunk.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
+            let text = String(decoding: line.prefix(SessionProcess.loggedLineLimit), as: UTF8.self)
+            log.warning("session", "output between tasks", [("session", id), ("stream", stream), ("text", text)])
+        }
+    }
+
+    /// The longest line of between-task output logged whole; the rest is cut.
+    static let loggedLineLimit = 2048
 
     private func finish(_ outcome: SessionTaskResult.Outcome) {
         guard var c = current else { return }
@@ -246,7 +275,7 @@ public final class SessionProcess: @unchecked Sendable {
         process.stdout?.close()
         process.stderr?.close()
         writer?.close()
-        ProcessGroup.signal(process.processGroup, .kill)
+        // Its group was killed by the reaper, before the group id could be reused.
         if current != nil { finish(.sessionDied(status)) }
         onExit(status)
     }

@@ -50,7 +50,7 @@ enum SlurmSpoolProbe {
         request.stdout = .fd(FileDescriptor(rawValue: fd))
         request.stderr = .fd(FileDescriptor(rawValue: fd))
         guard let process = try? Spawner.spawn(request) else { return (nil, "cannot start \(argv[0])") }
-        let status = ExitLatch(process.pid).wait()
+        let status = process.exit.wait()
         let text = (try? AtomicFile.read(path: path, limit: 65536)).map { String(decoding: $0, as: UTF8.self) } ?? ""
         return (status, text)
     }

@@ -38,6 +38,10 @@ public struct SpawnRequest: Sendable {
     /// Makes the child the leader of a new process group, so that the whole
     /// tree it starts can be signalled with `ProcessGroup.signal`.
     public var newProcessGroup: Bool = true
+    /// SIGKILLs the child's process group when the child ends (before it is
+    /// reaped, while its group id is still its own): whatever it left in its
+    /// group dies with it. Only with `newProcessGroup`.
+    public var killsGroupAtExit: Bool = false
 
     public init(executable: String, arguments: [String], environment: [String]) {
         self.executable = executable
@@ -48,9 +52,12 @@ public struct SpawnRequest: Sendable {
 
 /// A started child and the parent's ends of its pipes.
 public struct SpawnedProcess: Sendable {
-    public let pid: ProcessID
+    /// Its exit, registered with the reaper before the child could be reaped:
+    /// the only way to learn its status.
+    public let exit: ChildExit
+    public var pid: ProcessID { exit.pid }
     /// Equals `pid` when the request asked for a new process group.
-    public let processGroup: ProcessID
+    public var processGroup: ProcessID { exit.processGroup }
     /// The parent's ends of the pipes the request asked for, all O_CLOEXEC and
     /// blocking; the caller owns and closes them.
     public let stdin: FileDescriptor?
@@ -72,8 +79,8 @@ public enum Spawner {
     /// Every pipe end it opened is closed before it throws; on success the
     /// child's ends are closed and the parent's returned.
     ///
-    /// - Important: start `Reaper.shared` first and register for the child's
-    ///   exit with it; nothing else may wait for children in this process.
+    /// The child is registered with `Reaper.shared` as it starts; its status
+    /// comes only through the returned process's `exit`.
     public static func spawn(_ request: SpawnRequest) throws(SystemError) -> SpawnedProcess {
         let subject = request.executable
         let path = try resolve(request.executable, environment: request.environment)
@@ -88,7 +95,7 @@ public enum Spawner {
         // The child's ends belong to the child alone: closed here on success and on failure.
         defer { stdio.closeChildEnds() }
 
-        let pid: pid_t
+        let exit: ChildExit
         do throws(SystemError) {
             let stdin = try stdio.source(request.stdin)
             let stdout = try stdio.sink(request.stdout, target: 1)
@@ -103,16 +110,16 @@ public enum Spawner {
                 try check("posix_spawn_file_actions_addchdir_np", subject,
                           hopper_spawn_file_actions_addchdir(&actions, directory))
             }
-            pid = try launch(path, actions: &actions, newProcessGroup: request.newProcessGroup,
-                             argv: argv, envp: envp, subject: subject)
+            exit = try Reaper.shared.spawn(killsGroupAtExit: request.killsGroupAtExit) { () throws(SystemError) in
+                let pid = try launch(path, actions: &actions, newProcessGroup: request.newProcessGroup,
+                                     argv: argv, envp: envp, subject: subject)
+                return (pid, request.newProcessGroup ? pid : getpgrp())
+            }
         } catch {
             stdio.closeParentEnds()
             throw error
         }
-        let group = request.newProcessGroup ? pid : getpgrp()
-        return SpawnedProcess(
-            pid: ProcessID(rawValue: pid), processGroup: ProcessID(rawValue: group),
-            stdin: stdio.parentEnds[0], stdout: stdio.parentEnds[1], stderr: stdio.parentEnds[2])
+        return SpawnedProcess(exit: exit, stdin: stdio.parentEnds[0], stdout: stdio.parentEnds[1], stderr: stdio.parentEnds[2])
     }
 
     /// The attributes every child shares; see `Spawner`.

@@ -35,7 +35,9 @@ extension FaultInjection {
             let view = "/proc/\(holder.pid.rawValue)/root" + t.spool
             try Spool.create(at: view)
             mkdir(view + "/stage", 0o755)
-            let daemon = try await DaemonProcess(t, wrapper: [FaultTools.path("nsenter")!, "--target", "\(holder.pid.rawValue)", "--mount", "--"]).ready()
+            // At debug level every retry is logged, which the checks below count.
+            let daemon = try await DaemonProcess(t, arguments: ["--log-level", "debug"],
+                                                 wrapper: [FaultTools.path("nsenter")!, "--target", "\(holder.pid.rawValue)", "--mount", "--"]).ready()
             var audit = SpoolAudit(spool: view, good: [])
 
             /// Written aside while there is room, renamed in when there is none.
@@ -100,6 +102,13 @@ extension FaultInjection {
                 let span = try #require(times.last) - times[0]
                 #expect(Double(times.count - 1) <= span / (delay * 0.95) + 1, "tried \(times.count) times in \(span) s: \(lines.first ?? "")")
             }
+            // At the default level the failing record is said once, then at a
+            // falling rate (after 1, 2, 4 … s), not at every retry.
+            let said = bigRetries().filter { $0.contains(" error spool: ") }
+            let retries = bigRetries()
+            let span = (retries.last?.split(separator: " ").first.flatMap { Timestamp(rfc3339: String($0)) }).map { $0 - (retries[0].split(separator: " ").first.flatMap { Timestamp(rfc3339: String($0)) } ?? $0) } ?? 0
+            #expect(!said.isEmpty && Double(said.count) <= log2(max(span, 1)) + 2, "said \(said.count) times in \(span) s of \(retries.count) retries")
+            #expect(daemon.log.contains("records are written again failed_attempts="))
             let problems = audit.problems()
             #expect(problems.isEmpty, "\(problems)")
             ProcessGroup.signal(holder.pid, .kill)

@@ -50,7 +50,7 @@ import Testing
         var request = SpawnRequest(executable: "/bin/sleep", arguments: ["sleep", "1000"], environment: ["HOPPER_SPOOL=\(t.spool)", t.marker])
         request.newProcessGroup = true
         let bystander = try Spawner.spawn(request)
-        defer { ProcessGroup.signal(bystander.processGroup, .kill); _ = blockingWait(bystander.pid) }
+        defer { bystander.exit.signalGroup(.kill); _ = bystander.exit.wait() }
         let daemon = try await DaemonProcess(t).ready()
         #expect(kill(bystander.pid.rawValue, 0) == 0, "not killed by the daemon's orphan sweep")
         _ = try await daemon.stop()

@@ -6,10 +6,10 @@ import Glibc
 /// exit latched from the shared reaper. Killed (whole group) if a test leaves
 /// it running.
 final class BackgroundProcess {
-    let pid: ProcessID
+    var pid: ProcessID { exit.pid }
     let outPath: String
     let errPath: String
-    private let latch: ExitLatch
+    private let exit: ChildExit
 
     /// Output goes to `<prefix>.out` and `<prefix>.err`, or with `combined`
     /// both to `<prefix>.log`.
@@ -24,25 +24,25 @@ final class BackgroundProcess {
         request.workingDirectory = workingDirectory
         request.stdout = .fd(FileDescriptor(rawValue: outFD))
         request.stderr = .fd(FileDescriptor(rawValue: errFD))
-        pid = try Spawner.spawn(request).pid
-        latch = ExitLatch(pid)
+        exit = try Spawner.spawn(request).exit
     }
 
     var stdout: String { (try? AtomicFile.read(path: outPath)).map { String(decoding: $0, as: UTF8.self) } ?? "" }
     var stderr: String { (try? AtomicFile.read(path: errPath)).map { String(decoding: $0, as: UTF8.self) } ?? "" }
-    var exitStatus: HopperCore.ExitStatus? { latch.status }
+    var exitStatus: HopperCore.ExitStatus? { exit.status }
 
     /// Waits (polling with a deadline) for the exit and returns the status.
     func exited(_ what: String = "the process to exit", timeout: Double = 30) async throws -> HopperCore.ExitStatus {
         try await eventuallyValue(what, timeout: timeout) { exitStatus }
     }
 
-    func signal(_ s: Signal) { ProcessGroup.signalProcess(pid, s) }
+    /// Signals the process itself, while it is unreaped (its pid still its own).
+    func signal(_ s: Signal) { exit.signal(s) }
     func interrupt() { signal(.interrupt) }
 
     /// SIGTERM to the whole group (a pipeline a script runs), then the exit.
     func stop() async throws -> HopperCore.ExitStatus {
-        ProcessGroup.signal(pid, .term)
+        exit.signalGroup(.term)
         return try await exited()
     }
 
@@ -58,9 +58,9 @@ final class BackgroundProcess {
     }
 
     deinit {
-        if latch.status == nil {
-            ProcessGroup.signal(pid, .kill)
-            _ = latch.wait()
+        if exit.status == nil {
+            exit.signalGroup(.kill)
+            _ = exit.wait()
         }
     }
 }

@@ -159,14 +159,11 @@ func runProcess(_ argv: [String], environment: [String] = [], stdin: String? = n
     request.stderr = .fd(FileDescriptor(rawValue: errFD))
     request.newProcessGroup = false
     let process = try Spawner.spawn(request)
-    let status = blockingWait(process.pid)
+    let status = process.exit.wait()
     let out = (try? AtomicFile.read(path: outPath)) ?? []
     let err = (try? AtomicFile.read(path: errPath)) ?? []
     return ProcessOutput(status: status, stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self))
 }
-
-/// Waits for a child through the shared reaper without an async context.
-func blockingWait(_ pid: ProcessID) -> ExitStatus { ExitLatch(pid).wait() }
 
 /// The test process's environment as NAME=value strings, without Hopper's own variables.
 func inheritedEnvironment() -> [String] {
