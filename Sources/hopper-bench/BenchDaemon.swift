@@ -46,7 +46,7 @@ final class BenchDaemon {
         while Harness.now() < deadline {
             if let text = Harness.read(spool + "/status.json"), let status = try? JSONParser.parse(text),
                status.objectValue?["pid"]?.intValue == Int64(pid.rawValue) { return }
-            if exit?.status != nil { fail("the daemon exited at start") }
+            if let status = exit?.status { fail("the daemon exited at start (\(status))") }
             usleep(2000)
         }
         fail("the daemon did not come up")
@@ -95,6 +95,15 @@ final class BenchDaemon {
         isRunning = false
         Cleanup.shared.forget(daemon: pid)
         return Harness.now() - start
+    }
+
+    /// SIGKILL, as a crash would; waits for the exit.
+    func kill() {
+        guard isRunning, let latch = exit else { return }
+        ProcessGroup.signalProcess(pid, .kill)
+        _ = latch.wait()
+        isRunning = false
+        Cleanup.shared.forget(daemon: pid)
     }
 
     /// Shuts the daemon down and removes its directory.

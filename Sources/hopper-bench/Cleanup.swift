@@ -12,6 +12,8 @@ final class Cleanup: Sendable {
     private struct State {
         var daemons: Set<pid_t> = []
         var directories: [String] = []
+        /// Slurm test clusters: the script that stops one, and its directory.
+        var clusters: [(script: String, directory: String)] = []
         /// Set by `run()`: what the main thread starts after that is undone at once.
         var isClosed = false
     }
@@ -25,15 +27,17 @@ final class Cleanup: Sendable {
         if state.withLock({ s in s.isClosed ? true : (s.directories.append(directory), false).1 }) { _ = Harness.run(["/bin/rm", "-rf", directory]) }
     }
     func forget(directory: String) { state.withLock { $0.directories.removeAll { $0 == directory } } }
+    func track(cluster directory: String, script: String) { state.withLock { $0.clusters.append((script, directory)) } }
+    func forget(cluster directory: String) { state.withLock { $0.clusters.removeAll { $0.directory == directory } } }
 
     /// Daemons get SIGTERM and 10 s to shut down, then SIGKILL; then whatever
     /// still carries the marker is killed and the directories are removed.
     /// The main thread may still be running (after a signal): from here on
     /// a daemon it starts is killed and a directory it makes is removed at once.
     func run() {
-        let (daemons, directories) = state.withLock { s in
-            defer { s.daemons = []; s.directories = []; s.isClosed = true }
-            return (s.daemons, s.directories)
+        let (daemons, directories, clusters) = state.withLock { s in
+            defer { s.daemons = []; s.directories = []; s.clusters = []; s.isClosed = true }
+            return (s.daemons, s.directories, s.clusters)
         }
         for pid in daemons { kill(pid, SIGTERM) }
         let deadline = Harness.now() + 10
@@ -41,6 +45,8 @@ final class Cleanup: Sendable {
             while kill(pid, 0) == 0 && Harness.now() < deadline { usleep(10_000) }
             kill(pid, SIGKILL)
         }
+        // By their recorded pids, before their directories go; and their namespaces.
+        for c in clusters { _ = Harness.run([c.script, "stop", c.directory]) }
         _ = ProcessScan.killMarked(marker)
         for d in directories { _ = Harness.run(["/bin/rm", "-rf", d]) }
         _ = ProcessScan.killMarked(marker)

@@ -13,15 +13,18 @@ import HopperCore
 //                  exits 1 after the table when a record was wrong
 //   --soak-tasks N tasks in the soak (default 200,000); --soak-pid-max N: its namespace's pid_max (1000);
 //   --soak-providers exec,sh,agent: only these providers run the soak's tasks
+//   --slurm        the Slurm group alone (root; starts scripts/slurm-cluster): tasks/s through
+//                  two nodes beside sbatch driven directly, and the daemon killed during a run
 
 Cleanup.shared.installSignalHandlers()
 var arguments = CommandLine.arguments.dropFirst()
-var smoke = false, long = false, jsonPath: String?, n = 2000, only: Set<String>?
+var smoke = false, long = false, jsonPath: String?, n = 2000, only: Set<String>?, slurm = false
 var soak = false, soakOptions = Soak.Options()
 while let a = arguments.popFirst() {
     switch a {
     case "--smoke": smoke = true; n = 200
     case "--long": long = true
+    case "--slurm": slurm = true
     case "--json": jsonPath = arguments.popFirst()
     case "--n": n = Int(arguments.popFirst() ?? "") ?? n
     case "--only": only = Set((arguments.popFirst() ?? "").split(separator: ",").map(String.init))
@@ -36,7 +39,7 @@ while let a = arguments.popFirst() {
         }
         soakOptions.providers = list
     case "--help", "-h":
-        print("usage: hopper-bench [--smoke] [--long] [--n N] [--json FILE] [--only GROUP,...] [--soak [--soak-tasks N] [--soak-pid-max N] [--soak-providers exec,sh,agent]]  (groups: exec session latency overhead backlog client idle)")
+        print("usage: hopper-bench [--smoke] [--long] [--n N] [--json FILE] [--only GROUP,...] [--slurm] [--soak [--soak-tasks N] [--soak-pid-max N] [--soak-providers exec,sh,agent]]  (groups: exec session latency overhead backlog client idle; slurm with --slurm)")
         exit(0)
     default:
         FileDescriptor.standardError.writeLine("hopper-bench: unknown option \(a)")
@@ -47,6 +50,7 @@ while let a = arguments.popFirst() {
 if soak && only == nil { only = [] }
 Reaper.shared.start()
 Orphans.adoptOrphans()
+if slurm && only == nil { only = ["slurm"] }
 let tmpfs = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp"
 let disk = "/tmp"
 let longN = 20_000
@@ -191,12 +195,17 @@ if soak {
     report.add("soak: open sessions, end", Double(f.end.sessions), "", baseline: Double(f.warm.sessions))
     report.add("soak: daemon descendant processes, end", Double(f.end.children), "", baseline: Double(f.warm.children))
 }
+// Through Slurm, on a real two-node cluster.
+if slurm && runs("slurm") {
+    SlurmBench.run(n: smoke ? 100 : 500, kills: smoke ? 5 : 20, into: &report)
+}
 
 print(report.table, terminator: "")
 print("baselines: exec = /bin/true spawned directly with posix_spawn, 2 in flight; session = subshell round trips written straight into one sh; "
     + "drop → start = hopper-bench-probe spawned directly; session command = Hopper's framed subshell written straight into one sh; "
     + "backlog throughput = the exec tmpfs none row (no backlog); submit = cp of the same request file"
-    + (soak ? "; soak end rows = the same daemon after the warm-up (first 5 % of the tasks, at most 2,000, and 2 s at least)" : ""))
+    + (soak ? "; soak end rows = the same daemon after the warm-up (first 5 % of the tasks, at most 2,000, and 2 s at least)" : "")
+    + (slurm ? "; slurm = the same jobs submitted with one sbatch call each (sequential), until each has written its file" : ""))
 FileDescriptor.standardError.writeLine("hopper-bench: done in \(Int(Harness.now() - began)) s")
 if let jsonPath { Harness.write(jsonPath, report.json) }
 if let soakWrong, soakWrong > 0 {

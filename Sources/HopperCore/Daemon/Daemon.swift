@@ -38,6 +38,7 @@ public final class Daemon: @unchecked Sendable {
         case authStep(provider: String, session: String, step: AuthStep)
         case sessionTaskFinished(TaskID, attempt: Int, SessionTaskResult)
         case sessionExited(provider: String, session: String, ExitStatus)
+        case slurm(SlurmNews)
     }
 
     /// One attempt in flight.
@@ -111,6 +112,8 @@ public final class Daemon: @unchecked Sendable {
     /// Set with the exit code when the loop ends.
     let stopped = Latch<Result<Int32, HopperError>>()
     var signalSubscriptions: [(Signal, UInt64)] = []
+    /// Slurm providers' job tables and watch (DaemonSlurm.swift).
+    var slurm = SlurmRuntime()
 
     /// Counters since start, for status.json and metrics.prom.
     struct Stats {
@@ -130,6 +133,7 @@ public final class Daemon: @unchecked Sendable {
         config = try Configuration.load(path: options.configPath)
         intake = Intake(config: config)
         settling = DropSettling(settle: config.intakeSettle)
+        try locateSlurmCommands()
     }
 
     /// Runs until SIGTERM or SIGINT, blocking the calling thread; returns the
@@ -137,6 +141,7 @@ public final class Daemon: @unchecked Sendable {
     public func run() throws(HopperError) -> Int32 {
         try open()
         defer { close() }
+        try openSlurm()
         let poller = Poller.shared
         poller.execute {
             do throws(HopperError) {
@@ -144,7 +149,13 @@ public final class Daemon: @unchecked Sendable {
             } catch {
                 return self.stopped.set(.failure(error))
             }
+            do throws(HopperError) {
+                try self.watchSlurm()
+            } catch {
+                return self.stopped.set(.failure(error))
+            }
             self.recover()
+            self.followSlurmJobs()
             self.scanIncoming()
             self.scanCancel()
             self.log.info("daemon", "taking tasks", [("spool", self.spool.path), ("workers", "\(self.config.workers)"),
@@ -294,6 +305,7 @@ public final class Daemon: @unchecked Sendable {
         case .authStep(let provider, let session, let step): authenticationStep(provider: provider, session: session, step: step)
         case .sessionTaskFinished(let id, let number, let result): finishSessionAttempt(id, number: number, result: result)
         case .sessionExited(let provider, let session, _): sessionExited(provider: provider, session: session)
+        case .slurm(let news): handleSlurm(news)
         }
     }
 

@@ -8,7 +8,8 @@ extension Daemon {
         // A task whose provider has no session free waits, keeping its place;
         // the others go ahead (no head-of-line blocking across providers).
         // A start that ran out of resources pauses the rest of this turn's starts too.
-        while attempts.count < config.workers, !startsArePaused, let id = scheduler.nextToStart({ canStart($0) }) {
+        // A Slurm provider's tasks take no worker: `max_jobs` bounds them instead.
+        while !startsArePaused, let id = scheduler.nextToStart({ (attempts.count < config.workers || isSlurm($0.provider)) && canStart($0) }) {
             guard let entry = scheduler[id] else { continue }
             startAttempt(entry.task)
         }
@@ -31,6 +32,15 @@ extension Daemon {
             finish(task, from: .queued, state: .error, reason: .spawn,
                    message: "Hopper could not run the task as its owner: uid \(owner.uid) has no entry in the password database.")
             return
+        }
+        if provider.mode == .slurm {
+            // sbatch as root would run the job as root: not until jobs can be submitted as their owner.
+            if runsAsOwner, let owner = task.owner, owner.uid != UInt32(geteuid()) {
+                finish(task, from: .queued, state: .error, reason: .spawn,
+                       message: "Slurm providers cannot yet run a task as its owner (\(owner.description)) under security.run_as \"owner\".")
+                return
+            }
+            return startSlurmAttempt(task, provider: provider)
         }
         let cwd = task.request.cwd ?? provider.cwd
         if let cwd {

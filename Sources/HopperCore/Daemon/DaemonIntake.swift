@@ -346,6 +346,7 @@ extension Daemon {
     }
 
     func cancel(_ id: TaskID) {
+        if cancelSlurm(id) { return }
         if var attempt = attempts[id] {
             guard !attempt.cancelled else { return }
             attempt.cancelled = true

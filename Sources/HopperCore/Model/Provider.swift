@@ -1,6 +1,6 @@
 /// A configured kind of CLI that runs tasks (SPEC section 7).
 public struct Provider: Sendable {
-    public enum Mode: String, Sendable { case exec, session }
+    public enum Mode: String, Sendable { case exec, session, slurm }
     public enum WireProtocol: String, Sendable { case shell, jsonl }
 
     /// How a session authenticates before its first task.
@@ -27,6 +27,8 @@ public struct Provider: Sendable {
     /// `timeouts.command.idle_output` for this provider, when it has its own
     /// (an agent preset's 600 s); nil means the configuration's.
     public var idleOutputTimeout: Double?
+    /// `mode: "slurm"`: where and how its tasks are submitted (SPEC section 11).
+    public var slurm: SlurmSettings?
 
     public init(name: String, mode: Mode, wireProtocol: WireProtocol = .shell, command: [String], maxSessions: Int = 1) {
         self.name = name
@@ -47,7 +49,7 @@ public struct Provider: Sendable {
         let modeName = try r.string("mode")
         let mode = try modeName.map { (m) throws(HopperError) in
             guard let mode = Mode(rawValue: m) else {
-                throw HopperError(.invalidField, "key \(FieldReader.quote(r.name("mode"))): expected \"exec\" or \"session\", got \(JSONValue.string(m).serialized())", field: r.name("mode"))
+                throw HopperError(.invalidField, "key \(FieldReader.quote(r.name("mode"))): expected \"exec\", \"session\" or \"slurm\", got \(JSONValue.string(m).serialized())", field: r.name("mode"))
             }
             return mode
         }
@@ -102,6 +104,15 @@ public struct Provider: Sendable {
             var auth = Auth()
             auth.command = command
             return auth
+        }
+        slurm = try r.nested("slurm") { (s) throws(HopperError) in try SlurmSettings(reader: &s) }
+        if mode == .slurm {
+            if slurm == nil { slurm = SlurmSettings() }
+            if auth != nil {
+                throw HopperError(.invalidField, "key \(FieldReader.quote(r.name("auth"))): not supported with mode \"slurm\"", field: r.name("auth"))
+            }
+        } else if slurm != nil {
+            throw HopperError(.invalidField, "key \(FieldReader.quote(r.name("slurm"))): only with mode \"slurm\"", field: r.name("slurm"))
         }
         try r.finish()
     }

@@ -26,6 +26,11 @@ public struct SpooledTask: Sendable {
     /// Whether any attempt ever started (kept across restarts and requeues):
     /// `queue_timeout` only bounds tasks that never started.
     public var started = false
+    /// Slurm providers: the attempt whose job was (or was being) submitted,
+    /// and its job id once `sbatch` gave it. A task in running/ with these
+    /// is followed after a restart, never run again.
+    public var slurmAttempt: Int?
+    public var slurmJobID: String?
 
     /// Identity of a dropped file: inode, change time and size.
     public struct Origin: Sendable, Equatable, Hashable {
@@ -67,6 +72,8 @@ public struct SpooledTask: Sendable {
             w.key("owner")
             owner.write(to: &w)
         }
+        if let slurmAttempt { w.field("slurm_attempt", slurmAttempt) }
+        if let slurmJobID { w.field("slurm_job_id", slurmJobID) }
         if let origin {
             w.key("origin")
             w.beginObject()
@@ -99,6 +106,8 @@ public struct SpooledTask: Sendable {
         task.notBefore = try r.string("not_before").flatMap(Timestamp.init(rfc3339:))
         task.started = try r.bool("started") ?? (task.attempts > 0 || task.interruptions > 0)
         task.owner = try r.nested("owner") { (o) throws(HopperError) in try TaskOwner.read(&o) }
+        task.slurmAttempt = try r.int("slurm_attempt", in: 1...Int.max)
+        task.slurmJobID = try r.string("slurm_job_id", nonEmpty: true)
         task.origin = try r.nested("origin") { (o) throws(HopperError) in
             Origin(inode: UInt64(bitPattern: Int64(try o.int("inode", in: Int.min...Int.max) ?? 0)),
                    changeTime: Int64(try o.int("ctime_ns", in: Int.min...Int.max) ?? 0),

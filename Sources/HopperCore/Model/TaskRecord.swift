@@ -17,6 +17,9 @@ public struct TaskRecord: Sendable {
     /// What an agent CLI reported (SPEC section 7a): nil for other
     /// providers' tasks, whose records do not carry the agent fields.
     public var agentOutcome: AgentOutcome?
+    /// Slurm providers: the job that ran the last attempt, and its node.
+    public var slurmJobID: String?
+    public var node: String?
 
     public init(task: SpooledTask, state: TaskState, reason: TerminalReason, message: String, finishedAt: Timestamp) {
         precondition(state.isTerminal, "a record holds a terminal state")
@@ -67,6 +70,10 @@ public struct TaskRecord: Sendable {
             w.field("result_text", agent.resultText)
             w.field("cost_usd", agent.costUSD)
             w.field("usage", agent.usage?.json)
+        }
+        if task.slurmAttempt != nil || slurmJobID != nil {
+            w.field("slurm_job_id", slurmJobID)
+            w.field("node", node)
         }
         w.key("request")
         w.beginObject()

@@ -95,6 +95,12 @@ public struct Deadline: Sendable, Comparable {
         case retryRecords
         /// A file written in place in incoming/ may have settled (`DropSettling`).
         case settle(FileName)
+        /// Slurm providers: submit the tasks started since the last batch.
+        case slurmSubmit(String)
+        /// Slurm providers: ask squeue about the jobs again.
+        case slurmPoll(String)
+        /// Slurm providers: a job's exact timeout (scancel).
+        case slurmTimeout(TaskID, attempt: Int)
     }
 
     public var at: MonotonicInstant

@@ -133,6 +133,12 @@ public struct Scheduler: Sendable {
         pushReady(task)
     }
 
+    /// A task whose attempt still runs elsewhere (a Slurm job followed after
+    /// a restart) is known as running.
+    public mutating func adoptRunning(_ task: SpooledTask) {
+        store(task.id, Entry(task: task, state: .running))
+    }
+
     /// A task goes back to pending until `notBefore` (a retry's delay).
     public mutating func defer_(_ task: SpooledTask, until notBefore: Timestamp) {
         store(task.id, Entry(task: task, state: .pending, notBefore: notBefore))

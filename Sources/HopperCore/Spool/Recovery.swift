@@ -7,6 +7,8 @@
 ///   came between writing the record and removing the file) and is removed;
 /// - a task found in running/ was interrupted: its interruption count goes up
 ///   and it returns to queued/, or ends `error`/`interrupted` at the third;
+/// - a task in running/ that carries a Slurm attempt stays there: its job
+///   may still run, and the daemon follows it by its job id;
 /// - output files parted from their task file by a crash follow it;
 /// - files claimed from incoming/ but not yet accepted go back to intake.
 public struct Recovery {
@@ -18,6 +20,8 @@ public struct Recovery {
         public var doneIDs: Set<TaskID> = []
         public var interrupted: [SpooledTask] = []
         public var requeued: [TaskID] = []
+        /// Tasks in running/ whose Slurm job may still run: left there, to be followed.
+        public var following: [SpooledTask] = []
         /// Task files that cannot be decoded: id, where, and why.
         public var unreadable: [(TaskID, SpoolDirectory, HopperError)] = []
         public var nextSeq: UInt64 = 1
@@ -63,7 +67,9 @@ public struct Recovery {
                     continue
                 }
                 loaded.nextSeq = max(loaded.nextSeq, task.seq + 1)
-                if directory == .running {
+                if directory == .running && task.slurmAttempt != nil {
+                    loaded.following.append(task)
+                } else if directory == .running {
                     var t = task
                     t.interruptions += 1
                     t.started = true
@@ -99,6 +105,7 @@ public struct Recovery {
         for id in loaded.doneIDs { home[id] = .done }
         for (task, directory) in loaded.tasks { home[task.id] = directory }
         for task in loaded.interrupted { home[task.id] = .running }
+        for task in loaded.following { home[task.id] = .running }
         // The daemon ends these with a record and moves their outputs itself.
         for (id, directory, _) in loaded.unreadable { home[id] = directory }
         for directory in [SpoolDirectory.running, .queued, .pending] {

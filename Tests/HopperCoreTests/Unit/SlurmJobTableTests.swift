@@ -1,0 +1,222 @@
+import Testing
+@testable import HopperCore
+
+/// The Slurm job table: every path from start to end, without a process.
+@Suite struct SlurmJobTableTests {
+    let a = TaskID("a")!, b = TaskID("b")!, c = TaskID("c")!
+
+    private func running(_ jobID: String, _ name: String, _ state: String = "RUNNING", node: String? = "h1") -> SlurmJobTable.JobState {
+        SlurmJobTable.JobState(jobID: jobID, name: name, state: state, node: node)
+    }
+
+    /// A table with `ids` submitted as jobs 101, 102, …
+    private func submitted(_ ids: [TaskID]) -> SlurmJobTable {
+        var t = SlurmJobTable(maxJobs: 10)
+        for id in ids { _ = t.start(id, attempt: 1) }
+        _ = t.submitIfDue()
+        _ = t.submitted(ids.enumerated().map { ($0.element, .success(String(101 + $0.offset))) })
+        // The poll the submission asked for: every job runs.
+        _ = t.polled(ids.enumerated().map { running(String(101 + $0.offset), "hopper-\($0.element)") })
+        return t
+    }
+
+    @Test func tasksStartedInOneTurnAreSubmittedInOneBatch() {
+        var t = SlurmJobTable(maxJobs: 10)
+        #expect(t.start(a, attempt: 1) == [.armSubmit])
+        #expect(t.start(b, attempt: 1) == [], "the submission is already armed")
+        #expect(t.start(c, attempt: 2) == [])
+        #expect(t.submitIfDue() == [.submit([a, b, c])])
+        #expect(t.jobs[a]?.phase == .submitting)
+        #expect(t.submitIfDue() == [], "nothing waits")
+    }
+
+    @Test func batchesAreCappedAndAtMostTwoAreInFlight() {
+        var t = SlurmJobTable(maxJobs: 10, maxBatch: 2, maxSubmissionsInFlight: 2)
+        let ids = (0..<7).map { TaskID("t\($0)")! }
+        for id in ids { _ = t.start(id, attempt: 1) }
+        #expect(t.submitIfDue() == [.submit([ids[0], ids[1]]), .submit([ids[2], ids[3]])])
+        let next = t.submitted([(ids[0], .success("1")), (ids[1], .success("2"))])
+        #expect(next == [.writeJobID(ids[0], "1"), .writeJobID(ids[1], "2"), .submit([ids[4], ids[5]]), .poll])
+    }
+
+    @Test func maxJobsCountsEveryUnfinishedTask() {
+        var t = SlurmJobTable(maxJobs: 2)
+        _ = t.start(a, attempt: 1)
+        #expect(t.hasCapacity)
+        _ = t.start(b, attempt: 1)
+        #expect(!t.hasCapacity)
+        _ = t.exited(a, attempt: 1, status: .exited(0), node: "h1", jobID: "7")
+        #expect(t.hasCapacity)
+    }
+
+    @Test func aRefusedSubmissionEndsItsTaskOnly() {
+        var t = SlurmJobTable(maxJobs: 10)
+        _ = t.start(a, attempt: 1)
+        _ = t.start(b, attempt: 1)
+        _ = t.submitIfDue()
+        let actions = t.submitted([(a, .success("5")), (b, .failure(.init(message: "invalid partition")))])
+        #expect(actions == [.writeJobID(a, "5"), .finish(b, attempt: 1, .notSubmitted("invalid partition"), nil), .poll])
+        #expect(t.count == 1)
+    }
+
+    @Test func theStartFileArmsTheTimeoutOnce() {
+        var t = submitted([a])
+        #expect(t.started(a, attempt: 1, node: "h2") == [.armTimeout(a, attempt: 1)])
+        #expect(t.started(a, attempt: 1, node: "h2") == [])
+        #expect(t.jobs[a]?.node == "h2")
+        #expect(t.started(a, attempt: 2, node: "h2") == [], "another attempt's file")
+    }
+
+    @Test func theExitFileEndsTheTaskExactlyOnce() {
+        var t = submitted([a])
+        let end = SlurmJobTable.End.exited(.exited(3), node: "h1", jobID: "101")
+        #expect(t.exited(a, attempt: 1, status: .exited(3), node: "h1", jobID: "101") == [.finish(a, attempt: 1, end, nil)])
+        #expect(t.exited(a, attempt: 1, status: .exited(3), node: "h1", jobID: "101") == [])
+        #expect(t.polled([running("101", "hopper-a", "COMPLETED")]) == [])
+    }
+
+    @Test func anExitFileBeforeTheJobIDStillEndsTheTask() {
+        var t = SlurmJobTable(maxJobs: 10)
+        _ = t.start(a, attempt: 1)
+        _ = t.submitIfDue()
+        #expect(t.exited(a, attempt: 1, status: .exited(0), node: "h2", jobID: "9")
+                == [.finish(a, attempt: 1, .exited(.exited(0), node: "h2", jobID: "9"), nil)])
+        #expect(t.submitted([(a, .success("9"))]) == [], "the late job id finds the task gone")
+    }
+
+    @Test func cancelBeforeSubmissionNeverSubmits() {
+        var t = SlurmJobTable(maxJobs: 10)
+        _ = t.start(a, attempt: 1)
+        #expect(t.stop(a, attempt: 1, .cancel) == [.finish(a, attempt: 1, .neverSubmitted, .cancel)])
+        #expect(t.submitIfDue() == [])
+    }
+
+    @Test func cancelDuringSubmissionCancelsTheJobOnceItsIDComes() {
+        var t = SlurmJobTable(maxJobs: 10)
+        _ = t.start(a, attempt: 1)
+        _ = t.submitIfDue()
+        #expect(t.stop(a, attempt: 1, .cancel) == [])
+        #expect(t.submitted([(a, .success("12"))]) == [.writeJobID(a, "12"), .scancel(a, "12"), .poll])
+    }
+
+    @Test func cancelAndTimeoutOfASubmittedJobScancelIt() {
+        var t = submitted([a, b])
+        #expect(t.stop(a, attempt: 1, .cancel) == [.scancel(a, "101")])
+        #expect(t.stop(a, attempt: 1, .timeout) == [], "the first stop decides")
+        #expect(t.stop(b, attempt: 1, .timeout) == [.scancel(b, "102")])
+        // Cancelled jobs leave no exit file: the poll ends them, with the stop carried.
+        #expect(t.polled([]) == [])
+        #expect(t.polled([]) == [.finish(a, attempt: 1, .lost(jobID: "101"), .cancel), .finish(b, attempt: 1, .lost(jobID: "102"), .timeout)])
+    }
+
+    @Test func aJobEndedWithoutExitFileEndsWithSlurmsStateAtTheSecondLook() {
+        var t = submitted([a])
+        #expect(t.polled([running("101", "hopper-a")]) == [])
+        #expect(t.polled([running("101", "hopper-a", "NODE_FAIL", node: "h2")]) == [], "the exit file may trail")
+        #expect(t.polled([running("101", "hopper-a", "NODE_FAIL", node: "h2")])
+                == [.finish(a, attempt: 1, .slurm(state: "NODE_FAIL", node: "h2", jobID: "101"), nil)])
+    }
+
+    @Test func anActiveStateBetweenTwoLooksResetsTheCount() {
+        var t = submitted([a])
+        #expect(t.polled([]) == [])
+        #expect(t.polled([running("101", "hopper-a")]) == [])
+        #expect(t.polled([]) == [], "one look again, not the second")
+    }
+
+    @Test func afterARestartJobsAreFollowedByIDOrFoundByName() {
+        var t = SlurmJobTable(maxJobs: 10)
+        #expect(t.follow(a, attempt: 2, jobID: "55", hasStarted: true) == [.poll])
+        #expect(t.follow(b, attempt: 1, jobID: nil, hasStarted: false) == [], "one poll serves both")
+        #expect(t.follow(c, attempt: 1, jobID: nil, hasStarted: false) == [])
+        let actions = t.polled([running("55", "hopper-a"), running("77", "hopper-b", "PENDING", node: nil)])
+        #expect(actions == [.writeJobID(b, "77"), .requeue(c)], "b was submitted; c never was")
+        #expect(t.jobs[b]?.phase == .submitted(jobID: "77"))
+        #expect(t.jobs[c] == nil)
+    }
+
+    @Test func aCancelledTaskFoundNeverSubmittedEndsInsteadOfRunning() {
+        var t = SlurmJobTable(maxJobs: 10)
+        _ = t.follow(a, attempt: 1, jobID: nil, hasStarted: false)
+        #expect(t.stop(a, attempt: 1, .cancel) == [], "its job is being looked for")
+        #expect(t.polled([]) == [.finish(a, attempt: 1, .neverSubmitted, .cancel)])
+    }
+
+    @Test func aFailedPollChangesNothing() {
+        var t = submitted([a])
+        #expect(t.pollIfDue() == [.poll])
+        #expect(t.pollIfDue() == [], "one poll in flight")
+        #expect(t.polled(nil) == [])
+        #expect(t.jobs[a]?.endedPolls == 0)
+    }
+}
+
+/// Slurm's ends mapped to records (SPEC section 11).
+@Suite struct SlurmOutcomeTests {
+    @Test func exitStatusesAsTheShellReportsThem() {
+        #expect(SlurmOutcome.status(0) == .exited(0))
+        #expect(SlurmOutcome.status(128) == .exited(128))
+        #expect(SlurmOutcome.status(137) == .signaled(.kill))
+        #expect(SlurmOutcome.of(.exited(.exited(0), node: nil, jobID: nil), stop: nil, timeout: 5)
+                == .record(state: .succeeded, reason: .exit, message: "Exited with status 0.", exitCode: 0, signal: nil))
+        #expect(SlurmOutcome.of(.exited(.signaled(.kill), node: nil, jobID: nil), stop: nil, timeout: 5)
+                == .record(state: .failed, reason: .signal, message: "Killed by signal 9 (SIGKILL).", exitCode: nil, signal: 9))
+    }
+
+    @Test func hoppersStopsOutrankTheJobsEnd() throws {
+        guard case .record(let state, let reason, _, _, _) = SlurmOutcome.of(.lost(jobID: "1"), stop: .cancel, timeout: 5) else { throw TimedOut(what: "a record") }
+        #expect(state == .cancelled && reason == .cancelled)
+        guard case .record(let s2, let r2, let m2, _, _) = SlurmOutcome.of(.exited(.exited(143), node: nil, jobID: nil), stop: .timeout, timeout: 2.5) else { throw TimedOut(what: "a record") }
+        #expect(s2 == .failed && r2 == .timeout && m2.contains("2.5 seconds"))
+    }
+
+    @Test(arguments: ["NODE_FAIL", "PREEMPTED", "BOOT_FAIL"])
+    func clusterFailuresAreInterruptions(state: String) {
+        #expect(SlurmOutcome.of(.slurm(state: state, node: "h1", jobID: "4"), stop: nil, timeout: 5) == .interrupted("Slurm job 4 ended \(state)"))
+    }
+
+    @Test func slurmTimeoutAndOutOfMemory() throws {
+        guard case .record(let s, let r, _, _, _) = SlurmOutcome.of(.slurm(state: "TIMEOUT", node: nil, jobID: "4"), stop: nil, timeout: 5) else { throw TimedOut(what: "a record") }
+        #expect(s == .failed && r == .timeout)
+        guard case .record(let s2, _, let m2, _, let sig) = SlurmOutcome.of(.slurm(state: "OUT_OF_MEMORY", node: nil, jobID: "4"), stop: nil, timeout: 5) else { throw TimedOut(what: "a record") }
+        #expect(s2 == .failed && m2.contains("OUT_OF_MEMORY") && sig == 9)
+    }
+
+    @Test func aRefusedSubmissionIsASpawnError() throws {
+        guard case .record(let s, let r, let m, _, _) = SlurmOutcome.of(.notSubmitted("invalid partition specified"), stop: nil, timeout: 5) else { throw TimedOut(what: "a record") }
+        #expect(s == .error && r == .spawn && m.contains("invalid partition"))
+    }
+}
+
+/// The job script and the parsing of sbatch's and squeue's answers.
+@Suite struct SlurmJobScriptTests {
+    @Test func theScriptQuotesEverythingItPassesOn() {
+        let script = SlurmJobScript(id: TaskID("t1")!, attempt: 2, argv: ["/bin/sh", "-c", "echo 'it''s' $HOME"],
+                                    environment: [("X", "a'b")], workingDirectory: "/srv", hasStdin: true, spool: "/sp", timeout: 61)
+        let text = script.text
+        #expect(text.contains("#SBATCH --job-name=hopper-t1\n"))
+        #expect(text.contains("#SBATCH --time=2\n"), "61 seconds round up to 2 minutes")
+        #expect(text.contains("#SBATCH --output=/sp/running/t1.out\n"))
+        #expect(text.contains("#SBATCH --chdir=/srv\n"))
+        #expect(text.contains("export X='a'\\''b'\n"))
+        #expect(text.contains("'/bin/sh' '-c' 'echo '\\''it'\\'''\\''s'\\'' $HOME' < '/sp/.hopper/slurm/t1.2.stdin'\n"))
+        #expect(text.contains("'/sp/.hopper/slurm/t1.2.exit'"))
+    }
+
+    @Test func submissionsParseInOrder() throws {
+        let results = SlurmJobScript.parseSubmissions("ok 17\nerr sbatch: error: invalid partition\nok 19_3\n", count: 4)
+        #expect(results.count == 4)
+        #expect(try results[0].get() == "17")
+        #expect((try? results[1].get()) == nil)
+        #expect(try results[2].get() == "19_3")
+        #expect((try? results[3].get()) == nil, "a missing line is a refusal")
+    }
+
+    @Test func squeueLinesParse() {
+        let states = SlurmJobScript.parseQueue("12|hopper-a|RUNNING|h1\n13|hopper-b|PENDING|\n14|x|COMPLETED|h2\n")
+        #expect(states == [SlurmJobTable.JobState(jobID: "12", name: "hopper-a", state: "RUNNING", node: "h1"),
+                           SlurmJobTable.JobState(jobID: "13", name: "hopper-b", state: "PENDING", node: nil),
+                           SlurmJobTable.JobState(jobID: "14", name: "x", state: "COMPLETED", node: "h2")])
+        #expect(states[1].isActive && !states[2].isActive)
+    }
+}
