@@ -81,6 +81,8 @@ public final class Daemon: @unchecked Sendable {
     var scheduler = Scheduler()
     var attempts: [TaskID: Attempt] = [:]
     var deadlines = MinHeap<Deadline>()
+    /// The heap size at which dead deadlines are next dropped.
+    var deadlinesCompactAt = 1024
     var deadlineOrder: UInt64 = 0
     var nextSeq: UInt64 = 1
     var idSuffixes = IDSuffixGenerator()
@@ -397,7 +399,27 @@ public final class Daemon: @unchecked Sendable {
         deadlineOrder += 1
         var d = Deadline(at: instant, action)
         d.order = deadlineOrder
+        if deadlines.count >= deadlinesCompactAt { compactDeadlines() }
         deadlines.push(d)
+    }
+
+    /// Every attempt arms its timeout for when it would be due (300 s by
+    /// default); most attempts end long before. Those dead deadlines are
+    /// dropped whenever the heap has doubled since the last look, so its size
+    /// follows the live ones, not the task rate times the timeout.
+    private func compactDeadlines() {
+        deadlines.removeAll { !isLive($0.action) }
+        deadlinesCompactAt = max(1024, 2 * deadlines.count)
+    }
+
+    /// Whether a deadline can still do anything when it fires.
+    func isLive(_ action: Deadline.Action) -> Bool {
+        switch action {
+        case .terminate(let id, let number), .kill(let id, let number): return attempts[id]?.number == number
+        case .release(let id): return scheduler[id] != nil
+        case .expire(let id): return scheduler[id].map { !$0.task.started } ?? false
+        default: return true
+        }
     }
 
     private func fireDueDeadlines() {

@@ -46,11 +46,18 @@ public struct MinHeap<Element: Comparable & Sendable>: Sendable {
         }
     }
 
-    public mutating func pop() -> Element? {
-        guard !items.isEmpty else { return nil }
-        items.swapAt(0, items.count - 1)
-        let top = items.removeLast()
-        var i = 0
+    /// Drops every element `shouldRemove` picks and restores the heap order: O(n).
+    public mutating func removeAll(where shouldRemove: (Element) -> Bool) {
+        items.removeAll(where: shouldRemove)
+        var i = items.count / 2 - 1
+        while i >= 0 {
+            siftDown(from: i)
+            i -= 1
+        }
+    }
+
+    private mutating func siftDown(from start: Int) {
+        var i = start
         while true {
             let l = 2 * i + 1, r = l + 1
             var m = i
@@ -60,6 +67,13 @@ public struct MinHeap<Element: Comparable & Sendable>: Sendable {
             items.swapAt(i, m)
             i = m
         }
+    }
+
+    public mutating func pop() -> Element? {
+        guard !items.isEmpty else { return nil }
+        items.swapAt(0, items.count - 1)
+        let top = items.removeLast()
+        siftDown(from: 0)
         return top
     }
 }

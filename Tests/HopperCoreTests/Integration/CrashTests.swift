@@ -70,11 +70,14 @@ import Testing
     }
 
     @Test func gracefulShutdownRequeuesWithoutCharging() async throws {
-        let t = try TestSpool(config: TestSpool.configuration(#""shutdown_grace": 0.3"#))
+        let t = try TestSpool(config: TestSpool.configuration(#""shutdown_grace": 3"#))
         let daemon = try await DaemonProcess(t).ready()
-        try t.drop("quick.json", #"{"id": "quick", "command": "sleep 0.1"}"#)
+        // Quick runs until the test lets it go, so both are seen running however slow the machine.
+        let go = t.base + "/go"
+        try t.drop("quick.json", #"{"id": "quick", "command": "while [ ! -e \#(go) ]; do sleep 0.01; done"}"#)
         try t.drop("slow.json", #"{"id": "slow", "command": "sleep 1000"}"#)
         try await eventually("both running") { t.names("running").filter { $0.hasSuffix(".json") }.count == 2 }
+        try t.write(go, "")
         #expect(try await daemon.stop() == .exited(0))
         #expect(t.record("quick")?["state"] == .string("succeeded"), "a task within the grace finishes")
         #expect(t.names("queued") == ["slow.json"])
