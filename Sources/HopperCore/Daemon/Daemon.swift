@@ -69,6 +69,9 @@ public final class Daemon: @unchecked Sendable {
     var inotify: Inotify?
     var incomingWatch: Int32 = -1
     var cancelWatch: Int32 = -1
+    var pausedWatch: Int32 = -1
+    /// The providers paused by files in paused/.
+    var pause = PauseSwitch()
     var scheduler = Scheduler()
     var attempts: [TaskID: Attempt] = [:]
     var deadlines = MinHeap<Deadline>()
@@ -134,6 +137,7 @@ public final class Daemon: @unchecked Sendable {
                 return self.stopped.set(.failure(error))
             }
             self.recover()
+            self.readPauseFiles()
             self.scanIncoming()
             self.scanCancel()
             self.log.info("daemon", "taking tasks", [("spool", self.spool.path), ("workers", "\(self.config.workers)"),
@@ -250,6 +254,7 @@ public final class Daemon: @unchecked Sendable {
             let inotify = try Inotify()
             incomingWatch = try inotify.addWatch(spool.path + "/incoming", mask: InotifyMask.closeWrite | InotifyMask.movedTo | InotifyMask.create | InotifyMask.onlyDir)
             cancelWatch = try inotify.addWatch(spool.path + "/cancel", mask: InotifyMask.closeWrite | InotifyMask.movedTo | InotifyMask.onlyDir)
+            pausedWatch = try inotify.addWatch(PauseFiles.path(spool.path), mask: PauseFiles.watchMask)
             let queue = self.queue
             _ = Poller.shared.register(inotify.descriptor, .readable) { _ in
                 do {
@@ -268,7 +273,9 @@ public final class Daemon: @unchecked Sendable {
 
     func handle(_ event: Event) {
         switch event {
-        case .inotify(let batch): handleInotify(batch)
+        case .inotify(let batch):
+            if batch.contains(where: { $0.watch == pausedWatch || $0.watch == -1 }) { readPauseFiles() }
+            handleInotify(batch)
         case .exited(let id, let number, let result): finishAttempt(id, number: number, end: .process(result.status), output: OutputCounts(result))
         case .signal(let signal): handleSignal(signal)
         case .rescan: rescanIncoming = true
@@ -318,6 +325,7 @@ public final class Daemon: @unchecked Sendable {
             rescanIncoming = false
             scanIncoming()
             scanCancel()
+            readPauseFiles()
         }
         fireDueDeadlines()
         startQueued()

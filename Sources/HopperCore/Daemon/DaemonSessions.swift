@@ -38,6 +38,7 @@ extension Daemon {
     /// only for want of a session, a new one is opened if the pool and the
     /// circuit allow. Never touches `scheduler` (it runs inside its mutation).
     func canStart(_ providerName: String) -> Bool {
+        guard !pause.holds(providerName) else { return false }
         guard let provider = config.providers[providerName], needsSession(provider) else { return true }
         var pool = pools[providerName] ?? ProviderPool(breaker: CircuitBreaker(failureThreshold: config.circuitFailureThreshold, cooldown: config.circuitCooldown))
         defer { pools[providerName] = pool }
