@@ -8,12 +8,15 @@ public struct DaemonOptions: Sendable {
     public var logger: Logger
     /// Where readiness, status and watchdog pings go (systemd's `NOTIFY_SOCKET`).
     public var notifier: Notifier
+    /// `--exit-when-idle`: stop, exit 0, once there is nothing left to do.
+    public var exitWhenIdle: Bool
 
-    public init(spoolPath: String, configPath: String, logger: Logger = Logger(), notifier: Notifier = .disabled) {
+    public init(spoolPath: String, configPath: String, logger: Logger = Logger(), notifier: Notifier = .disabled, exitWhenIdle: Bool = false) {
         self.spoolPath = spoolPath
         self.configPath = configPath
         self.logger = logger
         self.notifier = notifier
+        self.exitWhenIdle = exitWhenIdle
     }
 }
 
@@ -165,12 +168,18 @@ public final class Daemon: @unchecked Sendable {
     /// One turn of the loop, at the end of a poller wake-up; returns when the
     /// next deadline falls. Does nothing when nothing was posted and nothing is due.
     private func turn() -> MonotonicInstant? {
-        if queue.isEmpty && !rescanIncoming {
+        // --exit-when-idle looks at every wake-up, the first one included.
+        let watchingForIdle = options.exitWhenIdle && !shuttingDown
+        if queue.isEmpty && !rescanIncoming && !watchingForIdle {
             guard let next = deadlines.peek() else { return nil }
             if next.at > MonotonicInstant.now() { return next.at }
         }
         for event in queue.take() { handle(event) }
         finishTurn()
+        if watchingForIdle && isIdle() {
+            log.info("daemon", "nothing left to do; exiting (--exit-when-idle)")
+            beginShutdown()
+        }
         if shuttingDown && attempts.isEmpty {
             Poller.shared.setTurnHandler(nil)
             closeAllSessions()
