@@ -46,4 +46,6 @@ public enum TaskState: String, Sendable, CaseIterable, Hashable {
 /// Why a task reached its terminal state, as written in the record's `reason`.
 public enum TerminalReason: String, Sendable {
     case exit, signal, timeout, auth, spawn, cwd, cancelled, dependency, expired, interrupted
+    /// Coalescing keys: `skip` found the key held; `replace` took the place of an unstarted task.
+    case duplicateKey = "duplicate_key", replaced
 }
