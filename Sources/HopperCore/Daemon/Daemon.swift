@@ -41,6 +41,7 @@ public final class Daemon: @unchecked Sendable {
         case authStep(provider: String, session: String, step: AuthStep)
         case sessionTaskFinished(TaskID, attempt: Int, SessionTaskResult)
         case sessionExited(provider: String, session: String, ExitStatus)
+        case hookFinished(TaskID, AuthRunner.Outcome)
     }
 
     /// One attempt in flight.
@@ -75,6 +76,10 @@ public final class Daemon: @unchecked Sendable {
     var pausedWatch: Int32 = -1
     /// The providers paused by files in paused/.
     var pause = PauseSwitch()
+    /// Completion hooks due, running, and those to start after this turn's commit.
+    var hooks: HookQueue
+    var hooksToStart: [HookQueue.Job] = []
+    var hookMarkers: Directory?
     var scheduler = Scheduler()
     var attempts: [TaskID: Attempt] = [:]
     var deadlines = MinHeap<Deadline>()
@@ -117,6 +122,7 @@ public final class Daemon: @unchecked Sendable {
         /// Cumulative: bucket i counts durations ≤ Publication.buckets[i].
         var durationBuckets = [Int](repeating: 0, count: Publication.buckets.count)
         var durationCount = 0
+        var hookFailures = 0
     }
 
     /// Loads the configuration; a bad one stops here, before the spool is touched.
@@ -125,6 +131,7 @@ public final class Daemon: @unchecked Sendable {
         self.log = options.logger
         config = try Configuration.load(path: options.configPath)
         intake = Intake(config: config)
+        hooks = HookQueue(limit: config.workers)
     }
 
     /// Runs until SIGTERM or SIGINT, blocking the calling thread; returns the
@@ -139,6 +146,7 @@ public final class Daemon: @unchecked Sendable {
             } catch {
                 return self.stopped.set(.failure(error))
             }
+            self.recoverHooks()
             self.recover()
             self.readPauseFiles()
             self.scanIncoming()
@@ -252,6 +260,7 @@ public final class Daemon: @unchecked Sendable {
 
     private func close() {
         inotify?.close()
+        hookMarkers?.close()
         events?.flush()
         writeStatus(state: "stopped")
         spool?.close()
@@ -291,6 +300,7 @@ public final class Daemon: @unchecked Sendable {
         case .authStep(let provider, let session, let step): authenticationStep(provider: provider, session: session, step: step)
         case .sessionTaskFinished(let id, let number, let result): finishSessionAttempt(id, number: number, result: result)
         case .sessionExited(let provider, let session, _): sessionExited(provider: provider, session: session)
+        case .hookFinished(let id, let outcome): hookFinished(id, outcome)
         }
     }
 
@@ -320,6 +330,7 @@ public final class Daemon: @unchecked Sendable {
             events.maxBytes = fresh.maxEventsBytes
             collectConfiguredSecrets()
             applyReloadedSessionSettings()
+            hooksToStart += hooks.setLimit(fresh.workers)
             // Passes already scheduled carry on with the new age; a first non-zero age starts them.
             if fresh.retentionDoneMaxAge > 0 && !wasRetaining { schedule(after: 0, .retention) }
             log.info("config", "reloaded", [("file", options.configPath)])
@@ -340,6 +351,7 @@ public final class Daemon: @unchecked Sendable {
         startQueued()
         // A transition that cannot be made durable is never acknowledged.
         do { try store.commit() } catch { fatalDurabilityFailure(error) }
+        startDueHooks()
         for name in acknowledged { try? spool.claimed.remove(name) }
         acknowledged.removeAll(keepingCapacity: true)
         events.flush()

@@ -135,6 +135,8 @@ extension Daemon {
         family("hopper_paused", "gauge", "Whether a provider's tasks are held by a file in paused/ (1) or not (0); provider \"ALL\" is the pause of every provider.")
         m += "hopper_paused{provider=\"ALL\"} \(pause.isAllPaused ? 1 : 0)\n"
         for name in config.providers.keys.sorted() { m += "hopper_paused{provider=\"\(name)\"} \(pause.holds(name) ? 1 : 0)\n" }
+        family("hopper_hook_failures_total", "counter", "Completion hooks (on_finish) that failed, timed out or could not start since the daemon started.")
+        m += "hopper_hook_failures_total \(stats.hookFailures)\n"
         family("hopper_task_duration_seconds", "histogram", "Run time of finished tasks' last attempt.")
         for (i, bound) in Publication.buckets.enumerated() {
             m += "hopper_task_duration_seconds_bucket{le=\"\(FieldReader.format(bound))\"} \(stats.durationBuckets[i])\n"

@@ -20,6 +20,10 @@ public struct Provider: Sendable {
     public var secrets: [String] = []
     public var cwd: String?
     public var maxSessions: Int = 1
+    /// This provider's completion hook (argv), replacing the configuration's `on_finish`.
+    public var onFinish: [String]?
+    /// Its bound, replacing the configuration's `on_finish_timeout`.
+    public var onFinishTimeout: Double?
 
     public init(name: String, mode: Mode, wireProtocol: WireProtocol = .shell, command: [String], maxSessions: Int = 1) {
         self.name = name
@@ -57,6 +61,8 @@ public struct Provider: Sendable {
             throw HopperError(.invalidField, "key \(FieldReader.quote(r.name("cwd"))): expected an absolute path", field: r.name("cwd"))
         }
         maxSessions = try r.int("max_sessions", in: 1...1024) ?? 1
+        onFinish = try r.stringArray("on_finish", nonEmpty: true)
+        onFinishTimeout = try r.seconds("on_finish_timeout", exclusive: true)
         auth = try r.nested("auth") { (a) throws(HopperError) in
             var auth = Auth()
             auth.command = try a.stringArray("command", nonEmpty: true)
