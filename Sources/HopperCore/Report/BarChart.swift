@@ -39,7 +39,8 @@ struct BarChart {
             tick += step
         }
         let slot = plotW / Double(n)
-        let groupW = slot * (n > 60 ? 0.9 : 0.72)
+        // Bars no wider than 64 units: a chart of a few categories stays a bar chart.
+        let groupW = min(slot * (n > 60 ? 0.9 : 0.72), 64 * Double(max(1, stacked ? 1 : series.count)))
         for (i, category) in categories.enumerated() {
             let x0 = left + slot * Double(i) + (slot - groupW) / 2
             var base = 0.0

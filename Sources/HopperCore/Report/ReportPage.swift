@@ -77,7 +77,8 @@ enum ReportPage {
         let hours = s.hourly.keys
         let lo = hours.min()!, hi = hours.max()!
         let daily = hi - lo + 1 > Int64(maxHourlyBars)
-        let start = daily ? lo / 24 : lo, end = daily ? hi / 24 : hi
+        // At least a day of hours, so a short run reads as a moment in a day, not one wide bar.
+        let start = daily ? lo / 24 : min(lo, hi - 23), end = daily ? hi / 24 : hi
         var buckets: [Int64: [TaskState: Int]] = [:]
         for (hour, counts) in s.hourly {
             let key = daily ? hour / 24 : hour
