@@ -20,6 +20,7 @@ public enum HopperCLI {
         InitCommand.command, RunCommand.command, SubmitCommand.command, StatusCommand.command,
         ListCommand.command, ShowCommand.command, WaitCommand.command, CancelCommand.command,
         ValidateCommand.command, RetryCommand.command, TailCommand.command, MigrateCommand.command, GcCommand.command,
+        PauseCommand.pause, PauseCommand.resume, ReportCommand.command,
     ]
 
     public static func main(_ argv: [String]) -> Int32 {

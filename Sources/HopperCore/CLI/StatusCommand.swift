@@ -68,6 +68,9 @@ enum StatusCommand {
             counts[d.rawValue] = .int(Int64(n))
         }
         status["files"] = .object(counts)
+        // The files are the pause, daemon or not: read them rather than the last status.json.
+        let paused = PauseSwitch(names: PauseFiles.list(reader.spool.path))
+        status["paused"] = .array(paused.sorted.map(JSONValue.string))
         if json {
             out.line(JSONValue.object(status).serialized())
         } else {
@@ -80,6 +83,9 @@ enum StatusCommand {
             if let w = status["workers"]?.objectValue {
                 out.line("workers   \(w["busy"]?.intValue ?? 0) busy of \(w["total"]?.intValue ?? 0)")
             }
+            if !paused.names.isEmpty {
+                out.line("paused    " + (paused.isAllPaused ? "ALL (no task starts)" : paused.sorted.joined(separator: ", ")))
+            }
             out.line("tasks     " + ["pending", "queued", "running", "done", "rejected"].map { "\($0) \(counts[$0]?.intValue ?? 0)" }.joined(separator: ", "))
             if let oldest = StatusCommand.oldestQueued(reader) {
                 out.line("oldest    \(oldest.id) queued \(StatusCommand.age(Timestamp.now() - oldest.since)) ago")
@@ -89,9 +95,10 @@ enum StatusCommand {
             }
             if let providers = status["providers"]?.objectValue {
                 out.line("")
-                out.table(["PROVIDER", "MODE", "RUNNING", "SESSIONS", "CIRCUIT", "LAST AUTH ERROR"], providers.map { p in
+                out.table(["PROVIDER", "MODE", "RUNNING", "PAUSED", "SESSIONS", "CIRCUIT", "LAST AUTH ERROR"], providers.map { p in
                     let o = p.value.objectValue ?? JSONObject()
-                    return [p.key, o["mode"]?.stringValue ?? "", String(o["running"]?.intValue ?? 0), String(o["sessions"]?.intValue ?? 0),
+                    return [p.key, o["mode"]?.stringValue ?? "", String(o["running"]?.intValue ?? 0), paused.holds(p.key) ? "yes" : "no",
+                            String(o["sessions"]?.intValue ?? 0),
                             o["circuit"]?.stringValue ?? "", Logger.oneLine(o["last_auth_error"]?.stringValue ?? "-")]
                 })
             }

@@ -5,7 +5,7 @@ import Glibc
 enum SubmitCommand {
     static let command = HopperCLI.Command(
         name: "submit", summary: "submit a command as a task; prints its id",
-        usage: "[--id ID] [--provider P] [--priority N] [--timeout S] [--after ID]... [--retries N] [--queue-timeout S] [--run-after TIME] [--cwd DIR] [--env K=V]... [--label K=V]... [--stdin-file FILE] [--json] [--] COMMAND...",
+        usage: "[--id ID] [--provider P] [--priority N] [--timeout S] [--after ID]... [--retries N] [--queue-timeout S] [--run-after TIME] [--cwd DIR] [--env K=V]... [--label K=V]... [--key KEY [--on-conflict queue|skip|replace]] [--stdin-file FILE] [--json] [--] COMMAND...",
         help: """
         One COMMAND word is taken as a shell line as written; several words are
         quoted for the shell where needed and joined, so they run as that argv.
@@ -14,9 +14,17 @@ enum SubmitCommand {
         request is validated against the configuration first; nothing is
         written when it is invalid.
 
+        --key KEY gives the task a coalescing key: at most one task with KEY
+        is pending, queued or running at a time. --on-conflict says what
+        this task does when KEY is held: queue (default) waits its turn,
+        skip ends it cancelled (reason duplicate_key), replace cancels the
+        key's tasks that have not started (reason replaced) and takes their
+        place.
+
         example: hopper submit --priority 5 --timeout 60 -- make -C /src test
+        example: hopper submit --key sync --on-conflict skip -- /usr/local/bin/sync
         """,
-        spec: .init(valued: ["id", "provider", "priority", "timeout", "after", "retries", "queue-timeout", "run-after", "cwd", "env", "label", "stdin-file"],
+        spec: .init(valued: ["id", "provider", "priority", "timeout", "after", "retries", "queue-timeout", "run-after", "cwd", "env", "label", "stdin-file", "key", "on-conflict"],
                     flags: ["json"], operandsEndOptions: true),
         run: run)
 
@@ -42,6 +50,11 @@ enum SubmitCommand {
         if let t = try args.number("queue-timeout") { w.field("queue_timeout", t) }
         if let t = args.value("run-after") { w.field("run_after", t) }
         if let c = args.value("cwd") { w.field("cwd", Spool.absolute(c)) }
+        if let k = args.value("key") { w.field("key", k) }
+        if let c = args.value("on-conflict") {
+            guard args.value("key") != nil else { throw HopperError(.usage, "--on-conflict needs --key") }
+            w.field("on_conflict", c)
+        }
         if !args.values("after").isEmpty {
             w.key("after")
             w.beginArray()

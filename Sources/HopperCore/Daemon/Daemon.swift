@@ -8,12 +8,15 @@ public struct DaemonOptions: Sendable {
     public var logger: Logger
     /// Where readiness, status and watchdog pings go (systemd's `NOTIFY_SOCKET`).
     public var notifier: Notifier
+    /// `--exit-when-idle`: stop, exit 0, once there is nothing left to do.
+    public var exitWhenIdle: Bool
 
-    public init(spoolPath: String, configPath: String, logger: Logger = Logger(), notifier: Notifier = .disabled) {
+    public init(spoolPath: String, configPath: String, logger: Logger = Logger(), notifier: Notifier = .disabled, exitWhenIdle: Bool = false) {
         self.spoolPath = spoolPath
         self.configPath = configPath
         self.logger = logger
         self.notifier = notifier
+        self.exitWhenIdle = exitWhenIdle
     }
 }
 
@@ -39,6 +42,7 @@ public final class Daemon: @unchecked Sendable {
         case sessionTaskFinished(TaskID, attempt: Int, SessionTaskResult)
         case sessionExited(provider: String, session: String, ExitStatus)
         case slurm(SlurmNews)
+        case hookFinished(TaskID, AuthRunner.Outcome)
     }
 
     /// One attempt in flight.
@@ -78,6 +82,13 @@ public final class Daemon: @unchecked Sendable {
     var inotify: Inotify?
     var incomingWatch: Int32 = -1
     var cancelWatch: Int32 = -1
+    var pausedWatch: Int32 = -1
+    /// The providers paused by files in paused/.
+    var pause = PauseSwitch()
+    /// Completion hooks due, running, and those to start after this turn's commit.
+    var hooks: HookQueue
+    var hooksToStart: [HookQueue.Job] = []
+    var hookMarkers: Directory?
     var scheduler = Scheduler()
     var attempts: [TaskID: Attempt] = [:]
     var deadlines = MinHeap<Deadline>()
@@ -126,6 +137,7 @@ public final class Daemon: @unchecked Sendable {
         /// Cumulative: bucket i counts durations ≤ Publication.buckets[i].
         var durationBuckets = [Int](repeating: 0, count: Publication.buckets.count)
         var durationCount = 0
+        var hookFailures = 0
     }
 
     /// Loads the configuration; a bad one stops here, before the spool is touched.
@@ -135,6 +147,7 @@ public final class Daemon: @unchecked Sendable {
         config = try Configuration.load(path: options.configPath)
         intake = Intake(config: config)
         settling = DropSettling(settle: config.intakeSettle)
+        hooks = HookQueue(limit: config.workers)
         try locateSlurmCommands()
     }
 
@@ -156,7 +169,9 @@ public final class Daemon: @unchecked Sendable {
             } catch {
                 return self.stopped.set(.failure(error))
             }
+            self.recoverHooks()
             self.recover()
+            self.readPauseFiles()
             self.followSlurmJobs()
             self.scanIncoming()
             self.scanCancel()
@@ -185,12 +200,18 @@ public final class Daemon: @unchecked Sendable {
     /// One turn of the loop, at the end of a poller wake-up; returns when the
     /// next deadline falls. Does nothing when nothing was posted and nothing is due.
     private func turn() -> MonotonicInstant? {
-        if queue.isEmpty && !rescanIncoming {
+        // --exit-when-idle looks at every wake-up, the first one included.
+        let watchingForIdle = options.exitWhenIdle && !shuttingDown
+        if queue.isEmpty && !rescanIncoming && !watchingForIdle {
             guard let next = deadlines.peek() else { return nil }
             if next.at > MonotonicInstant.now() { return next.at }
         }
         for event in queue.take() { handle(event) }
         finishTurn()
+        if watchingForIdle && isIdle() {
+            log.info("daemon", "nothing left to do; exiting (--exit-when-idle)")
+            beginShutdown()
+        }
         if shuttingDown && attempts.isEmpty {
             Poller.shared.setTurnHandler(nil)
             closeAllSessions()
@@ -271,6 +292,7 @@ public final class Daemon: @unchecked Sendable {
 
     private func close() {
         inotify?.close()
+        hookMarkers?.close()
         events?.flush()
         writeStatus(state: "stopped")
         spool?.close()
@@ -282,6 +304,7 @@ public final class Daemon: @unchecked Sendable {
             let inotify = try Inotify()
             incomingWatch = try inotify.addWatch(spool.path + "/incoming", mask: InotifyMask.closeWrite | InotifyMask.movedTo | InotifyMask.create | InotifyMask.open | InotifyMask.attributes | InotifyMask.onlyDir)
             cancelWatch = try inotify.addWatch(spool.path + "/cancel", mask: InotifyMask.closeWrite | InotifyMask.movedTo | InotifyMask.onlyDir)
+            pausedWatch = try inotify.addWatch(PauseFiles.path(spool.path), mask: PauseFiles.watchMask)
             let queue = self.queue
             _ = Poller.shared.register(inotify.descriptor, .readable) { _ in
                 do {
@@ -300,7 +323,9 @@ public final class Daemon: @unchecked Sendable {
 
     func handle(_ event: Event) {
         switch event {
-        case .inotify(let batch): handleInotify(batch)
+        case .inotify(let batch):
+            if batch.contains(where: { $0.watch == pausedWatch || $0.watch == -1 }) { readPauseFiles() }
+            handleInotify(batch)
         case .exited(let id, let number, let result): finishAttempt(id, number: number, end: .process(result.status), output: OutputCounts(result))
         case .signal(let signal): handleSignal(signal)
         case .rescan: rescanIncoming = true
@@ -308,6 +333,7 @@ public final class Daemon: @unchecked Sendable {
         case .sessionTaskFinished(let id, let number, let result): finishSessionAttempt(id, number: number, result: result)
         case .sessionExited(let provider, let session, _): sessionExited(provider: provider, session: session)
         case .slurm(let news): handleSlurm(news)
+        case .hookFinished(let id, let outcome): hookFinished(id, outcome)
         }
     }
 
@@ -339,6 +365,7 @@ public final class Daemon: @unchecked Sendable {
             events.maxBytes = fresh.maxEventsBytes
             collectConfiguredSecrets()
             applyReloadedSessionSettings()
+            hooksToStart += hooks.setLimit(fresh.workers)
             // Passes already scheduled carry on with the new age; a first non-zero age starts them.
             if fresh.retentionDoneMaxAge > 0 && !wasRetaining { schedule(after: 0, .retention) }
             log.info("config", "reloaded", [("file", options.configPath)])
@@ -353,11 +380,13 @@ public final class Daemon: @unchecked Sendable {
             rescanIncoming = false
             scanIncoming()
             scanCancel()
+            readPauseFiles()
         }
         fireDueDeadlines()
         startQueued()
         // A transition that cannot be made durable is never acknowledged.
         do { try store.commit() } catch { fatalDurabilityFailure(error) }
+        startDueHooks()
         for name in acknowledged { try? spool.claimed.remove(name) }
         acknowledged.removeAll(keepingCapacity: true)
         events.flush()

@@ -276,6 +276,7 @@ extension Daemon {
         if let directory, record.task.attempts > 0 {
             store.moveOutputs(id, from: directory, to: .done)
         }
+        markHook(record)
         do { try store.writeRecord(record) } catch {
             stopIfSyncFailed(error)
             // Without its record the task must not disappear: it stays where it
@@ -297,6 +298,7 @@ extension Daemon {
             log.info("spool", "records are written again", [("failed_attempts", "\(failures)")])
         }
         if let directory { try? store.removeTaskFile(id, from: directory) }
+        hookDue(record)
         let from = directory?.rawValue ?? "incoming"
         events.append("task.state") { w in w.field("id", id.rawValue); w.field("from", from); w.field("to", record.state.rawValue) }
         stats.finished[record.state, default: 0] += 1

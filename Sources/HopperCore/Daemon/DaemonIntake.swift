@@ -183,7 +183,7 @@ extension Daemon {
             if scheduler.closesCycle(task) {
                 return reject(name, HopperError(.invalidField, "field \"after\": waiting for these tasks would close a dependency cycle", field: "after"), now: now)
             }
-            guard place(task, now: now, existing: nil) else {
+            guard admitNew(task, now: now) else {
                 log.error("intake", "cannot store an accepted task; the file stays claimed and is tried again", [("file", name.escaped)])
                 retryClaimed(after: 1)
                 return

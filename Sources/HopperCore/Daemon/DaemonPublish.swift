@@ -60,6 +60,10 @@ extension Daemon {
         w.beginObject()
         for s in [TaskState.succeeded, .failed, .error, .cancelled] { w.field(s.rawValue, stats.finished[s] ?? 0) }
         w.endObject()
+        w.key("paused")
+        w.beginArray()
+        for name in pause.sorted { w.string(name) }
+        w.endArray()
         w.field("accepted_since_start", stats.accepted)
         w.field("rejected_since_start", stats.rejected)
         w.key("providers")
@@ -71,6 +75,7 @@ extension Daemon {
             w.field("mode", p.mode.rawValue)
             w.field("running", attempts.values.filter { $0.task.provider == name }.count)
             let pool = pools[name]
+            w.field("paused", pause.holds(name))
             w.field("circuit", pool?.breaker.state.rawValue ?? "closed")
             w.field("sessions", pool?.sessions.count ?? 0)
             w.field("last_auth_error", pool?.lastAuthError)
@@ -134,6 +139,11 @@ extension Daemon {
         for name in config.providers.keys.sorted() {
             m += "hopper_circuit_open{provider=\"\(name)\"} \(pools[name]?.breaker.state == .open ? 1 : 0)\n"
         }
+        family("hopper_paused", "gauge", "Whether a provider's tasks are held by a file in paused/ (1) or not (0); provider \"ALL\" is the pause of every provider.")
+        m += "hopper_paused{provider=\"ALL\"} \(pause.isAllPaused ? 1 : 0)\n"
+        for name in config.providers.keys.sorted() { m += "hopper_paused{provider=\"\(name)\"} \(pause.holds(name) ? 1 : 0)\n" }
+        family("hopper_hook_failures_total", "counter", "Completion hooks (on_finish) that failed, timed out or could not start since the daemon started.")
+        m += "hopper_hook_failures_total \(stats.hookFailures)\n"
         family("hopper_task_duration_seconds", "histogram", "Run time of finished tasks' last attempt.")
         for (i, bound) in Publication.buckets.enumerated() {
             m += "hopper_task_duration_seconds_bucket{le=\"\(FieldReader.format(bound))\"} \(stats.durationBuckets[i])\n"

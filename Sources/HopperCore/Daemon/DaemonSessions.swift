@@ -46,6 +46,7 @@ extension Daemon {
     /// circuit allow. Never touches `scheduler` (it runs inside its mutation).
     func canStart(_ lane: Lane) -> Bool {
         let providerName = lane.provider
+        guard !pause.holds(providerName) else { return false }
         if let slurmProvider = config.providers[providerName], slurmProvider.mode == .slurm { return slurmCanStart(slurmProvider) }
         guard let provider = config.providers[providerName], needsSession(provider) else { return true }
         // An owner Hopper cannot run as fails at its start, with the reason.

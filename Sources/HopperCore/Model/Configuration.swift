@@ -35,6 +35,9 @@ public struct Configuration: Sendable {
     /// Seconds a file written in place in incoming/ must be left alone before it is taken.
     public var intakeSettle = 0.25
     public var security = SecurityPolicy()
+    /// The completion hook (argv): run with the record's path appended after each record.
+    public var onFinish: [String]?
+    public var onFinishTimeout = 30.0
     var warningWasSet = false
     /// Built-in providers merged with the configured ones (a configured
     /// provider of the same name replaces the built-in one).
@@ -55,6 +58,8 @@ public struct Configuration: Sendable {
             durability = v
         }
         shutdownGrace = try r.seconds("shutdown_grace") ?? d.shutdownGrace
+        onFinish = try r.stringArray("on_finish", nonEmpty: true)
+        onFinishTimeout = try r.seconds("on_finish_timeout", exclusive: true) ?? d.onFinishTimeout
         var this = self
         _ = try r.nested("limits") { (l) throws(HopperError) in
             this.maxRequestBytes = try l.int("max_request_bytes", in: 2...(1 << 30)) ?? d.maxRequestBytes
@@ -150,6 +155,16 @@ public struct Configuration: Sendable {
 
     /// Loads `path`; a missing file gives the built-in defaults, any other
     /// problem an error that names the file and the key.
+    /// The completion hook for a provider's records and its timeout; nil when none is configured.
+    public func hook(for provider: String) -> (command: [String], timeout: Double)? {
+        let p = providers[provider]
+        guard let command = p?.onFinish ?? onFinish else { return nil }
+        return (command, p?.onFinishTimeout ?? onFinishTimeout)
+    }
+
+    /// Whether any completion hook is configured.
+    public var hasHooks: Bool { onFinish != nil || providers.values.contains { $0.onFinish != nil } }
+
     public static func load(path: String) throws(HopperError) -> Configuration {
         let bytes: [UInt8]
         do {

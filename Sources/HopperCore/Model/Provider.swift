@@ -29,6 +29,10 @@ public struct Provider: Sendable {
     public var idleOutputTimeout: Double?
     /// `mode: "slurm"`: where and how its tasks are submitted (SPEC section 11).
     public var slurm: SlurmSettings?
+    /// This provider's completion hook (argv), replacing the configuration's `on_finish`.
+    public var onFinish: [String]?
+    /// Its bound, replacing the configuration's `on_finish_timeout`.
+    public var onFinishTimeout: Double?
 
     public init(name: String, mode: Mode, wireProtocol: WireProtocol = .shell, command: [String], maxSessions: Int = 1) {
         self.name = name
@@ -81,6 +85,8 @@ public struct Provider: Sendable {
             guard let d = usd.doubleValue, d > 0 else { throw b.invalid("usd_per_day", "a number of US dollars > 0", usd) }
             return d
         } ?? nil
+        onFinish = try r.stringArray("on_finish", nonEmpty: true)
+        onFinishTimeout = try r.seconds("on_finish_timeout", exclusive: true)
         auth = try r.nested("auth") { (a) throws(HopperError) in
             var auth = Auth()
             auth.command = try a.stringArray("command", nonEmpty: true)

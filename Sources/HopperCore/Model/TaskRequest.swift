@@ -13,6 +13,19 @@ public struct TaskRequest: Sendable, Equatable {
     public var retries = 0
     public var queueTimeout: Double?
     public var labels: [Pair] = []
+    /// A coalescing key: at most one task with it pending, queued or running.
+    public var key: TaskID?
+    public var onConflict: OnConflict = .queue
+
+    /// What a task whose key is held does (SPEC section 12).
+    public enum OnConflict: String, Sendable, CaseIterable {
+        /// Waits its turn behind the tasks that hold or wait for the key.
+        case queue
+        /// Ends at once, cancelled with reason `duplicate_key`.
+        case skip
+        /// Cancels the unstarted tasks of the key (reason `replaced`) and takes their place.
+        case replace
+    }
 
     /// An ordered name/value pair (`env`, `labels`).
     public struct Pair: Sendable, Equatable {
@@ -91,6 +104,18 @@ public struct TaskRequest: Sendable, Equatable {
         retries = try r.int("retries", in: 0...100) ?? 0
         queueTimeout = try r.seconds("queue_timeout")
         labels = (try r.stringMap("labels") ?? []).map { Pair($0.0, $0.1) }
+        if let k = try r.string("key") {
+            guard let key = TaskID(k) else {
+                throw HopperError(.invalidField, "field \"key\": \(FieldReader.describe(.string(k))) is not a valid key ([A-Za-z0-9][A-Za-z0-9._-]{0,127})", field: "key")
+            }
+            self.key = key
+        }
+        if let c = try r.string("on_conflict") {
+            guard let choice = OnConflict(rawValue: c) else {
+                throw HopperError(.invalidField, "field \"on_conflict\": expected \"queue\", \"skip\" or \"replace\", got \(FieldReader.describe(.string(c)))", field: "on_conflict")
+            }
+            onConflict = choice
+        }
         reader = r
     }
 
@@ -140,6 +165,8 @@ public struct TaskRequest: Sendable, Equatable {
         if retries != 0 { w.field("retries", retries) }
         if let queueTimeout { w.field("queue_timeout", queueTimeout) }
         if !labels.isEmpty { w.key("labels"); TaskRequest.writePairs(labels, to: &w) }
+        if let key { w.field("key", key.rawValue) }
+        if onConflict != .queue { w.field("on_conflict", onConflict.rawValue) }
     }
 
     static func writePairs(_ pairs: [Pair], to w: inout JSONWriter) {

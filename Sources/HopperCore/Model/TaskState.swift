@@ -49,4 +49,6 @@ public enum TerminalReason: String, Sendable {
     /// An agent CLI ran and did not do the task by its own account (SPEC section 7a):
     /// no final result, a final error, a turn limit or a reported denial.
     case agentError = "agent_error"
+    /// Coalescing keys: `skip` found the key held; `replace` took the place of an unstarted task.
+    case duplicateKey = "duplicate_key", replaced
 }

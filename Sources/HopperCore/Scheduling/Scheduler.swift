@@ -11,6 +11,8 @@ public struct Scheduler: Sendable {
         public var waitingFor: Set<TaskID> = []
         /// The wall-clock time before which it may not start.
         public var notBefore: Timestamp?
+        /// Waiting behind the holder of its coalescing key.
+        public var heldByKey = false
     }
 
     /// Where an admitted task goes.
@@ -28,6 +30,8 @@ public struct Scheduler: Sendable {
     private var dependents: [TaskID: [TaskID]] = [:]
     /// Unfinished tasks per state, kept as they move (no scan for status).
     private var stateCounts: [TaskState: Int] = [.pending: 0, .queued: 0, .running: 0]
+    /// Coalescing keys: who holds each, who waits.
+    public private(set) var keys = KeyTable()
 
     public init() {}
 
@@ -63,7 +67,8 @@ public struct Scheduler: Sendable {
         let start = [task.request.runAfter, task.notBefore].compactMap { $0 }.max()
         if let start, start > now { entry.notBefore = start }
         for dep in entry.waitingFor { dependents[dep, default: []].append(task.id) }
-        let runnable = entry.waitingFor.isEmpty && entry.notBefore == nil
+        if let key = task.request.key { entry.heldByKey = !keys.enter(task.id, key: key) }
+        let runnable = entry.waitingFor.isEmpty && entry.notBefore == nil && !entry.heldByKey
         entry.state = runnable ? .queued : .pending
         store(task.id, entry)
         if runnable { pushReady(task) }
@@ -92,7 +97,7 @@ public struct Scheduler: Sendable {
     }
 
     private mutating func promoteIfRunnable(_ id: TaskID) -> Bool {
-        guard var e = entries[id], e.state == .pending, e.waitingFor.isEmpty, e.notBefore == nil else { return false }
+        guard var e = entries[id], e.state == .pending, e.waitingFor.isEmpty, e.notBefore == nil, !e.heldByKey else { return false }
         e.state = .queued
         store(id, e)
         pushReady(e.task)
@@ -146,7 +151,14 @@ public struct Scheduler: Sendable {
 
     /// Forgets a task that was never stored (its file could not be written).
     public mutating func withdraw(_ id: TaskID) {
+        _ = keys.leave(id)
         store(id, nil)
+    }
+
+    /// What a new task with a key must do before it is admitted (see `KeyTable`).
+    public func keyDecision(_ task: SpooledTask) -> KeyTable.Decision {
+        guard let key = task.request.key else { return .admit }
+        return keys.decide(key: key, onConflict: task.request.onConflict) { entries[$0]?.task.started ?? true }
     }
 
     /// Updates the stored copy of a task (attempts, interruptions).
@@ -158,9 +170,15 @@ public struct Scheduler: Sendable {
     /// that became runnable, and those that must now be cancelled.
     public mutating func finish(_ id: TaskID, state: TaskState) -> (queued: [TaskID], cancelled: [TaskID]) {
         store(id, nil)
-        guard let waiting = dependents.removeValue(forKey: id) else { return ([], []) }
         var queued: [TaskID] = []
         var cancelled: [TaskID] = []
+        // The next task of its key holds it now, whatever this one's outcome.
+        if let next = keys.leave(id), var waiter = entries[next] {
+            waiter.heldByKey = false
+            entries[next] = waiter
+            if promoteIfRunnable(next) { queued.append(next) }
+        }
+        guard let waiting = dependents.removeValue(forKey: id) else { return (queued, []) }
         for dependent in waiting {
             guard var waiter = entries[dependent] else { continue }
             if state == .succeeded {

@@ -11,7 +11,7 @@ public enum SpoolDirectory: String, Sendable, CaseIterable {
 ///
 /// Layout on disk:
 /// ```
-/// spool/incoming/ pending/ queued/ running/ done/ rejected/ cancel/
+/// spool/incoming/ pending/ queued/ running/ done/ rejected/ cancel/ paused/ (see PauseFiles)
 /// spool/events.jsonl  status.json  metrics.prom
 /// spool/.hopper/lock  (flock held by the daemon)   spool/.hopper/tmp/   spool/.hopper/claimed/
 /// ```
@@ -34,6 +34,7 @@ public struct Spool: Sendable {
         for d in SpoolDirectory.allCases { try Directory.create(path + "/" + d.rawValue) }
         try Directory.create(path + "/.hopper/tmp")
         try Directory.create(path + "/.hopper/claimed")
+        try Directory.create(PauseFiles.path(path))
     }
 
     /// Opens an existing spool; fails naming the first missing directory.

@@ -41,6 +41,26 @@ public enum AtomicFile {
         }
     }
 
+    /// Writes `bytes` to `path` outside any spool (a report page): to a
+    /// temporary name beside it, then rename(2), so a browser or web server
+    /// reading `path` sees the old file or the new one, never part.
+    public static func replace(path: String, _ bytes: [UInt8]) throws(SystemError) {
+        let temp = path + ".\(processID).\(nextSerial()).tmp"
+        let fd = try retryingInterrupts("open", temp) { open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644) }
+        let descriptor = FileDescriptor(rawValue: fd)
+        do { try descriptor.writeAll(bytes, subject: temp) } catch {
+            descriptor.close()
+            unlink(temp)
+            throw error
+        }
+        descriptor.close()
+        guard rename(temp, path) == 0 else {
+            let error = SystemError("rename", path, errno: .current)
+            unlink(temp)
+            throw error
+        }
+    }
+
     private static let serial = Atomic<UInt64>(0)
     /// Hopper never forks without exec, so its pid is read once.
     private static let processID = getpid()
