@@ -1,3 +1,5 @@
+import Glibc
+
 /// Pause and resume: the daemon's side of `spool/paused/`.
 extension Daemon {
     /// Lists paused/ and applies what changed: a pause stops starts of the
