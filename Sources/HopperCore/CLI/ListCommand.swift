@@ -2,11 +2,13 @@
 enum ListCommand {
     static let command = HopperCLI.Command(
         name: "list", summary: "list tasks, one a line",
-        usage: "[--state S]... [--provider P]... [--label K=V]... [--since TIME] [--json]",
+        usage: "[--state S]... [--provider P]... [--owner USER]... [--label K=V]... [--since TIME] [--json]",
         help: """
         Lists unfinished tasks (pending, queued, running) and finished ones.
         --state keeps only the given states (repeatable; legacy names accepted).
         --provider keeps tasks of the given providers (repeatable).
+        --owner keeps tasks submitted by the given users, by name or uid
+        (repeatable): the owner of the file that was dropped.
         --label K=V keeps tasks whose label K is V (repeatable; all must match).
         --since keeps tasks submitted at or after TIME: an RFC 3339 time, or a
         duration before now such as 90s, 10m, 2h, 1d.
@@ -14,7 +16,7 @@ enum ListCommand {
 
         example: hopper list --state failed --label team=ops --since 1d
         """,
-        spec: .init(valued: ["state", "provider", "label", "since"], flags: ["json"]), run: run)
+        spec: .init(valued: ["state", "provider", "owner", "label", "since"], flags: ["json"]), run: run)
 
     static func run(_ args: Arguments) throws(HopperError) -> Int32 {
         guard args.operands.isEmpty else { throw HopperError(.usage, "unexpected argument \(args.operands[0])") }
@@ -35,10 +37,10 @@ enum ListCommand {
             let rows = tasks.map { t -> [String] in
                 let o = t.object
                 let command = o["command"]?.stringValue ?? o["request"]?.objectValue?["command"]?.stringValue ?? ""
-                return [o["id"]?.stringValue ?? "?", t.state.rawValue, o["provider"]?.stringValue ?? "",
+                return [o["id"]?.stringValue ?? "?", t.state.rawValue, o["provider"]?.stringValue ?? "", ListCommand.owner(o),
                         o["submitted_at"]?.stringValue.map { String($0.prefix(19)) } ?? "", abbreviate(command, 60)]
             }
-            out.table(["ID", "STATE", "PROVIDER", "SUBMITTED", "COMMAND"], rows)
+            out.table(["ID", "STATE", "PROVIDER", "OWNER", "SUBMITTED", "COMMAND"], rows)
         }
         out.flush()
         return 0
@@ -46,14 +48,23 @@ enum ListCommand {
 }
 
 extension ListCommand {
-    /// The --provider, --label and --since filters; every given one must match.
+    /// A task file's or record's owner as a person reads it: the user name, else the uid, else "-".
+    static func owner(_ o: JSONObject) -> String {
+        guard let owner = o["owner"]?.objectValue else { return "-" }
+        return owner["user"]?.stringValue ?? owner["uid"]?.intValue.map { String($0) } ?? "-"
+    }
+
+    /// The --provider, --owner, --label and --since filters; every given one must match.
     struct Filter {
         var providers: Set<String> = []
+        /// --owner values: names or uids, matched against either.
+        var owners: Set<String> = []
         var labels: [(String, String)] = []
         var since: Timestamp?
 
         init(_ args: Arguments, now: Timestamp) throws(HopperError) {
             providers = Set(args.values("provider"))
+            owners = Set(args.values("owner"))
             for pair in args.values("label") {
                 guard let eq = pair.firstIndex(of: "=") else { throw HopperError(.usage, "--label expects NAME=VALUE, got \(pair)") }
                 labels.append((String(pair[..<eq]), String(pair[pair.index(after: eq)...])))
@@ -69,6 +80,11 @@ extension ListCommand {
         func matches(_ task: SpoolReader.Found) -> Bool {
             let o = task.object
             if !providers.isEmpty && !providers.contains(o["provider"]?.stringValue ?? "") { return false }
+            if !owners.isEmpty {
+                let owner = o["owner"]?.objectValue
+                let uid = owner?["uid"]?.intValue.map { String($0) }
+                guard owners.contains(where: { $0 == owner?["user"]?.stringValue || $0 == uid }) else { return false }
+            }
             if !labels.isEmpty {
                 let given = o["labels"]?.objectValue ?? JSONObject()
                 for (key, value) in labels where given[key]?.stringValue != value { return false }

@@ -81,6 +81,12 @@ import Testing
         let aliceSession = t.record("\(alice.name)-shs")?["session"]?.stringValue
         let bobSession = t.record("\(bob.name)-shs")?["session"]?.stringValue
         #expect(aliceSession != nil && aliceSession != bobSession, "a session never serves two owners")
+        // hopper list shows each owner, and --owner (name or uid) keeps theirs.
+        let listed = try t.hopper(["list", "--owner", alice.name, "--owner", String(alice.uid)])
+        #expect(listed.exitCode == 0)
+        let rows = listed.stdout.split(separator: "\n").dropFirst()
+        #expect(rows.count == 2 && rows.allSatisfy { $0.contains(" \(alice.name) ") }, "\(listed.stdout)")
+        #expect(try t.hopper(["list", "--owner", String(bob.uid)]).stdout.split(separator: "\n").dropFirst().count == 2)
         let accepted = try t.events().filter { $0["event"] == .string("task.accepted") }
         #expect(accepted.contains { $0["id"] == .string("\(alice.name)-exec") && $0["owner"]?.objectValue?["user"] == .string(alice.name) })
         _ = try await daemon.stop()
