@@ -16,7 +16,7 @@
 /// Success: exit status 0, at least one token report, and no error after
 /// the last one. aider has no conversation id (`--restore-chat-history`
 /// resumes by working directory), so `agent_session` stays null.
-public struct AiderAdapter: AgentAdapter {
+public struct AiderAdapter: PerTaskAdapter {
     let zones: ZoneLookup
     private var reply: [String] = []
     private var replies = 0
@@ -26,8 +26,8 @@ public struct AiderAdapter: AgentAdapter {
     private var errors = LineTail()
     /// The last line was part of an error message, which may go on over the next lines.
     private var isInError = false
-    private var stderr = LineTail()
-    private var isDecided = false
+    var stderr = LineTail()
+    var isDecided = false
 
     public init(zones: ZoneLookup) { self.zones = zones }
 
@@ -42,36 +42,27 @@ public struct AiderAdapter: AgentAdapter {
     private static let errorWords = ["The API provider", "litellm.", "BadRequestError", "API Error:",
                                      "Model ", "Unable to", "Error:"]
 
-    public mutating func consume(_ event: AgentEvent, now: Timestamp) -> AgentOutcome? {
-        guard !isDecided else { return nil }
-        switch event {
-        case .stderr(let line):
-            stderr.append(line)
-        case .stdout(let line):
-            let trimmed = AgentWords.trim(line)
-            if trimmed.hasPrefix("Tokens:") {
-                replies += 1
-                errors.removeAll()
-                isInError = false
-                takeReport(trimmed)
-            } else if Self.errorWords.contains(where: { trimmed.hasPrefix($0) }) && Self.isErrorLine(trimmed) {
-                errors.append(trimmed)
-                isInError = true
-            } else if trimmed.isEmpty {
-                // A blank line ends an error message; in a reply it separates paragraphs.
-                isInError = false
-                if !reply.isEmpty { reply.append(line) }
-            } else if Self.chatter.contains(where: { trimmed.hasPrefix($0) }) {
-                isInError = false
-            } else if isInError {
-                // aider wraps long messages: `…Rate limit reached for` / `gpt-4o. Please try again in 20s.`
-                errors.append(trimmed)
-            } else if reply.count < 100_000 {
-                reply.append(line)
-            }
-        case .exited(let status):
-            isDecided = true
-            return decide(status, now: now)
+    mutating func take(stdout line: String, now: Timestamp) -> AgentOutcome? {
+        let trimmed = AgentWords.trim(line)
+        if trimmed.hasPrefix("Tokens:") {
+            replies += 1
+            errors.removeAll()
+            isInError = false
+            takeReport(trimmed)
+        } else if Self.errorWords.contains(where: { trimmed.hasPrefix($0) }) && Self.isErrorLine(trimmed) {
+            errors.append(trimmed)
+            isInError = true
+        } else if trimmed.isEmpty {
+            // A blank line ends an error message; in a reply it separates paragraphs.
+            isInError = false
+            if !reply.isEmpty { reply.append(line) }
+        } else if Self.chatter.contains(where: { trimmed.hasPrefix($0) }) {
+            isInError = false
+        } else if isInError {
+            // aider wraps long messages: `…Rate limit reached for` / `gpt-4o. Please try again in 20s.`
+            errors.append(trimmed)
+        } else if reply.count < 100_000 {
+            reply.append(line)
         }
         return nil
     }
@@ -102,7 +93,7 @@ public struct AiderAdapter: AgentAdapter {
         return Int64((value * scale).rounded())
     }
 
-    private func decide(_ status: ExitStatus, now: Timestamp) -> AgentOutcome {
+    func decide(_ status: ExitStatus, now: Timestamp) -> AgentOutcome {
         let text = AgentWords.trim(reply.joined(separator: "\n"))
         var outcome = AgentOutcome(.succeeded, message: "aider replied", resultText: text.isEmpty ? nil : text,
                                    costUSD: cost, usage: usage)

@@ -17,15 +17,15 @@
 /// or a reused refresh token as authentication failures. Codex reports no
 /// cost; its usage counts the whole thread, so a continued thread's usage
 /// before the task is subtracted.
-public struct CodexAdapter: AgentAdapter {
+public struct CodexAdapter: JSONLinesAdapter {
     let zones: ZoneLookup
     private var threadID: String?
     private var answer: String?
     private var completed: JSONObject?
     private var failure: String?
     private var lastError: String?
-    private var stderr = LineTail()
-    private var isDecided = false
+    var stderr = LineTail()
+    var isDecided = false
 
     /// The thread's usage before this task, when it continues a thread:
     /// Codex reports usage for the whole thread, so the task's is the difference.
@@ -47,35 +47,25 @@ public struct CodexAdapter: AgentAdapter {
         return AgentUsage(inputTokens: total.inputTokens - before.inputTokens, outputTokens: total.outputTokens - before.outputTokens)
     }
 
-    public mutating func consume(_ event: AgentEvent, now: Timestamp) -> AgentOutcome? {
-        guard !isDecided else { return nil }
-        switch event {
-        case .stderr(let line):
-            stderr.append(line)
-        case .stdout(let line):
-            guard let o = AgentJSON.object(line) else { stderr.append(line); return nil }
-            switch o["type"]?.stringValue {
-            case "thread.started":
-                threadID = o["thread_id"]?.stringValue ?? threadID
-            case "item.completed":
-                if AgentJSON.string(o, "item.type") == "agent_message", let text = AgentJSON.string(o, "item.text") { answer = text }
-            case "turn.completed":
-                completed = o
-            case "turn.failed":
-                failure = AgentJSON.string(o, "error.message") ?? "the turn failed"
-            case "error":
-                lastError = o["message"]?.stringValue
-            default:
-                break
-            }
-        case .exited(let status):
-            isDecided = true
-            return decide(status, now: now)
+    mutating func take(object o: JSONObject, now: Timestamp) -> AgentOutcome? {
+        switch o["type"]?.stringValue {
+        case "thread.started":
+            threadID = o["thread_id"]?.stringValue ?? threadID
+        case "item.completed":
+            if AgentJSON.string(o, "item.type") == "agent_message", let text = AgentJSON.string(o, "item.text") { answer = text }
+        case "turn.completed":
+            completed = o
+        case "turn.failed":
+            failure = AgentJSON.string(o, "error.message") ?? "the turn failed"
+        case "error":
+            lastError = o["message"]?.stringValue
+        default:
+            break
         }
         return nil
     }
 
-    private func decide(_ status: ExitStatus, now: Timestamp) -> AgentOutcome {
+    func decide(_ status: ExitStatus, now: Timestamp) -> AgentOutcome {
         var outcome = AgentOutcome(.succeeded, message: "Codex completed its turn", agentSession: threadID,
                                    resultText: answer, usage: usage)
         if let completed { outcome.result = .object(completed) }

@@ -11,15 +11,15 @@
 /// Success is verified as far as plain text allows: exit status 0, an
 /// answer, and no rate-limit or authentication words of Copilot's on stderr. Copilot exits non-zero when a prompt is blocked, and 4 when
 /// authentication is required (`gh copilot`'s documented code).
-public struct CopilotAdapter: AgentAdapter {
+public struct CopilotAdapter: PerTaskAdapter {
     let zones: ZoneLookup
     private let chosenSession: String?
     private var sessionID: String?
     private var plain: [String] = []
     private var messages: [String] = []
     private var final: JSONObject?
-    private var stderr = LineTail()
-    private var isDecided = false
+    var stderr = LineTail()
+    var isDecided = false
 
     public init(zones: ZoneLookup, session: String? = nil) {
         self.zones = zones
@@ -28,35 +28,26 @@ public struct CopilotAdapter: AgentAdapter {
 
     public mutating func beginTask() { self = CopilotAdapter(zones: zones, session: chosenSession) }
 
-    public mutating func consume(_ event: AgentEvent, now: Timestamp) -> AgentOutcome? {
-        guard !isDecided else { return nil }
-        switch event {
-        case .stderr(let line):
-            stderr.append(line)
-        case .stdout(let line):
-            if let o = AgentJSON.object(line), let type = o["type"]?.stringValue {
-                switch type {
-                case "assistant.message":
-                    if let text = AgentJSON.string(o, "data.content") { messages.append(text) }
-                case "result":
-                    final = o
-                    sessionID = o["sessionId"]?.stringValue ?? AgentJSON.string(o, "data.sessionId") ?? sessionID
-                case "session.start":
-                    sessionID = AgentJSON.string(o, "data.sessionId") ?? sessionID
-                default:
-                    break
-                }
-            } else if plain.count < 100_000 {
-                plain.append(line)
+    mutating func take(stdout line: String, now: Timestamp) -> AgentOutcome? {
+        if let o = AgentJSON.object(line), let type = o["type"]?.stringValue {
+            switch type {
+            case "assistant.message":
+                if let text = AgentJSON.string(o, "data.content") { messages.append(text) }
+            case "result":
+                final = o
+                sessionID = o["sessionId"]?.stringValue ?? AgentJSON.string(o, "data.sessionId") ?? sessionID
+            case "session.start":
+                sessionID = AgentJSON.string(o, "data.sessionId") ?? sessionID
+            default:
+                break
             }
-        case .exited(let status):
-            isDecided = true
-            return decide(status, now: now)
+        } else if plain.count < 100_000 {
+            plain.append(line)
         }
         return nil
     }
 
-    private func decide(_ status: ExitStatus, now: Timestamp) -> AgentOutcome {
+    func decide(_ status: ExitStatus, now: Timestamp) -> AgentOutcome {
         let answer = AgentWords.trim(messages.last ?? plain.joined(separator: "\n"))
         var outcome = AgentOutcome(.succeeded, message: "Copilot CLI answered", agentSession: sessionID ?? chosenSession,
                                    resultText: answer.isEmpty ? nil : answer, result: final.map(JSONValue.object))

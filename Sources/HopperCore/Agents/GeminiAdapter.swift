@@ -16,49 +16,39 @@
 /// text Gemini printed on stderr. Quota words (`RESOURCE_EXHAUSTED`,
 /// `exhausted your daily quota`, …) make it a rate limit; the reset is only
 /// ever relative (`Please retry in 37s`, `Suggested retry after 60s`).
-public struct GeminiAdapter: AgentAdapter {
+public struct GeminiAdapter: JSONLinesAdapter {
     let zones: ZoneLookup
     private var sessionID: String?
     private var answer = ""
     private var lastMessageWasDelta = false
     private var severeError: String?
     private var final: JSONObject?
-    private var stderr = LineTail()
-    private var isDecided = false
+    var stderr = LineTail()
+    var isDecided = false
 
     public init(zones: ZoneLookup) { self.zones = zones }
 
     public mutating func beginTask() { self = GeminiAdapter(zones: zones) }
 
-    public mutating func consume(_ event: AgentEvent, now: Timestamp) -> AgentOutcome? {
-        guard !isDecided else { return nil }
-        switch event {
-        case .stderr(let line):
-            stderr.append(line)
-        case .stdout(let line):
-            guard let o = AgentJSON.object(line) else { stderr.append(line); return nil }
-            switch o["type"]?.stringValue {
-            case "init":
-                sessionID = o["session_id"]?.stringValue ?? sessionID
-            case "message" where o["role"]?.stringValue == "assistant":
-                let text = o["content"]?.stringValue ?? ""
-                let isDelta = o["delta"]?.boolValue ?? false
-                // A new whole message replaces the answer; deltas build one up.
-                if isDelta && lastMessageWasDelta { answer += text } else { answer = text }
-                lastMessageWasDelta = isDelta
-            case "tool_use", "tool_result":
-                // The answer is what the model says after its last tool call.
-                lastMessageWasDelta = false
-            case "error" where o["severity"]?.stringValue != "warning":
-                severeError = o["message"]?.stringValue ?? "error"
-            case "result":
-                final = o
-            default:
-                break
-            }
-        case .exited(let status):
-            isDecided = true
-            return decide(status, now: now)
+    mutating func take(object o: JSONObject, now: Timestamp) -> AgentOutcome? {
+        switch o["type"]?.stringValue {
+        case "init":
+            sessionID = o["session_id"]?.stringValue ?? sessionID
+        case "message" where o["role"]?.stringValue == "assistant":
+            let text = o["content"]?.stringValue ?? ""
+            let isDelta = o["delta"]?.boolValue ?? false
+            // A new whole message replaces the answer; deltas build one up.
+            if isDelta && lastMessageWasDelta { answer += text } else { answer = text }
+            lastMessageWasDelta = isDelta
+        case "tool_use", "tool_result":
+            // The answer is what the model says after its last tool call.
+            lastMessageWasDelta = false
+        case "error" where o["severity"]?.stringValue != "warning":
+            severeError = o["message"]?.stringValue ?? "error"
+        case "result":
+            final = o
+        default:
+            break
         }
         return nil
     }
@@ -69,7 +59,7 @@ public struct GeminiAdapter: AgentAdapter {
         54: "a tool failed fatally", 55: "Gemini CLI does not trust this folder", 130: "Gemini CLI was cancelled",
     ]
 
-    private func decide(_ status: ExitStatus, now: Timestamp) -> AgentOutcome {
+    func decide(_ status: ExitStatus, now: Timestamp) -> AgentOutcome {
         let stats = final?["stats"]
         var outcome = AgentOutcome(.succeeded, message: "Gemini CLI finished its turn", agentSession: sessionID,
                                    resultText: answer.isEmpty ? nil : answer, usage: AgentUsage.from(stats))

@@ -17,7 +17,7 @@
 ///   instead of exiting, so such an `error` event decides the task at once
 ///   (the runner then ends the process); an authentication error does too.
 ///   Other hangs are left to the idle-output timeout.
-public struct OpencodeAdapter: AgentAdapter {
+public struct OpencodeAdapter: JSONLinesAdapter {
     let zones: ZoneLookup
     private var sessionID: String?
     private var stepTexts: [String] = []
@@ -25,49 +25,37 @@ public struct OpencodeAdapter: AgentAdapter {
     private var cost: Double?
     private var usage: AgentUsage?
     private var error: String?
-    private var stderr = LineTail()
-    private var isDecided = false
+    var stderr = LineTail()
+    var isDecided = false
 
     public init(zones: ZoneLookup) { self.zones = zones }
 
     public mutating func beginTask() { self = OpencodeAdapter(zones: zones) }
 
-    public mutating func consume(_ event: AgentEvent, now: Timestamp) -> AgentOutcome? {
-        guard !isDecided else { return nil }
-        switch event {
-        case .stderr(let line):
-            stderr.append(line)
-        case .stdout(let line):
-            guard let o = AgentJSON.object(line) else { stderr.append(line); return nil }
-            if let id = o["sessionID"]?.stringValue { sessionID = id }
-            switch o["type"]?.stringValue {
-            case "step_start":
-                stepTexts = []
-                lastReason = nil
-            case "text":
-                if let text = AgentJSON.string(o, "part.text") { stepTexts.append(text) }
-            case "step_finish":
-                lastReason = AgentJSON.string(o, "part.reason") ?? "stop"
-                if let c = AgentJSON.value(o, "part.cost")?.doubleValue { cost = (cost ?? 0) + c }
-                if let tokens = AgentJSON.value(o, "part.tokens")?.objectValue {
-                    let input = Int64(tokens["input"]?.doubleValue ?? 0), output = Int64(tokens["output"]?.doubleValue ?? 0)
-                    usage = AgentUsage(inputTokens: (usage?.inputTokens ?? 0) + input, outputTokens: (usage?.outputTokens ?? 0) + output)
-                }
-            case "error":
-                let message = AgentJSON.string(o, "error.data.message") ?? AgentJSON.string(o, "error.message")
-                    ?? AgentJSON.string(o, "error.name") ?? "error"
-                error = message
-                let verdict = AgentWords.verdict(for: message, now: now, zones: zones)
-                if verdict != .failed {
-                    isDecided = true
-                    return outcome(verdict, message: AgentWords.sentence(message))
-                }
-            default:
-                break
+    mutating func take(object o: JSONObject, now: Timestamp) -> AgentOutcome? {
+        if let id = o["sessionID"]?.stringValue { sessionID = id }
+        switch o["type"]?.stringValue {
+        case "step_start":
+            stepTexts = []
+            lastReason = nil
+        case "text":
+            if let text = AgentJSON.string(o, "part.text") { stepTexts.append(text) }
+        case "step_finish":
+            lastReason = AgentJSON.string(o, "part.reason") ?? "stop"
+            if let c = AgentJSON.value(o, "part.cost")?.doubleValue { cost = (cost ?? 0) + c }
+            if let tokens = AgentJSON.value(o, "part.tokens")?.objectValue {
+                let input = Int64(tokens["input"]?.doubleValue ?? 0), output = Int64(tokens["output"]?.doubleValue ?? 0)
+                usage = AgentUsage(inputTokens: (usage?.inputTokens ?? 0) + input, outputTokens: (usage?.outputTokens ?? 0) + output)
             }
-        case .exited(let status):
-            isDecided = true
-            return decide(status, now: now)
+        case "error":
+            let message = AgentJSON.string(o, "error.data.message") ?? AgentJSON.string(o, "error.message")
+                ?? AgentJSON.string(o, "error.name") ?? "error"
+            error = message
+            let verdict = AgentWords.verdict(for: message, now: now, zones: zones)
+            // Decided now: opencode would not exit (see above).
+            if verdict != .failed { return outcome(verdict, message: AgentWords.sentence(message)) }
+        default:
+            break
         }
         return nil
     }
@@ -78,7 +66,7 @@ public struct OpencodeAdapter: AgentAdapter {
                             resultText: text.isEmpty ? nil : text, costUSD: cost, usage: usage)
     }
 
-    private func decide(_ status: ExitStatus, now: Timestamp) -> AgentOutcome {
+    func decide(_ status: ExitStatus, now: Timestamp) -> AgentOutcome {
         if let error {
             return outcome(AgentWords.verdict(for: error, now: now, zones: zones), message: AgentWords.sentence(error))
         }

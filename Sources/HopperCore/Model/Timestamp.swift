@@ -4,7 +4,7 @@ import Glibc
 ///
 /// Records and messages carry it as RFC 3339 text in UTC with exactly six
 /// fractional digits (`2026-11-24T19:56:00.123456Z`). Calendar arithmetic is
-/// done here with the days-from-civil algorithms (proleptic Gregorian), so it
+/// `CivilCalendar`'s days-from-civil algorithms (proleptic Gregorian), so it
 /// never depends on `TZ` or the C library's time zone state.
 ///
 /// Use it for what people read; measure durations and deadlines with
@@ -25,9 +25,9 @@ public struct Timestamp: Sendable, Hashable, Comparable {
     /// are truncated, and instants before the epoch still count forwards
     /// within their second.
     public var rfc3339: String {
-        let (seconds, nanosecond) = Self.floorDivide(nanoseconds, Self.nanosecondsPerSecond)
-        let (days, secondOfDay) = Self.floorDivide(seconds, Self.secondsPerDay)
-        let (year, month, day) = Self.civil(fromDays: days)
+        let (seconds, nanosecond) = CivilCalendar.floorDivide(nanoseconds, Self.nanosecondsPerSecond)
+        let (days, secondOfDay) = CivilCalendar.floorDivide(seconds, Self.secondsPerDay)
+        let (year, month, day) = CivilCalendar.date(days: days)
         var text: [UInt8] = []
         text.reserveCapacity(27)
         for (value, width, separator) in [
@@ -99,14 +99,14 @@ public struct Timestamp: Sendable, Hashable, Comparable {
             return nil
         }
         guard index == bytes.count, (1...12).contains(month), day >= 1,
-              day <= Self.daysInMonth(year: year, month: month), hour < 24, minute < 60, second <= 60
+              day <= CivilCalendar.daysInMonth(year: year, month: month), hour < 24, minute < 60, second <= 60
         else { return nil }
         if second == 60 {
             second = 59
             fraction = Self.nanosecondsPerSecond - 1
         }
 
-        let seconds = Self.days(fromCivil: year, month, day) * Self.secondsPerDay
+        let seconds = CivilCalendar.days(year: year, month: month, day: day) * Self.secondsPerDay
             + hour * 3600 + minute * 60 + second - offsetSeconds
         let (scaled, overflowA) = seconds.multipliedReportingOverflow(by: Self.nanosecondsPerSecond)
         let (total, overflowB) = scaled.addingReportingOverflow(fraction)
@@ -117,7 +117,7 @@ public struct Timestamp: Sendable, Hashable, Comparable {
     /// This instant cut down to the microsecond, the precision `rfc3339`
     /// writes: what is stored is then exactly what is read back.
     public var wholeMicroseconds: Timestamp {
-        Timestamp(nanoseconds: Self.floorDivide(nanoseconds, 1000).0 * 1000)
+        Timestamp(nanoseconds: CivilCalendar.floorDivide(nanoseconds, 1000).0 * 1000)
     }
 
     /// Seconds since the epoch; exact to about a quarter microsecond today.
@@ -167,8 +167,9 @@ public struct MonotonicInstant: Sendable, Hashable, Comparable {
     }
 }
 
-/// Calendar and clock arithmetic shared by both instant types, kept as
-/// static members so the names cannot collide elsewhere in the module.
+/// Clock arithmetic shared by both instant types, kept as static members so
+/// the names cannot collide elsewhere in the module. The calendar is
+/// `CivilCalendar`'s, which the time zone code uses too.
 extension Timestamp {
     fileprivate static let nanosecondsPerSecond: Int64 = 1_000_000_000
     fileprivate static let secondsPerDay: Int64 = 86_400
@@ -178,13 +179,6 @@ extension Timestamp {
         var spec = timespec()
         clock_gettime(clock, &spec)
         return Int64(spec.tv_sec) * nanosecondsPerSecond + Int64(spec.tv_nsec)
-    }
-
-    /// Quotient and remainder rounded towards negative infinity, so the
-    /// remainder is never negative (a time of day, a nanosecond within a second).
-    fileprivate static func floorDivide(_ value: Int64, _ divisor: Int64) -> (Int64, Int64) {
-        let (quotient, remainder) = value.quotientAndRemainder(dividingBy: divisor)
-        return remainder < 0 ? (quotient - 1, remainder + divisor) : (quotient, remainder)
     }
 
     /// `base` plus `seconds`, saturating at Int64's bounds; NaN adds nothing.
@@ -203,35 +197,5 @@ extension Timestamp {
         let (difference, overflow) = lhs.subtractingReportingOverflow(rhs)
         let nanoseconds = overflow ? Double(lhs) - Double(rhs) : Double(difference)
         return nanoseconds / Double(nanosecondsPerSecond)
-    }
-
-    fileprivate static func daysInMonth(year: Int64, month: Int64) -> Int64 {
-        let isLeap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-        return month == 2 ? (isLeap ? 29 : 28) : [4, 6, 9, 11].contains(month) ? 30 : 31
-    }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-    /// `days_from_civil`); months run 1–12.
-    fileprivate static func days(fromCivil year: Int64, _ month: Int64, _ day: Int64) -> Int64 {
-        // Counting years from March puts the leap day last in the year.
-        let marchYear = month <= 2 ? year - 1 : year
-        let era = (marchYear >= 0 ? marchYear : marchYear - 399) / 400
-        let yearOfEra = marchYear - era * 400
-        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-
-    /// The date of a day counted from 1970-01-01; inverse of `days(fromCivil:_:_:)`.
-    fileprivate static func civil(fromDays days: Int64) -> (year: Int64, month: Int64, day: Int64) {
-        let shifted = days + 719_468
-        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-        let dayOfEra = shifted - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let marchMonth = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * marchMonth + 2) / 5 + 1
-        let month = marchMonth < 10 ? marchMonth + 3 : marchMonth - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 }

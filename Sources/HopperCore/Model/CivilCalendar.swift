@@ -1,7 +1,8 @@
 /// Proleptic Gregorian calendar arithmetic on day numbers (days since
-/// 1970-01-01), for wall-clock times that agent CLIs print and for the rules
-/// of time zones. Howard Hinnant's `days_from_civil` algorithms, as
-/// `Timestamp` uses for RFC 3339.
+/// 1970-01-01), with Howard Hinnant's `days_from_civil` algorithms: the one
+/// copy, for `Timestamp`'s RFC 3339 text, for wall-clock times that agent
+/// CLIs print and for the rules of time zones. It never consults `TZ` or the
+/// C library's time zone state.
 enum CivilCalendar {
     /// Days since 1970-01-01 of a date; months run 1–12.
     static func days(year: Int64, month: Int64, day: Int64) -> Int64 {
@@ -39,7 +40,8 @@ enum CivilCalendar {
         month == 2 ? (isLeap(year) ? 29 : 28) : [4, 6, 9, 11].contains(month) ? 30 : 31
     }
 
-    /// `value / divisor` rounded towards negative infinity, with the remainder.
+    /// `value / divisor` rounded towards negative infinity, with the remainder,
+    /// which is then never negative (a time of day, a nanosecond within a second).
     static func floorDivide(_ value: Int64, _ divisor: Int64) -> (Int64, Int64) {
         let (q, r) = value.quotientAndRemainder(dividingBy: divisor)
         return r < 0 ? (q - 1, r + divisor) : (q, r)
