@@ -60,8 +60,8 @@ extension Daemon {
         let running = spool[.running]
         let out: FileDescriptor, err: FileDescriptor
         do throws(SystemError) {
-            out = try running.openFile(Spool.outputFile(id), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND)
-            do { err = try running.openFile(Spool.errorFile(id), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND) } catch {
+            out = try running.openFile(Spool.outputFile(id), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, mode: FileAccess.mode)
+            do { err = try running.openFile(Spool.errorFile(id), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, mode: FileAccess.mode) } catch {
                 out.close()
                 throw error
             }

@@ -27,7 +27,7 @@ public enum AtomicFile {
     public static func write(_ bytes: [UInt8], to name: FileName, in target: Directory, scratch: Directory, sync: Bool,
                              private: FileAccess? = nil) throws(SystemError) {
         let temp = FileName(bytes: name.bytes + Array(".\(processID).\(nextSerial()).tmp".utf8))
-        let fd = try scratch.openFile(temp, O_WRONLY | O_CREAT | O_EXCL, mode: 0o644)
+        let fd = try scratch.openFile(temp, O_WRONLY | O_CREAT | O_EXCL, mode: `private` == nil ? 0o644 : FileAccess.mode)
         do {
             if let access = `private` { access.apply(to: fd) }
             try fd.writeAll(bytes, subject: scratch.subject(temp))

@@ -12,10 +12,12 @@ public struct FileAccess: Sendable, Equatable {
         self.owner = owner
     }
 
-    /// fchmod(2) and, as root for another user, fchown(2). Failures leave the
-    /// file as it was created, with a mode that is never wider than 0644.
+    /// The mode to create the file with (the umask can only narrow it).
+    public static let mode: mode_t = 0o640
+
+    /// fchown(2), as root for another user only: no system call otherwise.
+    /// A failure leaves the file the daemon's, mode 0640.
     public func apply(to fd: FileDescriptor) {
-        _ = fchmod(fd.rawValue, 0o640)
         if let owner, geteuid() == 0, owner != geteuid() {
             _ = fchown(fd.rawValue, owner, getegid())
         }
