@@ -104,10 +104,10 @@ enum StatusCommand {
             }
             if let sessions = status["sessions"]?.arrayValue, !sessions.isEmpty {
                 out.line("")
-                out.table(["SESSION", "PROVIDER", "STATE", "PID", "TASK", "TASKS RUN"], sessions.map { s in
+                out.table(["SESSION", "PROVIDER", "OWNER", "STATE", "PID", "TASK", "TASKS RUN"], sessions.map { s in
                     let o = s.objectValue ?? JSONObject()
                     let state = (o["state"]?.stringValue ?? "") + (o["idle_warning"] == .bool(true) ? " (idle warning)" : "")
-                    return [o["id"]?.stringValue ?? "", o["provider"]?.stringValue ?? "", state,
+                    return [o["id"]?.stringValue ?? "", o["provider"]?.stringValue ?? "", ListCommand.owner(o), state,
                             o["pid"]?.intValue.map { String($0) } ?? "-", o["task"]?.stringValue ?? "-", String(o["tasks_run"]?.intValue ?? 0)]
                 })
             }

@@ -89,6 +89,9 @@ extension Daemon {
                 w.beginObject()
                 w.field("id", session.id)
                 w.field("provider", name)
+                // Whose tasks it serves: a session never serves two owners.
+                w.key("owner")
+                if let uid = session.owner { owner(uid).write(to: &w) } else { w.null() }
                 w.field("state", session.lifecycle.state.rawValue)
                 w.field("idle_warning", session.lifecycle.warned)
                 w.field("pid", session.process.map { Int($0.process.pid.rawValue) })

@@ -81,6 +81,10 @@ import Testing
         let aliceSession = t.record("\(alice.name)-shs")?["session"]?.stringValue
         let bobSession = t.record("\(bob.name)-shs")?["session"]?.stringValue
         #expect(aliceSession != nil && aliceSession != bobSession, "a session never serves two owners")
+        // hopper status shows whose tasks each session serves.
+        let status = try #require(try JSONParser.parse(try t.hopper(["status", "--json"]).stdout).objectValue)
+        let sessionOwners = (status["sessions"]?.arrayValue ?? []).compactMap { $0.objectValue?["owner"]?.objectValue?["user"]?.stringValue }
+        #expect(Set(sessionOwners) == [alice.name, bob.name], "\(status["sessions"] ?? .null)")
         // hopper list shows each owner, and --owner (name or uid) keeps theirs.
         let listed = try t.hopper(["list", "--owner", alice.name, "--owner", String(alice.uid)])
         #expect(listed.exitCode == 0)

@@ -175,7 +175,7 @@ struct SlurmExecutorTests {
         #expect(kills >= 5, "the daemon was killed while jobs ran: \(kills) times")
         try await eventually("every record", timeout: 120) { t.records().count == ids.count }
         let records = t.records()
-        for id in ids { #expect(records[id]?["state"] == .string("succeeded"), "\(id)") }
+        for id in ids { #expect(records[id]?["state"] == .string("succeeded"), "\(id): \(records[id]?["reason"] ?? .null) \(records[id]?["message"] ?? .null)") }
         let lines = (t.read("../runs") ?? "").split(separator: "\n").map(String.init)
         #expect(lines.count == ids.count, "each command ran once: \(lines.count) runs for \(ids.count) tasks after \(kills) kills")
         #expect(Set(lines) == Set(ids))
