@@ -121,9 +121,7 @@ enum StatusCommand {
     /// the text output shows.
     static func requestFreshStatus(_ spool: String) {
         let lockPath = Spool.lockPath(spool)
-        guard let holder = FileLock.holder(lockPath),
-              let recorded = (try? AtomicFile.read(path: lockPath, limit: 256)).flatMap({ String(decoding: $0, as: UTF8.self).split(separator: " ").first }),
-              recorded == Substring(String(holder.rawValue)) else { return }
+        guard let holder = FileLock.holder(lockPath), Spool.recordedLockHolder(spool) == holder.rawValue else { return }
         // status.json is renamed into place: a new inode is a new snapshot.
         func inode() -> UInt64? {
             var st = stat()

@@ -69,8 +69,6 @@ public final class Daemon: @unchecked Sendable {
     var runsAsOwner = false
     /// Password database entries by uid, looked up once (nil: none).
     var accounts: [UInt32: UserAccount?] = [:]
-    /// User names of the uids that submitted tasks (nil: no name).
-    var ownerNames: [UInt32: String?] = [:]
     /// Files written in place in incoming/, waiting to be left alone.
     var settling: DropSettling
     let queue = EventQueue<Event>()
@@ -268,11 +266,7 @@ public final class Daemon: @unchecked Sendable {
         }
     }
 
-    /// The pid recorded in the spool's lock file by the daemon that took it.
-    private func lockHolder(_ path: String) -> pid_t? {
-        let text = (try? AtomicFile.read(path: Spool.lockPath(path), limit: 256)).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        return text.split(separator: " ").first.flatMap { pid_t($0) }
-    }
+    private func lockHolder(_ path: String) -> pid_t? { Spool.recordedLockHolder(path) }
 
     /// Takes the spool's lock. A daemon killed while spawning a task leaves
     /// the lock held for a moment by that child (until its exec closes the

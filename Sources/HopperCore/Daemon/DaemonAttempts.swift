@@ -109,7 +109,7 @@ extension Daemon {
             process = live.process
         } else {
             var launch = ExecRunner.Launch(argv: provider.command.map { $0.replacing("{command}", with: task.request.command) },
-                                           environment: environment(for: task, provider: provider, context: session?.context ?? []),
+                                           environment: environment(for: task, provider: provider, context: session?.context ?? [], user: user),
                                            workingDirectory: cwd, stdin: task.request.stdin.map { Array($0.utf8) },
                                            stdout: out, stderr: err, outputLimit: config.maxOutputBytes)
             launch.mask = mask
@@ -140,6 +140,24 @@ extension Daemon {
         published.changed = true
     }
 
+    /// A failed attempt with retries left: the task waits in pending/, with
+    /// its last outputs, until its retry delay is over (exec, session and
+    /// Slurm attempts alike).
+    func scheduleRetry(_ failed: SpooledTask, outcome: String) {
+        var task = failed
+        let id = task.id
+        let delay = config.commandRetryDelay.delay(forRetry: task.attempts - 1)
+        let notBefore = Timestamp.now().adding(seconds: delay)
+        task.notBefore = notBefore
+        write(task, to: .running)
+        moveFile(id, from: .running, to: .pending)
+        store.moveOutputs(id, from: .running, to: .pending)
+        scheduler.defer_(task, until: notBefore)
+        schedule(after: delay, .release(id))
+        log.info("task", "attempt failed; retrying", [("id", id.rawValue), ("attempt", "\(task.attempts)"), ("delay", "\(delay)"), ("outcome", outcome)])
+        events.append("task.state") { w in w.field("id", id.rawValue); w.field("from", "running"); w.field("to", "pending") }
+    }
+
     /// The daemon is out of descriptors, memory or processes: the task goes
     /// back to queued/ uncharged and starts are paused briefly (backpressure,
     /// not an error the task has to carry).
@@ -160,14 +178,14 @@ extension Daemon {
 
     /// The environment of a task: the daemon's, the provider's, the task's,
     /// then Hopper's own markers.
-    private func environment(for task: SpooledTask, provider: Provider, context: [(String, String)]) -> [String] {
+    private func environment(for task: SpooledTask, provider: Provider, context: [(String, String)], user: UserAccount?) -> [String] {
         var merged: [String: String] = [:]
         var order: [String] = []
         func set(_ k: String, _ v: String) {
             if merged.updateValue(v, forKey: k) == nil { order.append(k) }
         }
         for (k, v) in baseEnvironment { set(k, v) }
-        for (k, v) in Daemon.identity(runAsUser(task)) { set(k, v) }
+        for (k, v) in Daemon.identity(user) { set(k, v) }
         for (k, v) in provider.env { set(k, v) }
         for (k, v) in context { set(k, v) }
         for p in task.request.env { set(p.name, p.value) }
@@ -233,16 +251,7 @@ extension Daemon {
         }
         let verdict = Daemon.verdict(attempt, end)
         if verdict.state == .failed && !attempt.cancelled && task.attempts <= task.request.retries {
-            let delay = config.commandRetryDelay.delay(forRetry: task.attempts - 1)
-            let notBefore = Timestamp.now().adding(seconds: delay)
-            task.notBefore = notBefore
-            write(task, to: .running)
-            moveFile(id, from: .running, to: .pending)
-            store.moveOutputs(id, from: .running, to: .pending)
-            scheduler.defer_(task, until: notBefore)
-            schedule(after: delay, .release(id))
-            log.info("task", "attempt failed; retrying", [("id", id.rawValue), ("attempt", "\(task.attempts)"), ("delay", "\(delay)"), ("outcome", verdict.message)])
-            events.append("task.state") { w in w.field("id", id.rawValue); w.field("from", "running"); w.field("to", "pending") }
+            scheduleRetry(task, outcome: verdict.message)
             return
         }
         var record = TaskRecord(task: task, state: verdict.state, reason: verdict.reason, message: verdict.message, finishedAt: Timestamp.now())

@@ -201,13 +201,8 @@ extension Daemon {
     }
 
     /// The owner of a file owned by `uid`, named from the password database
-    /// (looked up once per uid while the daemon runs).
-    func owner(_ uid: UInt32) -> TaskOwner {
-        if let known = ownerNames[uid] { return TaskOwner(uid: uid, user: known) }
-        let name = UserDatabase.account(uid: uid)?.name
-        ownerNames[uid] = name
-        return TaskOwner(uid: uid, user: name)
-    }
+    /// (through the daemon's one cache of it, `account`).
+    func owner(_ uid: UInt32) -> TaskOwner { TaskOwner(uid: uid, user: account(uid)?.name) }
 
     private func reject(_ name: FileName, _ error: HopperError, now: Timestamp) {
         do {

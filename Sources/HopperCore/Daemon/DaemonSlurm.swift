@@ -379,18 +379,10 @@ extension Daemon {
             removeJobFiles(task)
             let output = slurmOutputCounts(id)
             if state == .failed && stop == nil && task.attempts <= task.request.retries {
-                let delay = config.commandRetryDelay.delay(forRetry: task.attempts - 1)
-                let notBefore = Timestamp.now().adding(seconds: delay)
-                task.notBefore = notBefore
+                // The next attempt is a new job.
                 task.slurmAttempt = nil
                 task.slurmJobID = nil
-                write(task, to: .running)
-                moveFile(id, from: .running, to: .pending)
-                store.moveOutputs(id, from: .running, to: .pending)
-                scheduler.defer_(task, until: notBefore)
-                schedule(after: delay, .release(id))
-                log.info("task", "attempt failed; retrying", [("id", id.rawValue), ("attempt", "\(task.attempts)"), ("outcome", message)])
-                events.append("task.state") { w in w.field("id", id.rawValue); w.field("from", "running"); w.field("to", "pending") }
+                scheduleRetry(task, outcome: message)
                 return
             }
             var record = TaskRecord(task: task, state: state, reason: reason, message: message, finishedAt: Timestamp.now())

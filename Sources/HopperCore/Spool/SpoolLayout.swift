@@ -28,6 +28,13 @@ public struct Spool: Sendable {
 
     public static func lockPath(_ path: String) -> String { path + "/.hopper/lock" }
 
+    /// The pid the daemon that took the lock of spool `path` wrote into it
+    /// ("pid run-id"); nil when there is none. Says nothing of whether it still holds it.
+    public static func recordedLockHolder(_ path: String) -> pid_t? {
+        let text = (try? AtomicFile.read(path: lockPath(path), limit: 256)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        return text.split(separator: " ").first.flatMap { pid_t($0) }
+    }
+
     /// Creates every missing directory of the layout at `path`.
     public static func create(at path: String) throws(SystemError) {
         try Directory.create(path)
