@@ -37,7 +37,7 @@ enum ListCommand {
             let rows = tasks.map { t -> [String] in
                 let o = t.object
                 let command = o["command"]?.stringValue ?? o["request"]?.objectValue?["command"]?.stringValue ?? ""
-                return [o["id"]?.stringValue ?? "?", t.state.rawValue, o["provider"]?.stringValue ?? "", ListCommand.owner(o),
+                return [o["id"]?.stringValue ?? "?", t.state.rawValue, o["provider"]?.stringValue ?? "", TaskOwner.label(in: o),
                         o["submitted_at"]?.stringValue.map { String($0.prefix(19)) } ?? "", abbreviate(command, 60)]
             }
             out.table(["ID", "STATE", "PROVIDER", "OWNER", "SUBMITTED", "COMMAND"], rows)
@@ -48,12 +48,6 @@ enum ListCommand {
 }
 
 extension ListCommand {
-    /// A task file's or record's owner as a person reads it: the user name, else the uid, else "-".
-    static func owner(_ o: JSONObject) -> String {
-        guard let owner = o["owner"]?.objectValue else { return "-" }
-        return owner["user"]?.stringValue ?? owner["uid"]?.intValue.map { String($0) } ?? "-"
-    }
-
     /// The --provider, --owner, --label and --since filters; every given one must match.
     struct Filter {
         var providers: Set<String> = []

@@ -107,7 +107,7 @@ enum StatusCommand {
                 out.table(["SESSION", "PROVIDER", "OWNER", "STATE", "PID", "TASK", "TASKS RUN"], sessions.map { s in
                     let o = s.objectValue ?? JSONObject()
                     let state = (o["state"]?.stringValue ?? "") + (o["idle_warning"] == .bool(true) ? " (idle warning)" : "")
-                    return [o["id"]?.stringValue ?? "", o["provider"]?.stringValue ?? "", ListCommand.owner(o), state,
+                    return [o["id"]?.stringValue ?? "", o["provider"]?.stringValue ?? "", TaskOwner.label(in: o), state,
                             o["pid"]?.intValue.map { String($0) } ?? "-", o["task"]?.stringValue ?? "-", String(o["tasks_run"]?.intValue ?? 0)]
                 })
             }

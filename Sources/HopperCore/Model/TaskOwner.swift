@@ -11,6 +11,13 @@ public struct TaskOwner: Sendable, Hashable {
         self.user = user
     }
 
+    /// The `owner` of a task file, record or session entry as a person reads
+    /// it: the user name, else the uid, else "-" (none kept).
+    public static func label(in object: JSONObject) -> String {
+        guard let owner = object["owner"]?.objectValue else { return "-" }
+        return owner["user"]?.stringValue ?? owner["uid"]?.intValue.map { String($0) } ?? "-"
+    }
+
     /// "alice (1001)", or "1001" for a uid without a name.
     public var description: String { user.map { "\($0) (\(uid))" } ?? String(uid) }
 

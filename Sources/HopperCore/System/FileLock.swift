@@ -38,14 +38,13 @@ public struct FileLock: Sendable {
         var st = stat()
         guard stat(path, &st) == 0, let table = try? AtomicFile.read(path: "/proc/locks", limit: 1 << 20) else { return nil }
         // "1: FLOCK  ADVISORY  WRITE 1234 00:2a:5678 0 EOF": MAJOR:MINOR in hex, the inode in decimal.
-        let device = String(hopper_major(UInt64(st.st_dev)), radix: 16) + ":" + String(hopper_minor(UInt64(st.st_dev)), radix: 16)
+        let major = hopper_major(UInt64(st.st_dev)), minor = hopper_minor(UInt64(st.st_dev))
         for line in table.split(separator: UInt8(ascii: "\n")) {
             let fields = line.split(separator: UInt8(ascii: " ")).map { String(decoding: $0, as: UTF8.self) }
             guard fields.count >= 6, fields[1] == "FLOCK", let pid = pid_t(fields[4]) else { continue }
             let id = fields[5].split(separator: ":")
-            guard id.count == 3, UInt64(id[2]) == UInt64(st.st_ino),
-                  (UInt32(id[0], radix: 16).map { String($0, radix: 16) } ?? "") + ":" + (UInt32(id[1], radix: 16).map { String($0, radix: 16) } ?? "") == device
-            else { continue }
+            guard id.count == 3, UInt32(id[0], radix: 16) == major, UInt32(id[1], radix: 16) == minor,
+                  UInt64(id[2]) == UInt64(st.st_ino) else { continue }
             return ProcessID(rawValue: pid)
         }
         return nil
