@@ -52,9 +52,8 @@ public final class Daemon: @unchecked Sendable {
         var process: SpawnedProcess
         var startedAt: Timestamp
         var timeout: Double
-        var cancelled = false
-        var timedOut = false
-        var stoppedForShutdown = false
+        /// Why Hopper stopped it, if it did, and what its end then means.
+        var settlement = AttemptSettlement()
         /// The session it runs in, if its provider uses sessions.
         var session: String?
         /// Whether it runs inside a session process (timeouts kill that session).

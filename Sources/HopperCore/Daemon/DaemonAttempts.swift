@@ -216,13 +216,24 @@ extension Daemon {
         if case .close(let reason)? = action { closeSession(provider: name, session: id, reason: reason) } else { scheduleTick(session) }
     }
 
-    /// An attempt is over, however it ran: its task gets its verdict.
+    /// Asks a running attempt to stop; the first stop terminates its process
+    /// group and arms the kill (see `AttemptSettlement` for the ranks).
+    func stopAttempt(_ id: TaskID, _ reason: AttemptSettlement.Stop) {
+        guard var attempt = attempts[id] else { return }
+        let signalNow = attempt.settlement.request(reason)
+        attempts[id] = attempt
+        guard signalNow else { return }
+        attempt.process.exit.signalGroup(.term)
+        schedule(after: config.commandKillGrace, .kill(id, attempt: attempt.number))
+    }
+
+    /// An attempt is over, however it ran: its task gets its outcome.
     func finishAttempt(_ id: TaskID, number: Int, end: AttemptEnd, output: OutputCounts) {
         guard let attempt = attempts[id], attempt.number == number else { return }
         attempts[id] = nil
         let sessionLost = if case .sessionLost = end { true } else { false }
         // The session process is dead or in an unknown state: it is closed, not reused.
-        let closesSession = attempt.inSessionProcess && (attempt.timedOut || attempt.cancelled || sessionLost || attempt.stoppedForShutdown)
+        let closesSession = attempt.inSessionProcess && (attempt.settlement.stop != nil || sessionLost)
         if attempt.inSessionProcess {
             // What the task left, adopted by the daemon: escaped with setsid, or
             // still in the session's group (a closed session's group dies with it).
@@ -231,15 +242,15 @@ extension Daemon {
         }
         if let session = attempt.session {
             if closesSession {
-                closeSession(provider: attempt.task.provider, session: session, reason: attempt.timedOut ? .timeout : .crashed)
+                closeSession(provider: attempt.task.provider, session: session, reason: attempt.settlement.stop == .timeout ? .timeout : .crashed)
             } else {
                 releaseSession(provider: attempt.task.provider, session: session)
             }
         }
         var task = attempt.task
         published.changed = true
-        if attempt.stoppedForShutdown && !attempt.cancelled {
-            // Not the task's fault: back to queued, the attempt not charged.
+        switch attempt.settlement.settle(end, attemptsMade: task.attempts, retries: task.request.retries, timeout: attempt.timeout) {
+        case .requeue:
             task.attempts -= 1
             task.started = true
             write(task, to: .running)
@@ -247,24 +258,21 @@ extension Daemon {
             store.removeOutputs(id, in: .running)
             scheduler.requeue(task)
             events.append("task.state") { w in w.field("id", id.rawValue); w.field("from", "running"); w.field("to", "queued") }
-            return
-        }
-        let verdict = Daemon.verdict(attempt, end)
-        if verdict.state == .failed && !attempt.cancelled && task.attempts <= task.request.retries {
+        case .retry(let verdict):
             scheduleRetry(task, outcome: verdict.message)
-            return
+        case .record(let verdict):
+            var record = TaskRecord(task: task, state: verdict.state, reason: verdict.reason, message: verdict.message, finishedAt: Timestamp.now())
+            record.exitCode = verdict.exitCode
+            record.signal = verdict.signal
+            record.startedAt = attempt.startedAt
+            record.stdoutBytes = output.stdoutBytes
+            record.stderrBytes = output.stderrBytes
+            record.truncated = output.truncated
+            record.session = attempt.session
+            record.result = verdict.result
+            if let problem = output.error { record.message += " Output was lost: \(problem)." }
+            complete(record, from: .running)
         }
-        var record = TaskRecord(task: task, state: verdict.state, reason: verdict.reason, message: verdict.message, finishedAt: Timestamp.now())
-        record.exitCode = verdict.exitCode
-        record.signal = verdict.signal
-        record.startedAt = attempt.startedAt
-        record.stdoutBytes = output.stdoutBytes
-        record.stderrBytes = output.stderrBytes
-        record.truncated = output.truncated
-        record.session = attempt.session
-        record.result = verdict.result
-        if let problem = output.error { record.message += " Output was lost: \(problem)." }
-        complete(record, from: .running)
     }
 
     /// Ends a task that is not running (cancel, dependency, expiry, errors

@@ -20,22 +20,14 @@ extension Daemon {
             }
             finish(entry.task, from: entry.state.directory, state: .error, reason: .expired, message: message)
         case .terminate(let id, let number):
-            guard var attempt = attempts[id], attempt.number == number, !attempt.cancelled else { return }
-            attempt.timedOut = true
-            attempts[id] = attempt
-            attempt.process.exit.signalGroup(.term)
-            schedule(after: config.commandKillGrace, .kill(id, attempt: number))
+            guard attempts[id]?.number == number else { return }
             log.info("task", "timed out; terminating its process group", [("id", id.rawValue)])
+            stopAttempt(id, .timeout)
         case .kill(let id, let number):
             guard let attempt = attempts[id], attempt.number == number else { return }
             attempt.process.exit.signalGroup(.kill)
         case .shutdown:
-            for (id, var attempt) in attempts {
-                attempt.stoppedForShutdown = true
-                attempts[id] = attempt
-                attempt.process.exit.signalGroup(.term)
-                schedule(after: config.commandKillGrace, .kill(id, attempt: attempt.number))
-            }
+            for id in attempts.keys { stopAttempt(id, .shutdown) }
         case .publish:
             break
         case .retryClaimed:

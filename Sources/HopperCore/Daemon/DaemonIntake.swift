@@ -229,14 +229,15 @@ extension Daemon {
         scheduler[id] != nil || spool[.done].exists(Spool.taskFile(id))
     }
 
-    /// The terminal state of a finished task, read from its record.
-    ///
-    /// - Important: called from inside `scheduler.admit`, so it must not touch
-    ///   `scheduler` (exclusive access).
-    func terminalState(_ id: TaskID) -> TaskState? {
-        guard let bytes = try? AtomicFile.read(Spool.taskFile(id), in: spool[.done], limit: 16 << 20),
-              let record = try? RecordSummary(bytes: bytes) else { return nil }
-        return record.state
+    /// The terminal states of `task`'s dependencies that have a record in done/.
+    func endedDependencies(_ task: SpooledTask) -> [TaskID: TaskState] {
+        var ended: [TaskID: TaskState] = [:]
+        for id in scheduler.dependenciesToLookUp(task) {
+            guard let bytes = try? AtomicFile.read(Spool.taskFile(id), in: spool[.done], limit: 16 << 20),
+                  let record = try? RecordSummary(bytes: bytes) else { continue }
+            ended[id] = record.state
+        }
+        return ended
     }
 
     /// Enters a new task (`existing` nil) or a recovered one (found in
@@ -245,7 +246,7 @@ extension Daemon {
     /// file cannot be written.
     @discardableResult
     func place(_ task: SpooledTask, now: Timestamp, existing: SpoolDirectory?) -> Bool {
-        let placement = scheduler.admit(task, now: now, terminalState: terminalState)
+        let placement = scheduler.admit(task, now: now, ended: endedDependencies(task))
         let directory: SpoolDirectory
         switch placement {
         case .cancelled(let dep, let state):
@@ -342,13 +343,9 @@ extension Daemon {
 
     func cancel(_ id: TaskID) {
         if cancelSlurm(id) { return }
-        if var attempt = attempts[id] {
-            guard !attempt.cancelled else { return }
-            attempt.cancelled = true
-            attempts[id] = attempt
-            attempt.process.exit.signalGroup(.term)
-            schedule(after: config.commandKillGrace, .kill(id, attempt: attempt.number))
+        if attempts[id] != nil {
             log.info("cancel", "cancelling a running task", [("id", id.rawValue)])
+            stopAttempt(id, .cancel)
             return
         }
         guard let entry = scheduler[id] else {

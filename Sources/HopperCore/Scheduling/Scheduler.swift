@@ -52,13 +52,21 @@ public struct Scheduler: Sendable {
 
     public subscript(_ id: TaskID) -> Entry? { entries[id] }
 
-    /// Places a task, given a way to learn the terminal state of a finished
-    /// dependency (nil when the id is unknown or still unfinished).
-    public mutating func admit(_ task: SpooledTask, now: Timestamp, terminalState: (TaskID) -> TaskState?) -> Placement {
+    /// The dependencies of `task` that the scheduler does not hold: their
+    /// terminal states are for the caller to look up (in done/) before `admit`.
+    public func dependenciesToLookUp(_ task: SpooledTask) -> [TaskID] {
+        task.request.after.filter { entries[$0] == nil }
+    }
+
+    /// Places a task, given the terminal states of its dependencies that have
+    /// ended (see `dependenciesToLookUp`); one missing there and not held
+    /// here is unknown, and waited for. A dependency the scheduler still holds
+    /// is waited for whatever `ended` says.
+    public mutating func admit(_ task: SpooledTask, now: Timestamp, ended: [TaskID: TaskState] = [:]) -> Placement {
         var entry = Entry(task: task, state: .pending)
         for dep in task.request.after {
             if entries[dep] != nil { entry.waitingFor.insert(dep); continue }
-            switch terminalState(dep) {
+            switch ended[dep] {
             case .succeeded?: continue
             case let state?: return .cancelled(dependency: dep, state: state)
             case nil: entry.waitingFor.insert(dep)

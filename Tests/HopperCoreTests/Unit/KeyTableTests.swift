@@ -13,15 +13,14 @@ import Testing
         return SpooledTask(id: TaskID(name)!, request: request, provider: "sh", source: "\(name).json", submittedAt: Self.t0, seq: seq)
     }
 
-    private let unknown: (TaskID) -> TaskState? = { _ in nil }
 
     @Test func tasksWithOneKeyRunOneAfterAnotherInAcceptanceOrder() {
         var s = Scheduler()
-        #expect(s.admit(task("a", key: "k", seq: 1), now: Self.t0, terminalState: unknown) == .queued)
-        #expect(s.admit(task("b", key: "k", seq: 2), now: Self.t0, terminalState: unknown) == .pending)
-        #expect(s.admit(task("c", key: "k", seq: 3), now: Self.t0, terminalState: unknown) == .pending)
-        #expect(s.admit(task("free", key: nil, seq: 4), now: Self.t0, terminalState: unknown) == .queued)
-        #expect(s.admit(task("other", key: "k2", seq: 5), now: Self.t0, terminalState: unknown) == .queued)
+        #expect(s.admit(task("a", key: "k", seq: 1), now: Self.t0) == .queued)
+        #expect(s.admit(task("b", key: "k", seq: 2), now: Self.t0) == .pending)
+        #expect(s.admit(task("c", key: "k", seq: 3), now: Self.t0) == .pending)
+        #expect(s.admit(task("free", key: nil, seq: 4), now: Self.t0) == .queued)
+        #expect(s.admit(task("other", key: "k2", seq: 5), now: Self.t0) == .queued)
         var started: [String] = []
         while let next = s.nextToStart({ _ in true }) { started.append(next.rawValue) }
         #expect(started == ["a", "free", "other"])
@@ -34,13 +33,13 @@ import Testing
         #expect(s.finish(TaskID("c")!, state: .cancelled).queued.isEmpty)
         #expect(s.finish(TaskID("b")!, state: .succeeded).queued.isEmpty)
         #expect(s.keys.holder(TaskID("k")!) == nil)
-        #expect(s.admit(task("d", key: "k", seq: 6), now: Self.t0, terminalState: unknown) == .queued, "the key is free again")
+        #expect(s.admit(task("d", key: "k", seq: 6), now: Self.t0) == .queued, "the key is free again")
     }
 
     @Test func skipAndReplaceDecisions() {
         var s = Scheduler()
-        _ = s.admit(task("a", key: "k", seq: 1), now: Self.t0, terminalState: unknown)
-        _ = s.admit(task("b", key: "k", seq: 2), now: Self.t0, terminalState: unknown)
+        _ = s.admit(task("a", key: "k", seq: 1), now: Self.t0)
+        _ = s.admit(task("b", key: "k", seq: 2), now: Self.t0)
         #expect(s.keyDecision(task("n", key: "k", .queue, seq: 3)) == .admit)
         #expect(s.keyDecision(task("n", key: "k", .skip, seq: 3)) == .skip(holder: TaskID("a")!))
         #expect(s.keyDecision(task("n", key: "k", .replace, seq: 3)) == .replace([TaskID("a")!, TaskID("b")!]))
@@ -58,7 +57,7 @@ import Testing
 
     @Test func withdrawingATaskFreesItsPlace() {
         var s = Scheduler()
-        _ = s.admit(task("a", key: "k", seq: 1), now: Self.t0, terminalState: unknown)
+        _ = s.admit(task("a", key: "k", seq: 1), now: Self.t0)
         s.withdraw(TaskID("a")!)
         #expect(s.keys.holder(TaskID("k")!) == nil)
         #expect(s.keys.count == 0)

@@ -21,7 +21,6 @@ import Testing
     }
 
     /// No task has finished.
-    private let unknown: (TaskID) -> TaskState? = { _ in nil }
 
     /// Starts everything startable, in order.
     private func drain(_ s: inout Scheduler) -> [String] {
@@ -36,7 +35,7 @@ import Testing
             task("low", priority: -5, seq: 1), task("a", seq: 2), task("high", priority: 10, seq: 3),
             task("b", seq: 4), task("top", priority: 1000, seq: 5), task("c", seq: 6), task("high2", priority: 10, seq: 7),
         ]
-        for t in tasks { #expect(s.admit(t, now: Self.t0, terminalState: unknown) == .queued) }
+        for t in tasks { #expect(s.admit(t, now: Self.t0) == .queued) }
         #expect(s.queuedCount == 7)
         #expect(drain(&s) == ["top", "high", "high2", "a", "b", "c", "low"])
         #expect(s.counts() == [.pending: 0, .queued: 0, .running: 7])
@@ -46,14 +45,14 @@ import Testing
         var s = Scheduler()
         // Recovery may admit tasks in directory order; seq decides.
         for (name, seq) in [("third", 30), ("first", 10), ("second", 20)] as [(String, UInt64)] {
-            _ = s.admit(task(name, seq: seq), now: Self.t0, terminalState: unknown)
+            _ = s.admit(task(name, seq: seq), now: Self.t0)
         }
         #expect(drain(&s) == ["first", "second", "third"])
     }
 
     @Test func startingMarksTheTaskRunning() throws {
         var s = Scheduler()
-        _ = s.admit(task("a", seq: 1), now: Self.t0, terminalState: unknown)
+        _ = s.admit(task("a", seq: 1), now: Self.t0)
         #expect(s[id("a")]?.state == .queued)
         #expect(s.nextToStart { _ in true } == id("a"))
         #expect(s[id("a")]?.state == .running)
@@ -62,10 +61,10 @@ import Testing
 
     @Test func decliningKeepsTheTasksPlace() {
         var s = Scheduler()
-        _ = s.admit(task("agent-1", priority: 5, seq: 1, provider: "agent"), now: Self.t0, terminalState: unknown)
-        _ = s.admit(task("a", seq: 2), now: Self.t0, terminalState: unknown)
-        _ = s.admit(task("agent-2", priority: 5, seq: 3, provider: "agent"), now: Self.t0, terminalState: unknown)
-        _ = s.admit(task("b", seq: 4), now: Self.t0, terminalState: unknown)
+        _ = s.admit(task("agent-1", priority: 5, seq: 1, provider: "agent"), now: Self.t0)
+        _ = s.admit(task("a", seq: 2), now: Self.t0)
+        _ = s.admit(task("agent-2", priority: 5, seq: 3, provider: "agent"), now: Self.t0)
+        _ = s.admit(task("b", seq: 4), now: Self.t0)
 
         // The agent provider is busy: its tasks are skipped, not lost, and it is asked once.
         var offered: [String] = []
@@ -83,8 +82,8 @@ import Testing
 
     @Test func aBlockedProviderCostsOneLookPerCall() {
         var s = Scheduler()
-        for i in 0..<10_000 { _ = s.admit(task("q\(i)", seq: UInt64(i), provider: "agent"), now: Self.t0, terminalState: unknown) }
-        _ = s.admit(task("free", seq: 10_000), now: Self.t0, terminalState: unknown)
+        for i in 0..<10_000 { _ = s.admit(task("q\(i)", seq: UInt64(i), provider: "agent"), now: Self.t0) }
+        _ = s.admit(task("free", seq: 10_000), now: Self.t0)
         var asked = 0
         #expect(s.nextToStart { provider in asked += 1; return provider == "sh" } == id("free"))
         #expect(asked == 2, "one question per provider, not per queued task")
@@ -94,7 +93,7 @@ import Testing
     @Test func runAfterInTheFutureIsPendingUntilReleased() {
         var s = Scheduler()
         let later = Self.t0.adding(seconds: 60)
-        #expect(s.admit(task("later", seq: 1, runAfter: later), now: Self.t0, terminalState: unknown) == .pending)
+        #expect(s.admit(task("later", seq: 1, runAfter: later), now: Self.t0) == .pending)
         #expect(s[id("later")]?.notBefore == later)
         #expect(s.nextToStart { _ in true } == nil)
         #expect(s.release(id("later"), now: Self.t0.adding(seconds: 59.999)) == false)
@@ -107,14 +106,14 @@ import Testing
 
     @Test func runAfterInThePastOrNowIsQueued() {
         var s = Scheduler()
-        #expect(s.admit(task("past", seq: 1, runAfter: Self.t0.adding(seconds: -1)), now: Self.t0, terminalState: unknown) == .queued)
-        #expect(s.admit(task("now", seq: 2, runAfter: Self.t0), now: Self.t0, terminalState: unknown) == .queued)
+        #expect(s.admit(task("past", seq: 1, runAfter: Self.t0.adding(seconds: -1)), now: Self.t0) == .queued)
+        #expect(s.admit(task("now", seq: 2, runAfter: Self.t0), now: Self.t0) == .queued)
         #expect(s[id("past")]?.notBefore == nil)
     }
 
     @Test func releasingUnknownOrQueuedTasksDoesNothing() {
         var s = Scheduler()
-        _ = s.admit(task("q", seq: 1), now: Self.t0, terminalState: unknown)
+        _ = s.admit(task("q", seq: 1), now: Self.t0)
         #expect(s.release(id("q"), now: Self.t0) == false)
         #expect(s.release(id("nobody"), now: Self.t0) == false)
         #expect(drain(&s) == ["q"], "a queued task released again is not queued twice")
@@ -122,11 +121,11 @@ import Testing
 
     @Test func unknownDependencyIsPending() {
         var s = Scheduler()
-        #expect(s.admit(task("b", seq: 1, after: ["a"]), now: Self.t0, terminalState: unknown) == .pending)
+        #expect(s.admit(task("b", seq: 1, after: ["a"]), now: Self.t0) == .pending)
         #expect(s[id("b")]?.waitingFor == [id("a")])
         #expect(s.nextToStart { _ in true } == nil)
         // The dependency arrives later and succeeds.
-        #expect(s.admit(task("a", seq: 2), now: Self.t0, terminalState: unknown) == .queued)
+        #expect(s.admit(task("a", seq: 2), now: Self.t0) == .queued)
         #expect(drain(&s) == ["a"])
         let fates = s.finish(id("a"), state: .succeeded)
         #expect(fates.queued == [id("b")] && fates.cancelled.isEmpty)
@@ -136,18 +135,18 @@ import Testing
     @Test func finishedDependencies() {
         let done: [TaskID: TaskState] = [id("ok"): .succeeded, id("bad"): .failed, id("gone"): .cancelled, id("err"): .error]
         var s = Scheduler()
-        #expect(s.admit(task("x", seq: 1, after: ["ok"]), now: Self.t0, terminalState: { done[$0] }) == .queued)
-        #expect(s.admit(task("y", seq: 2, after: ["ok", "bad"]), now: Self.t0, terminalState: { done[$0] }) == .cancelled(dependency: id("bad"), state: .failed))
-        #expect(s.admit(task("z", seq: 3, after: ["gone"]), now: Self.t0, terminalState: { done[$0] }) == .cancelled(dependency: id("gone"), state: .cancelled))
-        #expect(s.admit(task("w", seq: 4, after: ["err"]), now: Self.t0, terminalState: { done[$0] }) == .cancelled(dependency: id("err"), state: .error))
+        #expect(s.admit(task("x", seq: 1, after: ["ok"]), now: Self.t0, ended: done) == .queued)
+        #expect(s.admit(task("y", seq: 2, after: ["ok", "bad"]), now: Self.t0, ended: done) == .cancelled(dependency: id("bad"), state: .failed))
+        #expect(s.admit(task("z", seq: 3, after: ["gone"]), now: Self.t0, ended: done) == .cancelled(dependency: id("gone"), state: .cancelled))
+        #expect(s.admit(task("w", seq: 4, after: ["err"]), now: Self.t0, ended: done) == .cancelled(dependency: id("err"), state: .error))
         #expect(s[id("y")] == nil && s[id("z")] == nil && s[id("w")] == nil, "a cancelled task is not kept")
         #expect(s.counts() == [.pending: 0, .queued: 1, .running: 0])
     }
 
     @Test func succeededDependencyPromotesTheDependent() {
         var s = Scheduler()
-        #expect(s.admit(task("a", seq: 1), now: Self.t0, terminalState: unknown) == .queued)
-        #expect(s.admit(task("b", seq: 2, after: ["a"]), now: Self.t0, terminalState: { _ in .succeeded }) == .pending,
+        #expect(s.admit(task("a", seq: 1), now: Self.t0) == .queued)
+        #expect(s.admit(task("b", seq: 2, after: ["a"]), now: Self.t0, ended: [id("a"): .succeeded]) == .pending,
                 "a dependency still in the scheduler is waited for, whatever the done/ lookup says")
         #expect(drain(&s) == ["a"])
         let fates = s.finish(id("a"), state: .succeeded)
@@ -160,8 +159,8 @@ import Testing
     @Test(arguments: [TaskState.failed, .error, .cancelled])
     func unsuccessfulDependencyCancelsTheDependent(state: TaskState) {
         var s = Scheduler()
-        _ = s.admit(task("a", seq: 1), now: Self.t0, terminalState: unknown)
-        _ = s.admit(task("b", seq: 2, after: ["a"]), now: Self.t0, terminalState: unknown)
+        _ = s.admit(task("a", seq: 1), now: Self.t0)
+        _ = s.admit(task("b", seq: 2, after: ["a"]), now: Self.t0)
         _ = drain(&s)
         let fates = s.finish(id("a"), state: state)
         #expect(fates.queued.isEmpty)
@@ -172,9 +171,9 @@ import Testing
 
     @Test func waitsForEveryDependency() {
         var s = Scheduler()
-        _ = s.admit(task("a", seq: 1), now: Self.t0, terminalState: unknown)
-        _ = s.admit(task("b", seq: 2), now: Self.t0, terminalState: unknown)
-        _ = s.admit(task("c", seq: 3, after: ["a", "b"]), now: Self.t0, terminalState: unknown)
+        _ = s.admit(task("a", seq: 1), now: Self.t0)
+        _ = s.admit(task("b", seq: 2), now: Self.t0)
+        _ = s.admit(task("c", seq: 3, after: ["a", "b"]), now: Self.t0)
         _ = drain(&s)
         #expect(s.finish(id("a"), state: .succeeded).queued.isEmpty)
         #expect(s[id("c")]?.waitingFor == [id("b")])
@@ -184,8 +183,8 @@ import Testing
     @Test func dependencyAndRunAfterBothHold() {
         var s = Scheduler()
         let later = Self.t0.adding(seconds: 10)
-        _ = s.admit(task("a", seq: 1), now: Self.t0, terminalState: unknown)
-        #expect(s.admit(task("b", seq: 2, after: ["a"], runAfter: later), now: Self.t0, terminalState: unknown) == .pending)
+        _ = s.admit(task("a", seq: 1), now: Self.t0)
+        #expect(s.admit(task("b", seq: 2, after: ["a"], runAfter: later), now: Self.t0) == .pending)
         _ = drain(&s)
         #expect(s.finish(id("a"), state: .succeeded).queued.isEmpty, "run_after still in the future")
         #expect(s.release(id("b"), now: later) == true)
@@ -194,9 +193,9 @@ import Testing
 
     @Test func chainOfThreeSucceeds() {
         var s = Scheduler()
-        _ = s.admit(task("a", seq: 1), now: Self.t0, terminalState: unknown)
-        #expect(s.admit(task("b", seq: 2, after: ["a"]), now: Self.t0, terminalState: unknown) == .pending)
-        #expect(s.admit(task("c", seq: 3, after: ["b"]), now: Self.t0, terminalState: unknown) == .pending)
+        _ = s.admit(task("a", seq: 1), now: Self.t0)
+        #expect(s.admit(task("b", seq: 2, after: ["a"]), now: Self.t0) == .pending)
+        #expect(s.admit(task("c", seq: 3, after: ["b"]), now: Self.t0) == .pending)
         #expect(drain(&s) == ["a"])
         #expect(s.finish(id("a"), state: .succeeded).queued == [id("b")])
         #expect(s[id("c")]?.state == .pending)
@@ -209,9 +208,9 @@ import Testing
 
     @Test func chainOfThreeCancelsDownstream() {
         var s = Scheduler()
-        _ = s.admit(task("a", seq: 1), now: Self.t0, terminalState: unknown)
-        _ = s.admit(task("b", seq: 2, after: ["a"]), now: Self.t0, terminalState: unknown)
-        _ = s.admit(task("c", seq: 3, after: ["b"]), now: Self.t0, terminalState: unknown)
+        _ = s.admit(task("a", seq: 1), now: Self.t0)
+        _ = s.admit(task("b", seq: 2, after: ["a"]), now: Self.t0)
+        _ = s.admit(task("c", seq: 3, after: ["b"]), now: Self.t0)
         _ = drain(&s)
         #expect(s.finish(id("a"), state: .failed).cancelled == [id("b")])
         #expect(s.finish(id("b"), state: .cancelled).cancelled == [id("c")])
@@ -222,8 +221,8 @@ import Testing
     @Test func finishingATaskNobodyWaitsFor() {
         var s = Scheduler()
         #expect(s.finish(id("nobody"), state: .succeeded) == ([], []))
-        _ = s.admit(task("a", seq: 1), now: Self.t0, terminalState: unknown)
-        _ = s.admit(task("b", seq: 2, after: ["a"]), now: Self.t0, terminalState: unknown)
+        _ = s.admit(task("a", seq: 1), now: Self.t0)
+        _ = s.admit(task("b", seq: 2, after: ["a"]), now: Self.t0)
         // b is cancelled by a client before a ends: a's end must not resurrect it.
         _ = s.finish(id("b"), state: .cancelled)
         _ = drain(&s)
@@ -234,8 +233,8 @@ import Testing
 
     @Test func finishingAQueuedTaskDropsItFromTheReadyQueue() {
         var s = Scheduler()
-        _ = s.admit(task("a", seq: 1), now: Self.t0, terminalState: unknown)
-        _ = s.admit(task("b", seq: 2), now: Self.t0, terminalState: unknown)
+        _ = s.admit(task("a", seq: 1), now: Self.t0)
+        _ = s.admit(task("b", seq: 2), now: Self.t0)
         _ = s.finish(id("a"), state: .cancelled)
         #expect(s.queuedCount == 1)
         #expect(drain(&s) == ["b"])
@@ -244,12 +243,12 @@ import Testing
     @Test func closesCycle() {
         var s = Scheduler()
         // A waits for B, which is not known yet.
-        #expect(s.admit(task("A", seq: 1, after: ["B"]), now: Self.t0, terminalState: unknown) == .pending)
+        #expect(s.admit(task("A", seq: 1, after: ["B"]), now: Self.t0) == .pending)
         #expect(s.closesCycle(task("B", seq: 2, after: ["A"])))
         #expect(!s.closesCycle(task("B", seq: 2)))
         #expect(!s.closesCycle(task("C", seq: 2, after: ["A"])))
         // Longer: A → B → C → A.
-        _ = s.admit(task("B", seq: 2, after: ["C"]), now: Self.t0, terminalState: unknown)
+        _ = s.admit(task("B", seq: 2, after: ["C"]), now: Self.t0)
         #expect(s.closesCycle(task("C", seq: 3, after: ["A"])))
         #expect(s.closesCycle(task("C", seq: 3, after: ["X", "B"])))
         #expect(!s.closesCycle(task("C", seq: 3, after: ["X"])))
@@ -259,18 +258,18 @@ import Testing
 
     @Test func closesCycleTerminatesOnADiamond() {
         var s = Scheduler()
-        _ = s.admit(task("root", seq: 1, after: ["ext"]), now: Self.t0, terminalState: unknown)
-        _ = s.admit(task("l", seq: 2, after: ["root"]), now: Self.t0, terminalState: unknown)
-        _ = s.admit(task("r", seq: 3, after: ["root"]), now: Self.t0, terminalState: unknown)
-        _ = s.admit(task("join", seq: 4, after: ["l", "r"]), now: Self.t0, terminalState: unknown)
+        _ = s.admit(task("root", seq: 1, after: ["ext"]), now: Self.t0)
+        _ = s.admit(task("l", seq: 2, after: ["root"]), now: Self.t0)
+        _ = s.admit(task("r", seq: 3, after: ["root"]), now: Self.t0)
+        _ = s.admit(task("join", seq: 4, after: ["l", "r"]), now: Self.t0)
         #expect(!s.closesCycle(task("tail", seq: 5, after: ["join", "l", "r", "root"])))
         #expect(s.closesCycle(task("ext", seq: 5, after: ["join"])))
     }
 
     @Test func requeuePutsARunningTaskBackInItsPlace() {
         var s = Scheduler()
-        _ = s.admit(task("first", seq: 1), now: Self.t0, terminalState: unknown)
-        _ = s.admit(task("second", seq: 2), now: Self.t0, terminalState: unknown)
+        _ = s.admit(task("first", seq: 1), now: Self.t0)
+        _ = s.admit(task("second", seq: 2), now: Self.t0)
         let started = s.nextToStart { _ in true }
         #expect(started == id("first"))
         var t = s[id("first")]!.task
@@ -284,7 +283,7 @@ import Testing
 
     @Test func deferUntilARetryDelay() {
         var s = Scheduler()
-        _ = s.admit(task("flaky", seq: 1), now: Self.t0, terminalState: unknown)
+        _ = s.admit(task("flaky", seq: 1), now: Self.t0)
         _ = s.nextToStart { _ in true }
         var t = s[id("flaky")]!.task
         t.attempts = 1
@@ -303,17 +302,17 @@ import Testing
         var s = Scheduler()
         var t = task("retry", seq: 1)
         t.notBefore = Self.t0.adding(seconds: 5)
-        #expect(s.admit(t, now: Self.t0, terminalState: unknown) == .pending)
+        #expect(s.admit(t, now: Self.t0) == .pending)
         // The later of run_after and not_before wins.
         var u = task("both", seq: 2, runAfter: Self.t0.adding(seconds: 9))
         u.notBefore = Self.t0.adding(seconds: 3)
-        #expect(s.admit(u, now: Self.t0, terminalState: unknown) == .pending)
+        #expect(s.admit(u, now: Self.t0) == .pending)
         #expect(s[id("both")]?.notBefore == Self.t0.adding(seconds: 9))
     }
 
     @Test func updateKeepsStateAndPlace() {
         var s = Scheduler()
-        _ = s.admit(task("a", seq: 1), now: Self.t0, terminalState: unknown)
+        _ = s.admit(task("a", seq: 1), now: Self.t0)
         var t = s[id("a")]!.task
         t.attempts = 2
         s.update(t)
@@ -327,11 +326,11 @@ import Testing
     @Test func counts() {
         var s = Scheduler()
         #expect(s.counts() == [.pending: 0, .queued: 0, .running: 0])
-        _ = s.admit(task("p1", seq: 1, after: ["x"]), now: Self.t0, terminalState: unknown)
-        _ = s.admit(task("p2", seq: 2, runAfter: Self.t0.adding(seconds: 1)), now: Self.t0, terminalState: unknown)
-        _ = s.admit(task("q1", seq: 3), now: Self.t0, terminalState: unknown)
-        _ = s.admit(task("q2", seq: 4), now: Self.t0, terminalState: unknown)
-        _ = s.admit(task("r1", priority: 1, seq: 5), now: Self.t0, terminalState: unknown)
+        _ = s.admit(task("p1", seq: 1, after: ["x"]), now: Self.t0)
+        _ = s.admit(task("p2", seq: 2, runAfter: Self.t0.adding(seconds: 1)), now: Self.t0)
+        _ = s.admit(task("q1", seq: 3), now: Self.t0)
+        _ = s.admit(task("q2", seq: 4), now: Self.t0)
+        _ = s.admit(task("r1", priority: 1, seq: 5), now: Self.t0)
         #expect(s.nextToStart { _ in true } == id("r1"))
         #expect(s.counts() == [.pending: 2, .queued: 2, .running: 1])
         #expect(s.queuedCount == 2)

@@ -1,0 +1,198 @@
+/// How one attempt ends: why Hopper stopped it, if it did, and what its end
+/// then means for its task (SPEC sections 5 and 6). A pure value: no clock,
+/// no I/O; the daemon signals the process group and writes what it returns.
+///
+/// An attempt is stopped for at most one reason. A stop of higher rank
+/// replaces a lower one; a lower or equal one changes nothing. Only the
+/// first stop signals the process group: later ones find it already going.
+///
+/// | stop held → asked | timeout              | cancel               | shutdown             |
+/// |-------------------|----------------------|----------------------|----------------------|
+/// | none              | timeout, terminate   | cancel, terminate    | shutdown, terminate  |
+/// | shutdown          | timeout              | cancel               | —                    |
+/// | timeout           | —                    | cancel               | —                    |
+/// | cancel            | —                    | —                    | —                    |
+///
+/// So a task whose time ran out is charged for it even when the daemon's
+/// shutdown caught its process dying, and a cancel always wins: the user
+/// said it must not run again.
+///
+/// Settling, by the stop held and the end seen:
+///
+/// | stop     | end                                        | outcome                                 |
+/// |----------|--------------------------------------------|-----------------------------------------|
+/// | cancel   | any                                        | record: cancelled, never retried        |
+/// | timeout  | any                                        | failed (timeout): retry if any left     |
+/// | shutdown | any                                        | requeue, the attempt not charged        |
+/// | none     | exit 0, agent finished                     | record: succeeded                       |
+/// | none     | exit n, signal, agent error, session lost  | failed: retry if any left, else record  |
+struct AttemptSettlement: Sendable, Equatable {
+    /// Why Hopper stopped an attempt, lowest rank first.
+    enum Stop: Int, Sendable, Comparable {
+        case shutdown, timeout, cancel
+        static func < (a: Stop, b: Stop) -> Bool { a.rawValue < b.rawValue }
+    }
+
+    private(set) var stop: Stop?
+
+    init() {}
+
+    /// Asks the attempt to stop for `reason`; true when its process group
+    /// must be told now (the first stop).
+    mutating func request(_ reason: Stop) -> Bool {
+        guard let held = stop else {
+            stop = reason
+            return true
+        }
+        if held < reason { stop = reason }
+        return false
+    }
+
+    /// What the attempt's end comes to, given the attempts made so far (this
+    /// one included) and the retries the task allows.
+    func settle(_ end: AttemptEnd, attemptsMade: Int, retries: Int, timeout: Double) -> AttemptOutcome {
+        let verdict: Verdict
+        switch stop {
+        case .cancel?: return .record(.cancelled(end))
+        case .shutdown?: return .requeue
+        case .timeout?: verdict = .timedOut(after: timeout, end)
+        case nil: verdict = Verdict(end)
+        }
+        if verdict.state == .failed && attemptsMade <= retries { return .retry(verdict) }
+        return .record(verdict)
+    }
+}
+
+/// How an attempt ended, whichever way its task ran.
+enum AttemptEnd: Sendable, Equatable {
+    /// The command's own status: an exec process, or a shell session's frame.
+    case process(ExitStatus)
+    /// An agent's result line (`is_error`, and the whole object).
+    case agent(isError: Bool, result: JSONValue)
+    /// The session process died before the task's end was seen.
+    case sessionLost(ExitStatus)
+
+    /// The status a record carries: an agent has none of its own.
+    var status: ExitStatus? {
+        switch self {
+        case .process(let s), .sessionLost(let s): s
+        case .agent: nil
+        }
+    }
+}
+
+/// What a settled attempt does to its task.
+enum AttemptOutcome: Sendable, Equatable {
+    /// Back to queued, the attempt not charged (the daemon stopped it).
+    case requeue
+    /// Failed with retries left: back to pending until its retry delay is over.
+    case retry(Verdict)
+    /// The task ends with this record.
+    case record(Verdict)
+}
+
+/// What a task's record says about its last attempt.
+enum Verdict: Sendable, Equatable {
+    /// The process exited on its own (0 is success).
+    case exited(Int32)
+    case signaled(Signal)
+    /// An agent's result line.
+    case agent(isError: Bool, result: JSONValue)
+    /// The session process died mid-task; its status is not the task's.
+    case sessionLost(ExitStatus)
+    /// Hopper's timeout stopped it, after `after` seconds.
+    case timedOut(after: Double, AttemptEnd)
+    /// A cancel stopped it.
+    case cancelled(AttemptEnd)
+
+    /// An end Hopper did not cause.
+    init(_ end: AttemptEnd) {
+        switch end {
+        case .process(.exited(let c)): self = .exited(c)
+        case .process(.signaled(let s)): self = .signaled(s)
+        case .agent(let isError, let result): self = .agent(isError: isError, result: result)
+        case .sessionLost(let s): self = .sessionLost(s)
+        }
+    }
+
+    var state: TaskState {
+        switch self {
+        case .exited(0): .succeeded
+        case .agent(let isError, _): isError ? .failed : .succeeded
+        case .cancelled: .cancelled
+        case .exited, .signaled, .sessionLost, .timedOut: .failed
+        }
+    }
+
+    var reason: TerminalReason {
+        switch self {
+        case .exited, .agent: .exit
+        case .signaled: .signal
+        case .sessionLost(let s): if case .signaled = s { .signal } else { .exit }
+        case .timedOut: .timeout
+        case .cancelled: .cancelled
+        }
+    }
+
+    var message: String {
+        switch self {
+        case .exited(let c): "Exited with status \(c)."
+        case .signaled(let s): "Killed by signal \(s.rawValue) (\(s.name))."
+        case .agent(let isError, let object):
+            (isError ? "The agent reported an error" : "The agent finished")
+                + (object.objectValue?["result"]?.stringValue.map { ": " + String($0.prefix(200)) } ?? ".")
+        case .sessionLost(let s):
+            "The session process ended while the task ran (\(Daemon.describe(s))); the session is replaced."
+        case .timedOut(let seconds, _): "Timed out after \(FieldReader.format(seconds)) seconds; its process group was killed."
+        case .cancelled: "Cancelled while running."
+        }
+    }
+
+    /// The exit code the record carries: the command's own, never a session's.
+    var exitCode: Int32? {
+        switch self {
+        case .exited(let c): c
+        case .timedOut(_, let end), .cancelled(let end): if case .exited(let c)? = end.status { c } else { nil }
+        case .signaled, .agent, .sessionLost: nil
+        }
+    }
+
+    var signal: Int32? {
+        switch self {
+        case .signaled(let s): s.rawValue
+        case .sessionLost(.signaled(let s)): s.rawValue
+        case .timedOut(_, let end), .cancelled(let end): if case .signaled(let s)? = end.status { s.rawValue } else { nil }
+        case .exited, .agent, .sessionLost: nil
+        }
+    }
+
+    /// An agent's result object, however the attempt was stopped.
+    var result: JSONValue? {
+        switch self {
+        case .agent(_, let object): object
+        case .timedOut(_, .agent(_, let object)), .cancelled(.agent(_, let object)): object
+        default: nil
+        }
+    }
+}
+
+extension Daemon {
+    /// "exit status 3" or "signal 15 (SIGTERM)".
+    static func describe(_ status: ExitStatus) -> String {
+        switch status {
+        case .exited(let c): return "exit status \(c)"
+        case .signaled(let s): return "signal \(s.rawValue) (\(s.name))"
+        }
+    }
+}
+
+/// What an attempt's output came to.
+struct OutputCounts {
+    var stdoutBytes: Int64
+    var stderrBytes: Int64
+    var truncated: Bool
+    var error: String?
+
+    init(_ r: RunResult) { (stdoutBytes, stderrBytes, truncated, error) = (r.stdoutBytes, r.stderrBytes, r.truncated, r.outputError) }
+    init(_ r: SessionTaskResult) { (stdoutBytes, stderrBytes, truncated, error) = (r.stdoutBytes, r.stderrBytes, r.truncated, nil) }
+}
