@@ -101,7 +101,10 @@ public final class Daemon: @unchecked Sendable {
     var shuttingDown = false
     var shutdownDeadline: MonotonicInstant?
     var stats = Stats()
-    var pools: [String: ProviderPool] = [:]
+    /// Every provider's sessions and circuit (decisions only).
+    var sessions: SessionPool
+    /// The live processes of session-mode sessions, by session id.
+    var sessionProcesses: [String: SessionProcess] = [:]
     /// Records that could not be written yet, with where their task file is.
     var unwrittenRecords: [(TaskRecord, SpoolDirectory?)] = []
     /// How often "cannot write a record" is logged while the disk stays full.
@@ -145,6 +148,7 @@ public final class Daemon: @unchecked Sendable {
         intake = Intake(config: config)
         settling = DropSettling(settle: config.intakeSettle)
         hooks = HookQueue(limit: config.workers)
+        sessions = SessionPool(settings: SessionPool.Settings(config))
         try locateSlurmCommands()
     }
 
@@ -377,6 +381,7 @@ public final class Daemon: @unchecked Sendable {
         }
         fireDueDeadlines()
         startQueued()
+        openSessionsForWaitingLanes()
         // A transition that cannot be made durable is never acknowledged.
         do { try store.commit() } catch { fatalDurabilityFailure(error) }
         startDueHooks()

@@ -79,15 +79,9 @@ extension Daemon {
         let queue = self.queue
         let number = task.attempts
         // The session that serves it, when its provider uses sessions.
-        var session: LiveSession?
-        if needsSession(provider), let idle = pools[provider.name]?.idle(for: task.owner?.uid) {
-            session = idle
-            pools[provider.name]!.sessions[idle.id]!.task = id
-            pools[provider.name]!.sessions[idle.id]!.tasksRun += 1
-            pools[provider.name]!.sessions[idle.id]!.lifecycle.taskStarted(now: MonotonicInstant.now())
-        }
+        let session = needsSession(provider) ? sessions.assign(task.lane, task: id, now: MonotonicInstant.now()) : nil
         let process: SpawnedProcess
-        if let session, let live = session.process {
+        if let session, let live = sessionProcesses[session.id] {
             var stdinPath: String?
             if let text = task.request.stdin {
                 let name = FileName("\(id.rawValue).stdin")
@@ -132,7 +126,7 @@ extension Daemon {
         let now = Timestamp.now()
         var attempt = Attempt(task: task, number: number, process: process, startedAt: now, timeout: timeout)
         attempt.session = session?.id
-        attempt.inSessionProcess = session?.process != nil
+        attempt.inSessionProcess = session.map { sessionProcesses[$0.id] != nil } ?? false
         attempts[id] = attempt
         scheduler.update(task)
         schedule(after: timeout, .terminate(id, attempt: number))
@@ -205,15 +199,6 @@ extension Daemon {
         case .sessionDied(let status): .sessionLost(status ?? .signaled(.kill))
         }
         finishAttempt(id, number: number, end: end, output: OutputCounts(result))
-    }
-
-    /// A session's task is over: it is idle again, or retires.
-    func releaseSession(provider name: String, session id: String) {
-        guard var session = pools[name]?.sessions[id] else { return }
-        session.task = nil
-        let action = session.lifecycle.taskFinished(now: MonotonicInstant.now())
-        pools[name]!.sessions[id] = session
-        if case .close(let reason)? = action { closeSession(provider: name, session: id, reason: reason) } else { scheduleTick(session) }
     }
 
     /// Asks a running attempt to stop; the first stop terminates its process

@@ -3,8 +3,8 @@
 /// backoff, and the circuit breaker's verdict when a session gives up.
 extension Daemon {
     /// One authentication attempt: the token command, then the auth command.
-    func authenticate(_ provider: Provider, session: LiveSession, attempt: Int) {
-        let sessionID = session.id, user = session.user
+    func authenticate(_ provider: Provider, session: SessionPool.Session, attempt: Int) {
+        let sessionID = session.id, user = user(of: session)
         guard let auth = provider.auth, auth.command != nil || auth.tokenCommand != nil else {
             queue.post(.authStep(provider: provider.name, session: sessionID, step: .done(token: nil)))
             return
@@ -42,68 +42,20 @@ extension Daemon {
 
     /// The result of one authentication attempt arrived.
     func authenticationStep(provider name: String, session id: String, step: AuthStep) {
-        guard var pool = pools[name], var session = pool.sessions[id], let provider = config.providers[name] else { return }
-        defer { pools[name] = pool }
+        guard let provider = config.providers[name] else { return }
         let now = MonotonicInstant.now()
         switch step {
         case .done(let token):
-            if let token, let tokenEnv = provider.auth?.tokenEnv {
-                session.context.append((tokenEnv, token))
-                addSecret(token)
-            }
-            _ = session.auth.record(.success)
-            if provider.mode == .session {
-                let queue = self.queue
-                do {
-                    session.process = try SessionProcess.start(
-                        id: id, provider: provider, environment: sessionEnvironment(session.context, user: session.user),
-                        workingDirectory: provider.cwd, user: session.user, log: log) { status in queue.post(.sessionExited(provider: name, session: id, status)) }
-                } catch {
-                    pool.lastAuthError = "cannot start \(provider.command[0]): \(error.errno)"
-                    log.error("session", "cannot start the session process", [("provider", name), ("error", "\(error)")])
-                    pool.sessions[id] = nil
-                    events.append("session.closed") { w in w.field("provider", name); w.field("session", id); w.field("reason", "crashed") }
-                    if let t = pool.breaker.recordFailure(now: now) { announce(t, provider: name) }
-                    return
-                }
-            }
-            // Ready only now: a session whose process cannot start is a failure, not a success.
-            if let t = pool.breaker.recordSuccess() { announce(t, provider: name) }
-            pool.lastAuthError = nil
-            session.lifecycle.ready(now: now)
-            events.append("session.ready") { w in w.field("provider", name); w.field("session", id) }
-            pool.sessions[id] = session
-            scheduleTick(session)
+            let named = token.flatMap { value in provider.auth?.tokenEnv.map { (name: $0, value: value) } }
+            if let named { addSecret(named.value) }
+            perform(sessions.authenticated(name, id, token: named, now: now))
         case .failed(let outcome, let token):
             // Masked before anything below can write it.
             if let token { addSecret(token) }
-            let message = Daemon.describe(outcome)
             let exitCode = outcome.status.flatMap { if case .exited(let c) = $0 { c } else { nil } }
             let attempt = AuthenticationPolicy.AttemptResult.failed(exitCode: exitCode, timedOut: outcome.timedOut, message: Daemon.detail(outcome))
-            let decision = session.auth.record(attempt)
-            let retryable = session.auth.isRetryable(attempt)
-            events.append("auth.failed") { w in
-                w.field("provider", name); w.field("session", id); w.field("retryable", retryable); w.field("message", message)
-            }
-            pool.authFailures += 1
-            if case .retry(let delay, _) = decision {
-                pool.sessions[id] = session
-                schedule(after: delay, .authRetry(provider: name, session: id))
-            } else {
-                var summary = message
-                if case .gaveUp(_, let s) = decision { summary = s }
-                pool.lastAuthError = summary
-                log.warning("auth", "authentication failed", [("provider", name), ("session", id), ("error", summary)])
-                pool.sessions[id] = nil
-                events.append("session.closed") { w in w.field("provider", name); w.field("session", id); w.field("reason", "auth") }
-                if let t = pool.breaker.recordFailure(now: now) { announce(t, provider: name) }
-                // No storm of sessions failing back to back: the next waits like a retry would.
-                let pause = config.authRetryDelay.delay(forRetry: pool.breaker.consecutiveFailures - 1)
-                pool.nextOpening = now.adding(seconds: pause)
-                schedule(at: pool.breaker.openUntil ?? pool.nextOpening!, .providerWake(name))
-            }
+            perform(sessions.authFailed(name, id, attempt: attempt, message: Daemon.describe(outcome), now: now))
         }
-        published.changed = true
     }
 
     /// What the command itself said: its last line on stderr, or why it could not run.

@@ -15,7 +15,7 @@ extension Daemon {
             guard let entry = scheduler[id], entry.state != .running, !entry.task.started else { return }
             let limit = entry.task.request.queueTimeout ?? config.queueDefaultTimeout
             var message = "Not started within its queue timeout of \(FieldReader.format(limit)) seconds."
-            if let authError = pools[entry.task.provider]?.lastAuthError {
+            if let authError = sessions[entry.task.provider]?.lastAuthError {
                 message += " Provider \(entry.task.provider) could not authenticate: \(authError)."
             }
             finish(entry.task, from: entry.state.directory, state: .error, reason: .expired, message: message)
@@ -37,17 +37,14 @@ extension Daemon {
             unwrittenRecords.removeAll()
             for (record, directory) in waiting { complete(record, from: directory) }
         case .authRetry(let name, let id):
-            guard let session = pools[name]?.sessions[id], let provider = config.providers[name] else { return }
+            guard let session = sessions.session(name, id), let provider = config.providers[name] else { return }
             authenticate(provider, session: session, attempt: session.auth.attempts + 1)
         case .sessionTick(let name, let id):
-            sessionTick(provider: name, session: id)
-        case .sessionKill(let name, let id):
-            pools[name]?.sessions[id]?.process?.signal(.kill)
+            perform(sessions.tick(name, id, now: MonotonicInstant.now()))
+        case .sessionKill(_, let id):
+            sessionProcesses[id]?.signal(.kill)
         case .providerWake(let name):
-            guard var pool = pools[name] else { return }
-            let transition = pool.breaker.advance(now: MonotonicInstant.now())
-            pools[name] = pool
-            if let transition { announce(transition, provider: name) }
+            perform(sessions.wake(name, now: MonotonicInstant.now()))
         case .settle(let name):
             settled(name)
         case .retention:

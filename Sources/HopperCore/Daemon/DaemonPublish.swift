@@ -74,7 +74,7 @@ extension Daemon {
             w.beginObject()
             w.field("mode", p.mode.rawValue)
             w.field("running", attempts.values.filter { $0.task.provider == name }.count)
-            let pool = pools[name]
+            let pool = sessions[name]
             w.field("paused", pause.holds(name))
             w.field("circuit", pool?.breaker.state.rawValue ?? "closed")
             w.field("sessions", pool?.sessions.count ?? 0)
@@ -84,7 +84,7 @@ extension Daemon {
         w.endObject()
         w.key("sessions")
         w.beginArray()
-        for (name, pool) in pools.sorted(by: { $0.key < $1.key }) {
+        for (name, pool) in sessions.providers.sorted(by: { $0.key < $1.key }) {
             for session in pool.sessions.values.sorted(by: { $0.id < $1.id }) {
                 w.beginObject()
                 w.field("id", session.id)
@@ -94,7 +94,7 @@ extension Daemon {
                 if let uid = session.owner { owner(uid).write(to: &w) } else { w.null() }
                 w.field("state", session.lifecycle.state.rawValue)
                 w.field("idle_warning", session.lifecycle.warned)
-                w.field("pid", session.process.map { Int($0.process.pid.rawValue) })
+                w.field("pid", sessionProcesses[session.id].map { Int($0.process.pid.rawValue) })
                 w.field("task", session.task?.rawValue)
                 w.field("tasks_run", session.tasksRun)
                 w.endObject()
@@ -131,16 +131,16 @@ extension Daemon {
         family("hopper_workers_busy", "gauge", "Worker slots running a task.")
         m += "hopper_workers_busy \(attempts.count)\n"
         family("hopper_sessions", "gauge", "Live sessions by provider and state.")
-        for (name, pool) in pools.sorted(by: { $0.key < $1.key }) {
+        for (name, pool) in sessions.providers.sorted(by: { $0.key < $1.key }) {
             var byState: [String: Int] = [:]
             for s in pool.sessions.values { byState[s.lifecycle.state.rawValue, default: 0] += 1 }
             for (state, n) in byState.sorted(by: { $0.key < $1.key }) { m += "hopper_sessions{provider=\"\(name)\",state=\"\(state)\"} \(n)\n" }
         }
         family("hopper_auth_failures_total", "counter", "Failed session authentication attempts since the daemon started.")
-        for (name, pool) in pools.sorted(by: { $0.key < $1.key }) { m += "hopper_auth_failures_total{provider=\"\(name)\"} \(pool.authFailures)\n" }
+        for (name, pool) in sessions.providers.sorted(by: { $0.key < $1.key }) { m += "hopper_auth_failures_total{provider=\"\(name)\"} \(pool.authFailures)\n" }
         family("hopper_circuit_open", "gauge", "Whether a provider's circuit breaker is open (1) or not (0).")
         for name in config.providers.keys.sorted() {
-            m += "hopper_circuit_open{provider=\"\(name)\"} \(pools[name]?.breaker.state == .open ? 1 : 0)\n"
+            m += "hopper_circuit_open{provider=\"\(name)\"} \(sessions[name]?.breaker.state == .open ? 1 : 0)\n"
         }
         family("hopper_paused", "gauge", "Whether a provider's tasks are held by a file in paused/ (1) or not (0); provider \"ALL\" is the pause of every provider.")
         m += "hopper_paused{provider=\"ALL\"} \(pause.isAllPaused ? 1 : 0)\n"

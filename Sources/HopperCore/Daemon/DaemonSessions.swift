@@ -1,96 +1,111 @@
 import Glibc
 
-/// A provider's sessions, its circuit breaker and what its authentication last said.
-struct ProviderPool {
-    var breaker: CircuitBreaker
-    /// After a session gives up authenticating, the next one waits until then.
-    var nextOpening: MonotonicInstant?
-    var sessions: [String: LiveSession] = [:]
-    var lastAuthError: String?
-    var authFailures = 0
-
-    /// An idle session serving `owner`'s tasks: a session never serves two owners.
-    func idle(for owner: UInt32?) -> LiveSession? {
-        sessions.values.first { $0.owner == owner && $0.lifecycle.state == .idle && $0.task == nil }
-    }
-}
-
-/// One session: an authenticated context (environment, token), and for
-/// session-mode providers the live process that runs its tasks.
-struct LiveSession {
-    let id: String
-    let provider: String
-    /// The uid whose tasks it serves (nil: tasks accepted before owners were kept).
-    let owner: UInt32?
-    /// Whom its processes run as (`run_as: "owner"`); nil: the daemon's user.
-    let user: UserAccount?
-    var lifecycle: SessionLifecycle
-    var auth: AuthenticationPolicy
-    var process: SessionProcess?
-    /// The provider's env and the token: what the session authenticated with.
-    var context: [(String, String)] = []
-    var task: TaskID?
-    var closeReason: SessionLifecycle.CloseReason?
-    var tasksRun = 0
-}
-
-/// Sessions (SPEC section 7): created on demand up to `max_sessions`,
-/// authenticated with backoff behind a per-provider circuit breaker, reused,
-/// warned and closed when idle, retired after `max_lifetime`.
+/// Sessions (SPEC section 7), carried out: the `SessionPool` decides, this
+/// file does what its actions say (events, timers, processes, signals).
 extension Daemon {
     /// Whether a provider's tasks need a session (a session-mode process, or an authenticated context).
     func needsSession(_ provider: Provider) -> Bool { provider.mode == .session || provider.auth != nil }
 
-    /// Whether a queued task of `providerName` can start now; when it cannot
-    /// only for want of a session, a new one is opened if the pool and the
-    /// circuit allow. Never touches `scheduler` (it runs inside its mutation).
+    /// Whether a queued task of `lane` can start now. Pure: reads the pause,
+    /// the Slurm budget and the session pool, changes nothing (it runs inside
+    /// the scheduler's start pass).
     func canStart(_ lane: Lane) -> Bool {
-        let providerName = lane.provider
-        guard !pause.holds(providerName) else { return false }
-        if let slurmProvider = config.providers[providerName], slurmProvider.mode == .slurm { return slurmCanStart(slurmProvider) }
-        guard let provider = config.providers[providerName], needsSession(provider) else { return true }
+        guard !pause.holds(lane.provider) else { return false }
+        guard let provider = config.providers[lane.provider] else { return true }
+        if provider.mode == .slurm { return slurmCanStart(provider) }
+        guard needsSession(provider) else { return true }
         // An owner Hopper cannot run as fails at its start, with the reason.
-        if runsAsOwner, let uid = lane.owner, account(uid) == nil { return true }
-        var pool = pools[providerName] ?? ProviderPool(breaker: CircuitBreaker(failureThreshold: config.circuitFailureThreshold, cooldown: config.circuitCooldown))
-        defer { pools[providerName] = pool }
-        if pool.idle(for: lane.owner) != nil { return true }
-        let now = MonotonicInstant.now()
-        if let t = pool.breaker.advance(now: now) { announce(t, provider: providerName) }
-        let opening = pool.sessions.values.filter { $0.lifecycle.state == .starting || $0.lifecycle.state == .authenticating }.count
-        // One session opening at a time per provider: enough to serve the queue, never a storm.
-        guard opening == 0, pool.sessions.count < provider.maxSessions, !shuttingDown else { return false }
-        if let next = pool.nextOpening, next > now {
-            schedule(at: next, .providerWake(providerName))
-            return false
-        }
-        guard pool.breaker.mayAttempt(now: now) else {
-            if let until = pool.breaker.openUntil { schedule(at: until, .providerWake(providerName)) }
-            return false
-        }
-        let session = openSession(provider, owner: lane.owner, now: now)
-        pool.sessions[session.id] = session
-        return false
+        if cannotRunAs(lane) { return true }
+        return sessions.hasIdle(lane)
     }
 
-    private func openSession(_ provider: Provider, owner: UInt32?, now: MonotonicInstant) -> LiveSession {
-        let id = "\(provider.name)-\(idSuffixes.next())"
-        var lifecycle = SessionLifecycle(createdAt: now, idleTimeout: config.sessionIdleTimeout,
-                                         warningBeforeTimeout: config.sessionWarningBeforeTimeout, maxLifetime: config.sessionMaxLifetime)
-        lifecycle.authenticating()
-        var session = LiveSession(id: id, provider: provider.name, owner: owner,
-                                  user: runsAsOwner ? owner.flatMap { account($0) } : nil, lifecycle: lifecycle,
-                                  auth: AuthenticationPolicy(maxAttempts: config.authMaxAttempts, delays: config.authRetryDelay,
-                                                             retryableExitCodes: provider.auth?.retryableExitCodes ?? []))
-        session.context = provider.env
-        events.append("session.started") { w in
-            w.field("provider", provider.name)
-            w.field("session", id)
-            if let owner { w.field("owner_uid", Int64(owner)) }
+    private func cannotRunAs(_ lane: Lane) -> Bool {
+        guard runsAsOwner, let uid = lane.owner else { return false }
+        return account(uid) == nil
+    }
+
+    /// After the start pass: sessions for the lanes still waiting for one,
+    /// as many as there are free workers.
+    func openSessionsForWaitingLanes() {
+        guard !shuttingDown else { return }
+        let budget = config.workers - attempts.count
+        guard budget > 0 else { return }
+        let waiting = scheduler.lanesWithQueuedTasks().filter { lane in
+            guard !pause.holds(lane.provider), let p = config.providers[lane.provider], p.mode != .slurm, needsSession(p) else { return false }
+            return !cannotRunAs(lane)
         }
-        log.info("session", "opening", [("provider", provider.name), ("session", id)] + (owner.map { [("owner_uid", "\($0)")] } ?? []))
-        authenticate(provider, session: session, attempt: 1)
+        guard !waiting.isEmpty else { return }
+        perform(sessions.open(for: waiting, providers: config.providers, budget: budget, now: MonotonicInstant.now(), wallNow: Timestamp.now()))
+    }
+
+    /// Whom a session's processes run as (`run_as: "owner"`); nil: the daemon's user.
+    func user(of session: SessionPool.Session) -> UserAccount? {
+        runsAsOwner ? session.owner.flatMap { account($0) } : nil
+    }
+
+    /// Carries out the pool's actions, in order.
+    func perform(_ actions: [SessionPool.Action]) {
+        for action in actions { perform(action) }
+    }
+
+    private func perform(_ action: SessionPool.Action) {
         published.changed = true
-        return session
+        switch action {
+        case .opened(let s):
+            events.append("session.started") { w in
+                w.field("provider", s.provider)
+                w.field("session", s.id)
+                if let owner = s.owner { w.field("owner_uid", Int64(owner)) }
+            }
+            log.info("session", "opening", [("provider", s.provider), ("session", s.id)] + (s.owner.map { [("owner_uid", "\($0)")] } ?? []))
+        case .authenticate(let s, let attempt):
+            guard let provider = config.providers[s.provider] else { return }
+            authenticate(provider, session: s, attempt: attempt)
+        case .startProcess(let s):
+            startSessionProcess(s)
+        case .ready(let s):
+            events.append("session.ready") { w in w.field("provider", s.provider); w.field("session", s.id) }
+        case .tick(let provider, let id, let at):
+            schedule(at: at, .sessionTick(provider: provider, session: id))
+        case .warnIdle(let provider, let id):
+            events.append("session.idle_warning") { w in w.field("provider", provider); w.field("session", id) }
+        case .terminate(let provider, let id):
+            sessionProcesses[id]?.signal(.term)
+            schedule(after: config.commandKillGrace, .sessionKill(provider: provider, session: id))
+        case .kill(_, let id):
+            sessionProcesses[id]?.signal(.kill)
+        case .closed(let provider, let id, let reason):
+            sessionProcesses[id] = nil
+            events.append("session.closed") { w in w.field("provider", provider); w.field("session", id); w.field("reason", reason) }
+        case .circuit(let provider, let t):
+            announce(t, provider: provider)
+        case .authFailed(let provider, let id, let retryable, let message):
+            events.append("auth.failed") { w in
+                w.field("provider", provider); w.field("session", id); w.field("retryable", retryable); w.field("message", message)
+            }
+        case .retryAuth(let provider, let id, let delay):
+            schedule(after: delay, .authRetry(provider: provider, session: id))
+        case .gaveUp(let provider, let id, let summary):
+            log.warning("auth", "authentication failed", [("provider", provider), ("session", id), ("error", summary)])
+        case .wake(let provider, let at):
+            schedule(at: at, .providerWake(provider))
+        }
+    }
+
+    /// Authenticated, session mode: the session's process starts, as its owner when so configured.
+    private func startSessionProcess(_ s: SessionPool.Session) {
+        guard let provider = config.providers[s.provider] else { return }
+        let queue = self.queue, name = s.provider, id = s.id, user = user(of: s)
+        let now = MonotonicInstant.now()
+        do {
+            sessionProcesses[id] = try SessionProcess.start(
+                id: id, provider: provider, environment: sessionEnvironment(s.context, user: user),
+                workingDirectory: provider.cwd, user: user, log: log) { status in queue.post(.sessionExited(provider: name, session: id, status)) }
+        } catch {
+            log.error("session", "cannot start the session process", [("provider", name), ("error", "\(error)")])
+            return perform(sessions.processFailed(name, id, message: "cannot start \(provider.command[0]): \(error.errno)", now: now))
+        }
+        perform(sessions.processStarted(name, id, now: now))
     }
 
     func announce(_ t: CircuitBreaker.Transition, provider: String) {
@@ -116,65 +131,27 @@ extension Daemon {
         return order.map { "\($0)=\(merged[$0]!)" }
     }
 
-    func scheduleTick(_ session: LiveSession) {
-        if let at = session.lifecycle.nextDeadline() { schedule(at: at, .sessionTick(provider: session.provider, session: session.id)) }
-    }
-
-    /// Idle warnings and closes.
-    func sessionTick(provider name: String, session id: String) {
-        guard var session = pools[name]?.sessions[id] else { return }
-        let action = session.lifecycle.tick(now: MonotonicInstant.now())
-        pools[name]!.sessions[id] = session
-        switch action {
-        case .warnIdle?:
-            events.append("session.idle_warning") { w in w.field("provider", name); w.field("session", id) }
-            published.changed = true
-        case .close(let reason)?:
-            closeSession(provider: name, session: id, reason: reason)
-        case nil:
-            break
-        }
-        if let s = pools[name]?.sessions[id] { scheduleTick(s) }
+    /// A session's task is over: it is idle again, or retires.
+    func releaseSession(provider name: String, session id: String) {
+        perform(sessions.release(name, id, now: MonotonicInstant.now()))
     }
 
     func closeSession(provider name: String, session id: String, reason: SessionLifecycle.CloseReason) {
-        guard var session = pools[name]?.sessions[id] else { return }
-        session.lifecycle.closing(reason)
-        session.closeReason = session.closeReason ?? reason
-        if let process = session.process {
-            pools[name]!.sessions[id] = session
-            process.signal(.term)
-            schedule(after: config.commandKillGrace, .sessionKill(provider: name, session: id))
-        } else {
-            // An exec-mode context has no process: it is gone at once.
-            pools[name]!.sessions[id] = nil
-            events.append("session.closed") { w in w.field("provider", name); w.field("session", id); w.field("reason", reason.rawValue) }
-        }
-        published.changed = true
+        perform(sessions.close(name, id, reason: reason))
     }
 
-    /// A session process died (closed by us, or crashed).
+    /// A session process died (closed by Hopper, or crashed).
     func sessionExited(provider name: String, session id: String) {
-        guard let session = pools[name]?.sessions[id] else { return }
-        pools[name]!.sessions[id] = nil
-        let reason = session.closeReason?.rawValue ?? "crashed"
-        events.append("session.closed") { w in w.field("provider", name); w.field("session", id); w.field("reason", reason) }
-        if reason == "crashed" { log.warning("session", "session process exited", [("provider", name), ("session", id)]) }
-        published.changed = true
+        if let s = sessions.session(name, id), s.closeReason == nil {
+            log.warning("session", "session process exited", [("provider", name), ("session", id)])
+        }
+        perform(sessions.exited(name, id))
     }
 
     /// Every session goes, at shutdown, and so does any authentication in flight.
     func closeAllSessions() {
         AuthRunner.killAll()
-        for (name, pool) in pools {
-            for (id, session) in pool.sessions {
-                if let process = session.process {
-                    process.signal(.kill)
-                }
-                events.append("session.closed") { w in w.field("provider", name); w.field("session", id); w.field("reason", "shutdown") }
-            }
-            pools[name]!.sessions.removeAll()
-        }
+        perform(sessions.closeAll())
     }
 }
 
@@ -216,15 +193,6 @@ extension Daemon {
     /// After a reload: circuits take the new threshold and cooldown, open
     /// sessions the new idle and lifetime limits.
     func applyReloadedSessionSettings() {
-        for (name, var pool) in pools {
-            pool.breaker.update(failureThreshold: config.circuitFailureThreshold, cooldown: config.circuitCooldown)
-            for (id, var session) in pool.sessions {
-                session.lifecycle.update(idleTimeout: config.sessionIdleTimeout, warningBeforeTimeout: config.sessionWarningBeforeTimeout,
-                                         maxLifetime: config.sessionMaxLifetime)
-                pool.sessions[id] = session
-                scheduleTick(session)
-            }
-            pools[name] = pool
-        }
+        perform(sessions.update(SessionPool.Settings(config)))
     }
 }

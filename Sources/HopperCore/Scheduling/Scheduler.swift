@@ -123,14 +123,7 @@ public struct Scheduler: Sendable {
     public mutating func nextToStart(_ canStart: (Lane) -> Bool) -> TaskID? {
         var best: (provider: Lane, item: ReadyQueue.Item)?
         for provider in ready.keys {
-            // Drop heads that are no longer queued (cancelled, expired: removal is lazy).
-            while let head = ready[provider]!.peek(), !(entries[head.id].map { $0.state == .queued && $0.task.seq == head.seq } ?? false) {
-                _ = ready[provider]!.pop()
-            }
-            guard let head = ready[provider]!.peek() else {
-                ready[provider] = nil
-                continue
-            }
+            guard let head = liveHead(provider) else { continue }
             if let best, !(head < best.item) { continue }
             if canStart(provider) { best = (provider, head) }
         }
@@ -138,6 +131,28 @@ public struct Scheduler: Sendable {
         _ = ready[best.provider]!.pop()
         setState(best.item.id, .running)
         return best.item.id
+    }
+
+    /// The head of a lane's ready queue, after dropping heads that are no
+    /// longer queued (cancelled, expired: removal is lazy); an emptied lane is forgotten.
+    private mutating func liveHead(_ lane: Lane) -> ReadyQueue.Item? {
+        while let head = ready[lane]?.peek(), !(entries[head.id].map { $0.state == .queued && $0.task.seq == head.seq } ?? false) {
+            _ = ready[lane]!.pop()
+        }
+        guard let head = ready[lane]?.peek() else {
+            ready[lane] = nil
+            return nil
+        }
+        return head
+    }
+
+    /// The lanes with queued tasks, the one whose next task comes first first.
+    public mutating func lanesWithQueuedTasks() -> [Lane] {
+        var heads: [(Lane, ReadyQueue.Item)] = []
+        for lane in Array(ready.keys) {
+            if let head = liveHead(lane) { heads.append((lane, head)) }
+        }
+        return heads.sorted { $0.1 < $1.1 }.map(\.0)
     }
 
     /// A running task goes back to queued (shutdown, or its session could not start).
