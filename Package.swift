@@ -12,8 +12,6 @@ let package = Package(
         // glibc's posix_spawn _np helpers, which the Glibc module does not expose.
         .target(name: "CHopperShim", cSettings: [.define("_GNU_SOURCE")]),
         .target(name: "HopperCore", dependencies: ["CHopperShim"]),
-        // The Swift runtime linked in: `hopper submit` starts in ~2.5 ms instead of ~4
-        // (no shared-library loading and relocation of the runtime on every call).
         // The Swift runtime linked in (release): `hopper submit` starts in ~2.5 ms instead of
         // ~4, without loading and relocating the runtime's shared libraries on every call.
         .executableTarget(name: "hopper", dependencies: ["HopperCore"],

@@ -2,55 +2,6 @@ import Glibc
 
 /// Intake: files dropped into incoming/ and cancel requests in cancel/.
 extension Daemon {
-    func recover() {
-        // Retention runs at start, then every tenth of done_max_age (1 min to 1 h).
-        if config.retentionDoneMaxAge > 0 { schedule(after: 0, .retention) }
-        let loaded = Recovery.run(store: store, log: log)
-        if let failure = loaded.syncFailure { fatalDurabilityFailure(failure) }
-        nextSeq = loaded.nextSeq
-        var origins: [SpooledTask.Origin: TaskID] = [:]
-        let now = Timestamp.now()
-        for (task, directory) in loaded.tasks {
-            if let origin = task.origin { origins[origin] = task.id }
-            place(task, now: now, existing: directory)
-        }
-        for id in loaded.requeued {
-            events.append("task.state") { w in w.field("id", id.rawValue); w.field("from", "running"); w.field("to", "queued") }
-        }
-        for task in loaded.interrupted {
-            finish(task, from: .running, state: .error, reason: .interrupted,
-                   message: "The daemon stopped \(task.interruptions) times while this task ran; it is not retried again.")
-        }
-        for (id, directory, problem) in loaded.unreadable {
-            // The task was accepted, so it still ends with a record; its file is kept in rejected/.
-            log.error("recovery", "a task file cannot be read; ending the task with an error record", [("id", id.rawValue), ("problem", problem.message)])
-            let placeholder = SpooledTask(id: id, request: TaskRequest(command: ""), provider: "", source: "", submittedAt: now, seq: 0)
-            let message = "Its task file in \(directory.rawValue)/ could not be read (\(problem.message)); the file was moved to rejected/."
-            do { try store.writeRecord(TaskRecord(task: placeholder, state: .error, reason: .interrupted, message: message, finishedAt: now)) } catch {
-                stopIfSyncFailed(error)
-                log.error("recovery", "cannot write a record", [("id", id.rawValue), ("error", "\(error)")])
-                continue
-            }
-            _ = try? store.reject(Spool.taskFile(id), from: spool[directory], error: problem, at: now)
-            if directory == .running { store.moveOutputs(id, from: .running, to: .done) }
-        }
-        // Files a crash left claimed: accepted ones are dropped, the rest taken again.
-        for name in (try? spool.claimed.entries()) ?? [] {
-            if let st = (try? spool.claimed.status(name)) ?? nil {
-                let origin = SpooledTask.Origin(inode: UInt64(st.st_ino), changeTime: Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec), size: Int64(st.st_size))
-                if origins[origin] != nil {
-                    try? spool.claimed.remove(name)
-                    continue
-                }
-            }
-            examineClaimed(name)
-        }
-        if loaded.removedTemp > 0 || !loaded.requeued.isEmpty || !loaded.interrupted.isEmpty {
-            log.info("recovery", "recovered the spool", [("tasks", "\(loaded.tasks.count)"), ("requeued", "\(loaded.requeued.count)"),
-                                                          ("interrupted", "\(loaded.interrupted.count)"), ("temp_removed", "\(loaded.removedTemp)")])
-        }
-    }
-
     /// Takes every file in incoming/, oldest first (modification time, then
     /// name), so a batch copied in before the daemon started keeps its order.
     func scanIncoming() {
@@ -309,49 +260,5 @@ extension Daemon {
         do { try store.move(id, from: from, to: to) } catch {
             log.error("spool", "cannot move a task file", [("id", id.rawValue), ("from", from.rawValue), ("to", to.rawValue), ("error", "\(error)")])
         }
-    }
-
-    /// `cancel/<id>`: cancels that task wherever it is, then the file goes.
-    func handleCancelFile(_ name: FileName) {
-        if Intake.isIgnored(name) { return }
-        defer { try? spool[.cancel].remove(name) }
-        guard let text = name.string, let id = TaskID(text) else {
-            log.warning("cancel", "ignoring a cancel request that is not a task id", [("file", name.escaped)])
-            return
-        }
-        // The cancel file's owner must be the task's, root or the daemon's user.
-        guard let st = (try? spool[.cancel].status(name)) ?? nil else { return }
-        let requester = UInt32(st.st_uid)
-        let task = attempts[id]?.task ?? scheduler[id]?.task
-        if let taskOwner = task?.owner?.uid, !Daemon.mayCancel(requester: requester, taskOwner: taskOwner, daemonUID: UInt32(geteuid())) {
-            let who = owner(requester)
-            log.warning("cancel", "refused a cancel by another user", [("id", id.rawValue), ("requester", who.description), ("owner", task!.owner!.description)])
-            events.append("task.cancel_refused") { w in
-                w.field("id", id.rawValue)
-                w.key("requester")
-                who.write(to: &w)
-            }
-            return
-        }
-        cancel(id)
-    }
-
-    /// Whether a cancel file owned by `requester` may cancel a task of `taskOwner`.
-    static func mayCancel(requester: UInt32, taskOwner: UInt32, daemonUID: UInt32) -> Bool {
-        requester == taskOwner || requester == 0 || requester == daemonUID
-    }
-
-    func cancel(_ id: TaskID) {
-        if cancelSlurm(id) { return }
-        if attempts[id] != nil {
-            log.info("cancel", "cancelling a running task", [("id", id.rawValue)])
-            stopAttempt(id, .cancel)
-            return
-        }
-        guard let entry = scheduler[id] else {
-            log.info("cancel", "no unfinished task has this id", [("id", id.rawValue)])
-            return
-        }
-        finish(entry.task, from: entry.state.directory, state: .cancelled, reason: .cancelled, message: "Cancelled before it ran.")
     }
 }

@@ -1,3 +1,5 @@
+import Glibc
+
 /// An accepted task as its file in pending/, queued/ or running/ holds it:
 /// the validated request plus what Hopper has learnt since.
 ///
@@ -41,6 +43,13 @@ public struct SpooledTask: Sendable {
             self.inode = inode
             self.changeTime = changeTime
             self.size = size
+        }
+
+        /// The identity of the file `st` describes: the one place it is built,
+        /// at intake and at recovery alike, so the two never differ.
+        public init(_ st: stat) {
+            self.init(inode: UInt64(st.st_ino), changeTime: Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec),
+                      size: Int64(st.st_size))
         }
     }
 

@@ -42,6 +42,8 @@ public final class ExecRunner: Sendable {
         public var marker: [String] = []
         /// Runs the attempt as this user (`run_as: "owner"`); nil: as the daemon.
         public var user: UserAccount?
+        /// An agent CLI's adapter, fed every line as it is read.
+        public var tap: AgentTap?
     }
 
     /// Spawns the attempt. On success the runner owns `launch.stdout` and
@@ -57,7 +59,7 @@ public final class ExecRunner: Sendable {
         let process = try Spawner.spawn(request)
         let attempt = Attempt(process: process, out: OutputSink(file: launch.stdout, limit: launch.outputLimit, mask: launch.mask),
                               err: OutputSink(file: launch.stderr, limit: launch.outputLimit, mask: launch.mask), poller: poller,
-                              drainGrace: drainGrace, marker: launch.marker, completion: completion)
+                              drainGrace: drainGrace, marker: launch.marker, tap: launch.tap, completion: completion)
         let stdin = launch.stdin
         poller.execute { attempt.begin(stdin: stdin) }
         return process
@@ -72,6 +74,7 @@ private final class Attempt: @unchecked Sendable {
     let poller: Poller
     let drainGrace: Double
     let marker: [String]
+    let tap: AgentTap?
     let completion: @Sendable (RunResult) -> Void
     /// Poller tokens of the streams still open, by descriptor.
     var streams: [(fd: FileDescriptor, token: Int)] = []
@@ -80,7 +83,8 @@ private final class Attempt: @unchecked Sendable {
     var input: StdinFeeder?
 
     init(process: SpawnedProcess, out: OutputSink, err: OutputSink, poller: Poller, drainGrace: Double, marker: [String],
-         completion: @escaping @Sendable (RunResult) -> Void) {
+         tap: AgentTap?, completion: @escaping @Sendable (RunResult) -> Void) {
+        self.tap = tap
         self.process = process
         self.out = out
         self.err = err
@@ -91,9 +95,9 @@ private final class Attempt: @unchecked Sendable {
     }
 
     func begin(stdin: [UInt8]?) {
-        for (fd, sink) in [(process.stdout!, out), (process.stderr!, err)] {
+        for (fd, sink, stream) in [(process.stdout!, out, AgentTap.Stream.stdout), (process.stderr!, err, .stderr)] {
             try? fd.setNonBlocking(true)
-            let token = poller.register(fd, .readable) { [self] _ in drain(fd, into: sink) }
+            let token = poller.register(fd, .readable) { [self] _ in drain(fd, into: sink, stream) }
             streams.append((fd, token))
         }
         if let stdin, let fd = process.stdin {
@@ -105,8 +109,13 @@ private final class Attempt: @unchecked Sendable {
         }
     }
 
-    private func drain(_ fd: FileDescriptor, into sink: OutputSink) {
-        if fd.drainAvailable({ sink.consume($0) }) { closeStream(fd) }
+    private func drain(_ fd: FileDescriptor, into sink: OutputSink, _ stream: AgentTap.Stream) {
+        let ended = if let tap {
+            fd.drainAvailable { sink.consume($0); tap.consume(stream, $0) }
+        } else {
+            fd.drainAvailable { sink.consume($0) }
+        }
+        if ended { closeStream(fd) }
     }
 
     private func closeStream(_ fd: FileDescriptor) {

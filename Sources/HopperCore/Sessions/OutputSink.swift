@@ -4,7 +4,7 @@ import Glibc
 /// at most `limit` bytes. Past the limit it keeps reading (so the child never
 /// blocks on a full pipe) but writes nothing more, after one marker line.
 ///
-/// - Important: confined to one serial queue (the runner's I/O queue).
+/// - Important: confined to the poller thread, where the pipes it drains are read.
 final class OutputSink {
     let file: FileDescriptor
     let limit: Int64

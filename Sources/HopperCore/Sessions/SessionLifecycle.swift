@@ -3,7 +3,7 @@
 ///
 /// ```
 /// starting → authenticating → idle ⇄ busy
-///     any state → closing → closed
+///     any state → closing   (dropped once its process is gone)
 /// ```
 ///
 /// An idle session is warned once `idleTimeout - warningBeforeTimeout`
@@ -16,9 +16,10 @@
 /// A pure value: no clock, no timer. The owner calls `tick(now:)` at
 /// `nextDeadline()` (or any time: early ticks return nil) and carries out
 /// the action. Returning `.close` moves the session to `closing`, so each
-/// action is returned once. Once `closing`, only `closed()` changes the state.
+/// action is returned once. Once `closing`, nothing changes the state: the
+/// session's owner drops it when its process has gone.
 public struct SessionLifecycle: Sendable {
-    public enum State: String, Sendable { case starting, authenticating, idle, busy, closing, closed }
+    public enum State: String, Sendable { case starting, authenticating, idle, busy, closing }
     /// The `reason` of `session.closed`.
     public enum CloseReason: String, Sendable { case idle, lifetime, timeout, crashed, auth, shutdown }
     public enum Action: Sendable, Equatable {
@@ -84,14 +85,9 @@ public struct SessionLifecycle: Sendable {
 
     /// The owner is closing the session (`reason` is the first one given).
     public mutating func closing(_ reason: CloseReason) {
-        guard state != .closing && state != .closed else { return }
+        guard state != .closing else { return }
         state = .closing
         closeReason = reason
-    }
-
-    /// The session's process is gone.
-    public mutating func closed() {
-        state = .closed
     }
 
     /// Time has passed: the action due at `now`, if any. Only idle sessions

@@ -78,7 +78,7 @@ public struct Intake: Sendable {
             return .rejected(HopperError(.unreadable, "cannot read the file: \(error.errno)", underlying: error))
         }
         if bytes.isEmpty { return .rejected(HopperError(.empty, "the file is empty")) }
-        let origin = SpooledTask.Origin(inode: UInt64(after.st_ino), changeTime: Int64(after.st_ctim.tv_sec) * 1_000_000_000 + Int64(after.st_ctim.tv_nsec), size: Int64(after.st_size))
+        let origin = SpooledTask.Origin(after)
         let stem = String(decoding: name.dropping(suffix: isJSON ? ".json" : ".sh"), as: UTF8.self)
         do {
             let request = isJSON ? try TaskRequest.parse(bytes, rules: rules) : try Intake.script(bytes)
