@@ -45,3 +45,13 @@ public struct AgentOutcome: Sendable, Equatable {
 
     public var isSuccess: Bool { verdict == .succeeded }
 }
+
+extension AgentOutcome {
+    /// A plain `jsonl` session's result line (a provider without a preset):
+    /// `is_error` decides, and the line's `result` is the answer.
+    static func resultLine(isError: Bool, object: JSONValue) -> AgentOutcome {
+        let text = object.objectValue?["result"]?.stringValue
+        let message = (isError ? "The agent reported an error" : "The agent finished") + (text.map { ": " + String($0.prefix(200)) } ?? ".")
+        return AgentOutcome(isError ? .failed : .succeeded, message: message, resultText: text, result: object)
+    }
+}

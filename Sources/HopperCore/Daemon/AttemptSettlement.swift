@@ -26,6 +26,8 @@
 /// | shutdown | any                                        | requeue, the attempt not charged        |
 /// | none     | exit 0, agent finished                     | record: succeeded                       |
 /// | none     | exit n, signal, agent error, session lost  | failed: retry if any left, else record  |
+/// | none     | agent rate-limited or out of quota         | limited: requeue uncharged, provider limited |
+/// | none     | agent not authenticated                    | requeue uncharged, a failure for the circuit |
 struct AttemptSettlement: Sendable, Equatable {
     /// Why Hopper stopped an attempt, lowest rank first.
     enum Stop: Int, Sendable, Comparable {
@@ -56,7 +58,15 @@ struct AttemptSettlement: Sendable, Equatable {
         case .cancel?: return .record(.cancelled(end))
         case .shutdown?: return .requeue
         case .timeout?: verdict = .timedOut(after: timeout, end)
-        case nil: verdict = Verdict(end)
+        case nil:
+            if case .agent(let o) = end {
+                switch o.verdict {
+                case .rateLimited(let until): return .limited(until: until, message: o.message)
+                case .authenticationFailed: return .authenticationFailed(message: o.message)
+                case .succeeded, .failed: break
+                }
+            }
+            verdict = Verdict(end)
         }
         if verdict.state == .failed && attemptsMade <= retries { return .retry(verdict) }
         return .record(verdict)
@@ -67,8 +77,9 @@ struct AttemptSettlement: Sendable, Equatable {
 enum AttemptEnd: Sendable, Equatable {
     /// The command's own status: an exec process, or a shell session's frame.
     case process(ExitStatus)
-    /// An agent's result line (`is_error`, and the whole object).
-    case agent(isError: Bool, result: JSONValue)
+    /// An agent CLI's outcome, as its adapter read it (or a plain `jsonl`
+    /// session's result line).
+    case agent(AgentOutcome)
     /// The session process died before the task's end was seen.
     case sessionLost(ExitStatus)
 
@@ -89,6 +100,12 @@ enum AttemptOutcome: Sendable, Equatable {
     case retry(Verdict)
     /// The task ends with this record.
     case record(Verdict)
+    /// The agent was rate-limited or out of quota: back to queued,
+    /// uncharged, and its provider limited until `until` (nil: a backoff).
+    case limited(until: Timestamp?, message: String)
+    /// The agent said it is not logged in: back to queued, uncharged; a
+    /// failure for its provider's circuit.
+    case authenticationFailed(message: String)
 }
 
 /// What a task's record says about its last attempt.
@@ -96,8 +113,8 @@ enum Verdict: Sendable, Equatable {
     /// The process exited on its own (0 is success).
     case exited(Int32)
     case signaled(Signal)
-    /// An agent's result line.
-    case agent(isError: Bool, result: JSONValue)
+    /// An agent CLI's outcome.
+    case agent(AgentOutcome)
     /// The session process died mid-task; its status is not the task's.
     case sessionLost(ExitStatus)
     /// Hopper's timeout stopped it, after `after` seconds.
@@ -110,7 +127,7 @@ enum Verdict: Sendable, Equatable {
         switch end {
         case .process(.exited(let c)): self = .exited(c)
         case .process(.signaled(let s)): self = .signaled(s)
-        case .agent(let isError, let result): self = .agent(isError: isError, result: result)
+        case .agent(let outcome): self = .agent(outcome)
         case .sessionLost(let s): self = .sessionLost(s)
         }
     }
@@ -118,7 +135,7 @@ enum Verdict: Sendable, Equatable {
     var state: TaskState {
         switch self {
         case .exited(0): .succeeded
-        case .agent(let isError, _): isError ? .failed : .succeeded
+        case .agent(let o): o.isSuccess ? .succeeded : .failed
         case .cancelled: .cancelled
         case .exited, .signaled, .sessionLost, .timedOut: .failed
         }
@@ -126,7 +143,8 @@ enum Verdict: Sendable, Equatable {
 
     var reason: TerminalReason {
         switch self {
-        case .exited, .agent: .exit
+        case .exited: .exit
+        case .agent(let o): o.isSuccess ? .exit : .agentError
         case .signaled: .signal
         case .sessionLost(let s): if case .signaled = s { .signal } else { .exit }
         case .timedOut: .timeout
@@ -138,9 +156,7 @@ enum Verdict: Sendable, Equatable {
         switch self {
         case .exited(let c): "Exited with status \(c)."
         case .signaled(let s): "Killed by signal \(s.rawValue) (\(s.name))."
-        case .agent(let isError, let object):
-            (isError ? "The agent reported an error" : "The agent finished")
-                + (object.objectValue?["result"]?.stringValue.map { ": " + String($0.prefix(200)) } ?? ".")
+        case .agent(let o): o.message
         case .sessionLost(let s):
             "The session process ended while the task ran (\(Daemon.describe(s))); the session is replaced."
         case .timedOut(let seconds, _): "Timed out after \(FieldReader.format(seconds)) seconds; its process group was killed."
@@ -166,11 +182,18 @@ enum Verdict: Sendable, Equatable {
         }
     }
 
+    /// The agent's outcome, however the attempt was stopped (its fields go to the record).
+    var agent: AgentOutcome? {
+        switch self {
+        case .agent(let o), .timedOut(_, .agent(let o)), .cancelled(.agent(let o)): o
+        default: nil
+        }
+    }
+
     /// An agent's result object, however the attempt was stopped.
     var result: JSONValue? {
         switch self {
-        case .agent(_, let object): object
-        case .timedOut(_, .agent(_, let object)), .cancelled(.agent(_, let object)): object
+        case .agent(let o), .timedOut(_, .agent(let o)), .cancelled(.agent(let o)): o.result
         default: nil
         }
     }

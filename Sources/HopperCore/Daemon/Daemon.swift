@@ -58,6 +58,8 @@ public final class Daemon: @unchecked Sendable {
         var session: String?
         /// Whether it runs inside a session process (timeouts kill that session).
         var inSessionProcess = false
+        /// An agent CLI's adapter, reading the attempt's output (exec agents).
+        var tap: AgentTap?
     }
 
     let options: DaemonOptions
@@ -105,6 +107,12 @@ public final class Daemon: @unchecked Sendable {
     var sessions: SessionPool
     /// The live processes of session-mode sessions, by session id.
     var sessionProcesses: [String: SessionProcess] = [:]
+    /// Agent providers' rate-limit and budget windows (DaemonLimits.swift).
+    var limits: [String: ProviderLimit] = [:]
+    /// What each agent provider spent today (UTC), from the records.
+    var budget = BudgetLedger()
+    /// Time zones for the reset times agent CLIs print.
+    let zones = ZoneLookup.system(tz: getenv("TZ").map { String(cString: $0) })
     /// Records that could not be written yet, with where their task file is.
     var unwrittenRecords: [(TaskRecord, SpoolDirectory?)] = []
     /// How often "cannot write a record" is logged while the disk stays full.
@@ -323,7 +331,9 @@ public final class Daemon: @unchecked Sendable {
         case .inotify(let batch):
             if batch.contains(where: { $0.watch == pausedWatch || $0.watch == -1 }) { readPauseFiles() }
             handleInotify(batch)
-        case .exited(let id, let number, let result): finishAttempt(id, number: number, end: .process(result.status), output: OutputCounts(result))
+        case .exited(let id, let number, let result):
+            let end: AttemptEnd = attempts[id]?.tap.map { .agent($0.exited(result.status)) } ?? .process(result.status)
+            finishAttempt(id, number: number, end: end, output: OutputCounts(result))
         case .signal(let signal): handleSignal(signal)
         case .rescan: rescanIncoming = true
         case .authStep(let provider, let session, let step): authenticationStep(provider: provider, session: session, step: step)

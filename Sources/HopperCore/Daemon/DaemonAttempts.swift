@@ -81,6 +81,7 @@ extension Daemon {
         // The session that serves it, when its provider uses sessions.
         let session = needsSession(provider) ? sessions.assign(task.lane, task: id, now: MonotonicInstant.now()) : nil
         let process: SpawnedProcess
+        var tap: AgentTap?
         if let session, let live = sessionProcesses[session.id] {
             var stdinPath: String?
             if let text = task.request.stdin {
@@ -102,6 +103,10 @@ extension Daemon {
             live.run(job) { result in queue.post(.sessionTaskFinished(id, attempt: number, result)) }
             process = live.process
         } else {
+            // An agent CLI's output is read by its adapter as it comes.
+            if let agent = provider.agent {
+                tap = AgentTap(agent.preset.makeAdapter(zones: zones))
+            }
             var launch = ExecRunner.Launch(argv: provider.command.map { $0.replacing("{command}", with: task.request.command) },
                                            environment: environment(for: task, provider: provider, context: session?.context ?? [], user: user),
                                            workingDirectory: cwd, stdin: task.request.stdin.map { Array($0.utf8) },
@@ -109,8 +114,11 @@ extension Daemon {
             launch.mask = mask
             launch.marker = escapeMarker(id)
             launch.user = user
+            launch.tap = tap
             do {
                 process = try runner.start(launch) { result in queue.post(.exited(id, attempt: number, result)) }
+                // A CLI known to hang after a fatal error is ended once its adapter has decided.
+                tap?.onDecided = { [exit = process.exit] in exit.signalGroup(.term) }
             } catch {
                 out.close()
                 err.close()
@@ -127,6 +135,7 @@ extension Daemon {
         var attempt = Attempt(task: task, number: number, process: process, startedAt: now, timeout: timeout)
         attempt.session = session?.id
         attempt.inSessionProcess = session.map { sessionProcesses[$0.id] != nil } ?? false
+        attempt.tap = tap
         attempts[id] = attempt
         scheduler.update(task)
         schedule(after: timeout, .terminate(id, attempt: number))
@@ -193,12 +202,21 @@ extension Daemon {
     /// A task in a session process ended (or its session died).
     func finishSessionAttempt(_ id: TaskID, number: Int, result: SessionTaskResult) {
         if attempts[id]?.task.request.stdin != nil { try? spool.tmp.remove(FileName("\(id.rawValue).stdin")) }
-        let end: AttemptEnd = switch result.outcome {
-        case .exited(let code): .process(.exited(code))
-        case .agent(let isError, let object): .agent(isError: isError, result: object)
-        case .sessionDied(let status): .sessionLost(status ?? .signaled(.kill))
+        var sessionGone = false
+        let end: AttemptEnd
+        switch result.outcome {
+        case .exited(let code): end = .process(.exited(code))
+        case .agent(let isError, let object): end = .agent(.resultLine(isError: isError, object: object))
+        case .agentDecided(let outcome): end = .agent(outcome)
+        case .sessionDied(let status, let agent):
+            sessionGone = true
+            // The CLI's own words win where they say why it went (a rate limit, a login).
+            switch agent?.verdict {
+            case .rateLimited?, .authenticationFailed?: end = .agent(agent!)
+            default: end = .sessionLost(status ?? .signaled(.kill))
+            }
         }
-        finishAttempt(id, number: number, end: end, output: OutputCounts(result))
+        finishAttempt(id, number: number, end: end, output: OutputCounts(result), sessionGone: sessionGone)
     }
 
     /// Asks a running attempt to stop; the first stop terminates its process
@@ -213,10 +231,10 @@ extension Daemon {
     }
 
     /// An attempt is over, however it ran: its task gets its outcome.
-    func finishAttempt(_ id: TaskID, number: Int, end: AttemptEnd, output: OutputCounts) {
+    func finishAttempt(_ id: TaskID, number: Int, end: AttemptEnd, output: OutputCounts, sessionGone: Bool = false) {
         guard let attempt = attempts[id], attempt.number == number else { return }
         attempts[id] = nil
-        let sessionLost = if case .sessionLost = end { true } else { false }
+        let sessionLost = sessionGone || { if case .sessionLost = end { true } else { false } }()
         // The session process is dead or in an unknown state: it is closed, not reused.
         let closesSession = attempt.inSessionProcess && (attempt.settlement.stop != nil || sessionLost)
         if attempt.inSessionProcess {
@@ -236,13 +254,13 @@ extension Daemon {
         published.changed = true
         switch attempt.settlement.settle(end, attemptsMade: task.attempts, retries: task.request.retries, timeout: attempt.timeout) {
         case .requeue:
-            task.attempts -= 1
-            task.started = true
-            write(task, to: .running)
-            moveFile(id, from: .running, to: .queued)
-            store.removeOutputs(id, in: .running)
-            scheduler.requeue(task)
-            events.append("task.state") { w in w.field("id", id.rawValue); w.field("from", "running"); w.field("to", "queued") }
+            requeueUncharged(task)
+        case .limited(let until, let message):
+            requeueUncharged(task)
+            limitProvider(task.provider, until: until, message: message)
+        case .authenticationFailed(let message):
+            requeueUncharged(task)
+            perform(sessions.runReportedAuthFailure(task.provider, session: sessionLost ? nil : attempt.session, message: message, now: MonotonicInstant.now()))
         case .retry(let verdict):
             scheduleRetry(task, outcome: verdict.message)
         case .record(let verdict):
@@ -255,9 +273,25 @@ extension Daemon {
             record.truncated = output.truncated
             record.session = attempt.session
             record.result = verdict.result
+            record.agentOutcome = verdict.agent ?? (config.providers[task.provider]?.agent != nil ? AgentOutcome(.failed, message: verdict.message) : nil)
+            if verdict.state == .succeeded, verdict.agent != nil { limits[task.provider]?.recordSuccess() }
             if let problem = output.error { record.message += " Output was lost: \(problem)." }
             complete(record, from: .running)
         }
+    }
+
+    /// Back to queued, the attempt not charged: the daemon stopped it, or the
+    /// agent could not work (rate limit, login), which is not the task's fault.
+    private func requeueUncharged(_ stopped: SpooledTask) {
+        var task = stopped
+        let id = task.id
+        task.attempts -= 1
+        task.started = true
+        write(task, to: .running)
+        moveFile(id, from: .running, to: .queued)
+        store.removeOutputs(id, in: .running)
+        scheduler.requeue(task)
+        events.append("task.state") { w in w.field("id", id.rawValue); w.field("from", "running"); w.field("to", "queued") }
     }
 
     /// Ends a task that is not running (cancel, dependency, expiry, errors
@@ -300,6 +334,7 @@ extension Daemon {
             log.info("spool", "records are written again", [("failed_attempts", "\(failures)")])
         }
         if let directory { try? store.removeTaskFile(id, from: directory) }
+        chargeBudget(record)
         hookDue(record)
         let from = directory?.rawValue ?? "incoming"
         events.append("task.state") { w in w.field("id", id.rawValue); w.field("from", from); w.field("to", record.state.rawValue) }

@@ -53,6 +53,8 @@ extension Daemon {
             let (removed, _) = Retention.prune(spool: spool, maxAge: maxAge, now: Timestamp.now())
             if removed > 0 { log.info("retention", "pruned done/", [("removed", "\(removed)"), ("max_age", "\(maxAge)")]) }
             schedule(after: Daemon.retentionInterval(maxAge), .retention)
+        case .limitEnds(let name):
+            limitEnds(name)
         case .slurmSubmit, .slurmPoll, .slurmTimeout:
             slurmDeadline(action)
         }

@@ -8,6 +8,7 @@ extension Daemon {
         if config.retentionDoneMaxAge > 0 { schedule(after: 0, .retention) }
         let loaded = Recovery.run(store: store, log: log)
         if let failure = loaded.syncFailure { fatalDurabilityFailure(failure) }
+        countTodaysSpend()
         nextSeq = loaded.nextSeq
         var origins: [SpooledTask.Origin: TaskID] = [:]
         let now = Timestamp.now()

@@ -13,7 +13,10 @@ extension Daemon {
         guard !pause.holds(lane.provider) else { return false }
         guard let provider = config.providers[lane.provider] else { return true }
         if provider.mode == .slurm { return slurmCanStart(provider) }
-        guard needsSession(provider) else { return true }
+        if provider.agent != nil, isLimited(provider.name) { return false }
+        guard needsSession(provider) else {
+            return provider.agent == nil || sessions.mayRunWithoutSession(provider.name, now: MonotonicInstant.now())
+        }
         // An owner Hopper cannot run as fails at its start, with the reason.
         if cannotRunAs(lane) { return true }
         return sessions.hasIdle(lane)
@@ -31,7 +34,8 @@ extension Daemon {
         let budget = config.workers - attempts.count
         guard budget > 0 else { return }
         let waiting = scheduler.lanesWithQueuedTasks().filter { lane in
-            guard !pause.holds(lane.provider), let p = config.providers[lane.provider], p.mode != .slurm, needsSession(p) else { return false }
+            guard !pause.holds(lane.provider), let p = config.providers[lane.provider], p.mode != .slurm, needsSession(p),
+                  !(p.agent != nil && isLimited(p.name)) else { return false }
             return !cannotRunAs(lane)
         }
         guard !waiting.isEmpty else { return }
@@ -98,9 +102,12 @@ extension Daemon {
         let queue = self.queue, name = s.provider, id = s.id, user = user(of: s)
         let now = MonotonicInstant.now()
         do {
-            sessionProcesses[id] = try SessionProcess.start(
+            let process = try SessionProcess.start(
                 id: id, provider: provider, environment: sessionEnvironment(s.context, user: user),
                 workingDirectory: provider.cwd, user: user, log: log) { status in queue.post(.sessionExited(provider: name, session: id, status)) }
+            // An agent CLI's adapter lives as long as its process (running totals).
+            if let agent = provider.agent { process.tap = AgentTap(agent.preset.makeAdapter(zones: zones, session: id)) }
+            sessionProcesses[id] = process
         } catch {
             log.error("session", "cannot start the session process", [("provider", name), ("error", "\(error)")])
             return perform(sessions.processFailed(name, id, message: "cannot start \(provider.command[0]): \(error.errno)", now: now))

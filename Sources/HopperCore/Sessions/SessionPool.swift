@@ -23,6 +23,7 @@
 /// | `exited`              | the session is gone                                        | `.closed` (its close reason, else crashed)       |
 /// | `closeAll`            | every session gone                                         | `.kill` per process, `.closed(shutdown)`         |
 /// | `wake`                | an open circuit whose cooldown is over turns half-open     | `.circuit`                                       |
+/// | `runReportedAuthFailure` | a task's CLI said it is not logged in: a circuit failure, the session closed (auth), the next opening paused | `.circuit`, `.wake`, those of `close` |
 struct SessionPool: Sendable {
     /// What every session and circuit is configured with.
     struct Settings: Sendable, Equatable {
@@ -245,6 +246,33 @@ struct SessionPool: Sendable {
         let next = now.adding(seconds: settings.authRetryDelay.delay(forRetry: p.breaker.consecutiveFailures - 1))
         p.nextOpening = next
         return actions + askWake(&p, provider, at: p.breaker.openUntil ?? next)
+    }
+
+    /// A task's run said its CLI is not logged in (SPEC section 7a): a
+    /// failure for the provider's circuit, like a session that could not
+    /// authenticate; the session it ran in, if still alive, closes (reason
+    /// `auth`), and the next session waits like a retry would.
+    mutating func runReportedAuthFailure(_ provider: String, session: String?, message: String, now: MonotonicInstant) -> [Action] {
+        var p = providers[provider] ?? fresh()
+        p.authFailures += 1
+        p.lastAuthError = message
+        var actions: [Action] = []
+        if let t = p.breaker.recordFailure(now: now) { actions.append(.circuit(provider: provider, t)) }
+        let next = now.adding(seconds: settings.authRetryDelay.delay(forRetry: p.breaker.consecutiveFailures - 1))
+        p.nextOpening = next
+        actions += askWake(&p, provider, at: p.breaker.openUntil ?? next)
+        providers[provider] = p
+        if let session { actions += close(provider, session, reason: .auth) }
+        return actions
+    }
+
+    /// For a provider whose tasks need no session: whether its circuit and
+    /// its pause after a reported login failure let a task start now.
+    func mayRunWithoutSession(_ provider: String, now: MonotonicInstant) -> Bool {
+        guard let p = providers[provider] else { return true }
+        if p.breaker.state == .open, let until = p.breaker.openUntil, until > now { return false }
+        if let next = p.nextOpening, next > now { return false }
+        return true
     }
 
     // MARK: tasks

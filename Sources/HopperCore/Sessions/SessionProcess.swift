@@ -20,8 +20,11 @@ public struct SessionTaskResult: Sendable {
         case exited(Int32)
         /// JSON-lines protocol: the result line, and whether it was an error.
         case agent(isError: Bool, result: JSONValue)
-        /// The session process died before the task's end was seen.
-        case sessionDied(ExitStatus?)
+        /// An agent CLI's adapter decided the task (see `SessionProcess.tap`).
+        case agentDecided(AgentOutcome)
+        /// The session process died before the task's end was seen; with an
+        /// adapter, what it made of the output and the exit.
+        case sessionDied(ExitStatus?, AgentOutcome?)
     }
     public var outcome: Outcome
     public var stdoutBytes: Int64
@@ -50,6 +53,10 @@ public final class SessionProcess: @unchecked Sendable {
     private var writer: PipeWriter?
     private var current: Current?
     private var exited = false
+    /// An agent CLI's adapter (a preset provider): it decides each task
+    /// from the lines the task wrote, instead of the first `result` line.
+    /// Set before the first task; kept across tasks (running totals).
+    public var tap: AgentTap?
 
     private struct Current {
         var out: OutputSink
@@ -114,7 +121,7 @@ public final class SessionProcess: @unchecked Sendable {
                         completion: completion)
         guard !exited else {
             current = c
-            return finish(.sessionDied(nil))
+            return finish(.sessionDied(nil, nil))
         }
         // What the pipes hold now was written before this task was sent: no task's.
         for entry in tokens { drain(entry.fd, isStdout: entry.fd == process.stdout) }
@@ -127,6 +134,7 @@ public final class SessionProcess: @unchecked Sendable {
             writer?.send(Array(SessionProcess.shellScript(task, nonce: nonce).utf8))
         case .jsonl:
             current = c
+            tap?.beginTask()
             var w = JSONWriter()
             w.beginObject()
             w.field("type", "user")
@@ -183,6 +191,10 @@ public final class SessionProcess: @unchecked Sendable {
         case .jsonl:
             c.err.consume(chunk)
             current = c
+            if let tap {
+                tap.consume(.stderr, chunk)
+                if let outcome = tap.outcome { finish(.agentDecided(outcome)) }
+            }
         }
     }
 
@@ -223,12 +235,22 @@ public final class SessionProcess: @unchecked Sendable {
             c.line.withUnsafeBytes { c.out.consume($0) }
             let line = c.line
             c.line.removeAll()
-            if let object = (try? JSONParser.parse(Array(line.dropLast())))?.objectValue, object["type"] == .string("result") {
+            let ended: SessionTaskResult.Outcome?
+            if let tap {
+                tap.consumeLine(.stdout, String(decoding: line.dropLast(), as: UTF8.self))
+                ended = tap.outcome.map { .agentDecided($0) }
+            } else if let object = (try? JSONParser.parse(Array(line.dropLast())))?.objectValue, object["type"] == .string("result") {
+                ended = .agent(isError: object["is_error"] == .bool(true), result: .object(object))
+            } else {
+                ended = nil
+            }
+            if let ended {
                 current = c
                 // What the agent wrote to stderr before its result is the task's
                 // too: read what the pipe holds now, before the task ends.
                 if let err = process.stderr, tokens.contains(where: { $0.fd == err }) { drain(err, isStdout: false) }
-                finish(.agent(isError: object["is_error"] == .bool(true), result: .object(object)))
+                // The stderr just read may have decided it first.
+                if current != nil { finish(ended) }
                 // Lines after the result in the same read belong to no task.
                 if offset < chunk.count { logBetweenTasks(UnsafeRawBufferPointer(rebasing: chunk[offset...]), isStdout: true) }
                 return
@@ -277,7 +299,7 @@ public final class SessionProcess: @unchecked Sendable {
         process.stderr?.close()
         writer?.close()
         // Its group was killed by the reaper, before the group id could be reused.
-        if current != nil { finish(.sessionDied(status)) }
+        if current != nil { finish(.sessionDied(status, tap?.exited(status))) }
         onExit(status)
     }
 }

@@ -75,13 +75,29 @@ import Testing
     }
 
     @Test func agentResults() throws {
-        let object = try JSONParser.parse(Array(#"{"type":"result","is_error":true,"result":"rate limited"}"#.utf8))
-        let failed = Verdict(.agent(isError: true, result: object))
-        #expect(failed.state == .failed && failed.reason == .exit && failed.exitCode == nil && failed.result == object)
-        #expect(failed.message == "The agent reported an error: rate limited")
-        #expect(Verdict(.agent(isError: false, result: object)).state == .succeeded)
-        let cancelled = Verdict.cancelled(.agent(isError: false, result: object))
+        let object = try JSONParser.parse(Array(#"{"type":"result","is_error":true,"result":"it broke"}"#.utf8))
+        let failed = Verdict(.agent(.resultLine(isError: true, object: object)))
+        #expect(failed.state == .failed && failed.reason == .agentError && failed.exitCode == nil && failed.result == object)
+        #expect(failed.message == "The agent reported an error: it broke")
+        #expect(failed.agent?.resultText == "it broke")
+        #expect(Verdict(.agent(.resultLine(isError: false, object: object))).state == .succeeded)
+        let cancelled = Verdict.cancelled(.agent(.resultLine(isError: false, object: object)))
         #expect(cancelled.result == object, "the result line is kept when a cancel raced it")
-        #expect(settled([], .agent(isError: true, result: object), retries: 1) == .retry(failed))
+        #expect(settled([], .agent(.resultLine(isError: true, object: object)), retries: 1) == .retry(failed))
+    }
+
+    @Test func aRateLimitRequeuesUnchargedAndLimitsTheProvider() {
+        let reset = Timestamp(nanoseconds: 1_900_000_000_000_000_000)
+        let limited = AgentOutcome(.rateLimited(until: reset), message: "You've hit your limit")
+        #expect(settled([], .agent(limited), attemptsMade: 3, retries: 0) == .limited(until: reset, message: "You've hit your limit"),
+                "whatever the retries left")
+        #expect(settled([.cancel], .agent(limited)) == .record(.cancelled(.agent(limited))), "a cancel still wins")
+        #expect(settled([.timeout], .agent(limited)) == .record(.timedOut(after: 30, .agent(limited))))
+        #expect(settled([.shutdown], .agent(limited)) == .requeue)
+    }
+
+    @Test func anAuthenticationErrorRequeuesUncharged() {
+        let denied = AgentOutcome(.authenticationFailed, message: "Not logged in")
+        #expect(settled([], .agent(denied)) == .authenticationFailed(message: "Not logged in"))
     }
 }
