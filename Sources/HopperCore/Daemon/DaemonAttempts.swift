@@ -212,8 +212,9 @@ extension Daemon {
         guard var session = pools[name]?.sessions[id] else { return }
         session.task = nil
         let action = session.lifecycle.taskFinished(now: MonotonicInstant.now())
+        if action == nil { armTimer(&session) }
         pools[name]!.sessions[id] = session
-        if case .close(let reason)? = action { closeSession(provider: name, session: id, reason: reason) } else { scheduleTick(session) }
+        if case .close(let reason)? = action { closeSession(provider: name, session: id, reason: reason) }
     }
 
     /// An attempt is over, however it ran: its task gets its verdict.

@@ -72,8 +72,8 @@ extension Daemon {
             pool.lastAuthError = nil
             session.lifecycle.ready(now: now)
             events.append("session.ready") { w in w.field("provider", name); w.field("session", id) }
+            armTimer(&session)
             pool.sessions[id] = session
-            scheduleTick(session)
         case .failed(let outcome, let token):
             // Masked before anything below can write it.
             if let token { addSecret(token) }

@@ -4,7 +4,8 @@ import Glibc
 /// releases and expiries of waiting tasks, timeouts and kills of running
 /// ones, publication, retention, authentication retries and session timers.
 extension Daemon {
-    func fire(_ action: Deadline.Action) {
+    func fire(_ deadline: Deadline) {
+        let action = deadline.action
         switch action {
         case .release(let id):
             guard scheduler.release(id, now: Timestamp.now()) else { return }
@@ -48,7 +49,7 @@ extension Daemon {
             guard let session = pools[name]?.sessions[id], let provider = config.providers[name] else { return }
             authenticate(provider, session: session, attempt: session.auth.attempts + 1)
         case .sessionTick(let name, let id):
-            sessionTick(provider: name, session: id)
+            sessionTick(provider: name, session: id, armedAt: deadline.at)
         case .sessionKill(let name, let id):
             pools[name]?.sessions[id]?.process?.signal(.kill)
         case .providerWake(let name):

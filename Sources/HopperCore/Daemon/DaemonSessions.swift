@@ -116,13 +116,15 @@ extension Daemon {
         return order.map { "\($0)=\(merged[$0]!)" }
     }
 
-    func scheduleTick(_ session: LiveSession) {
-        if let at = session.lifecycle.nextDeadline() { schedule(at: at, .sessionTick(provider: session.provider, session: session.id)) }
+    /// Arms the session's one timer, if it needs one now (see
+    /// `SessionLifecycle.timerToArm`). The caller stores `session` back.
+    func armTimer(_ session: inout LiveSession) {
+        if let at = session.lifecycle.timerToArm() { schedule(at: at, .sessionTick(provider: session.provider, session: session.id)) }
     }
 
-    /// Idle warnings and closes.
-    func sessionTick(provider name: String, session id: String) {
-        guard var session = pools[name]?.sessions[id] else { return }
+    /// Idle warnings and closes, when the session's timer armed at `armedAt` comes.
+    func sessionTick(provider name: String, session id: String, armedAt: MonotonicInstant) {
+        guard var session = pools[name]?.sessions[id], session.lifecycle.timerFired(armedAt: armedAt) else { return }
         let action = session.lifecycle.tick(now: MonotonicInstant.now())
         pools[name]!.sessions[id] = session
         switch action {
@@ -134,7 +136,10 @@ extension Daemon {
         case nil:
             break
         }
-        if let s = pools[name]?.sessions[id] { scheduleTick(s) }
+        if var session = pools[name]?.sessions[id] {
+            armTimer(&session)
+            pools[name]!.sessions[id] = session
+        }
     }
 
     func closeSession(provider name: String, session id: String, reason: SessionLifecycle.CloseReason) {
@@ -221,8 +226,8 @@ extension Daemon {
             for (id, var session) in pool.sessions {
                 session.lifecycle.update(idleTimeout: config.sessionIdleTimeout, warningBeforeTimeout: config.sessionWarningBeforeTimeout,
                                          maxLifetime: config.sessionMaxLifetime)
+                armTimer(&session)
                 pool.sessions[id] = session
-                scheduleTick(session)
             }
             pools[name] = pool
         }
