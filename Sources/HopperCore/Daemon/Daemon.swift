@@ -445,16 +445,17 @@ public final class Daemon: @unchecked Sendable {
     /// dropped whenever the heap has doubled since the last look, so its size
     /// follows the live ones, not the task rate times the timeout.
     private func compactDeadlines() {
-        deadlines.removeAll { !isLive($0.action) }
+        deadlines.removeAll { !isLive($0) }
         deadlinesCompactAt = max(1024, 2 * deadlines.count)
     }
 
     /// Whether a deadline can still do anything when it fires.
-    func isLive(_ action: Deadline.Action) -> Bool {
-        switch action {
+    func isLive(_ deadline: Deadline) -> Bool {
+        switch deadline.action {
         case .terminate(let id, let number), .kill(let id, let number): return attempts[id]?.number == number
         case .release(let id): return scheduler[id] != nil
         case .expire(let id): return scheduler[id].map { !$0.task.started } ?? false
+        case .sessionTick(let name, let id): return sessions.session(name, id)?.lifecycle.armedTimer == deadline.at
         default: return true
         }
     }
@@ -463,7 +464,7 @@ public final class Daemon: @unchecked Sendable {
         let now = MonotonicInstant.now()
         while let next = deadlines.peek(), next.at <= now {
             _ = deadlines.pop()
-            fire(next.action)
+            fire(next)
         }
     }
 }

@@ -4,8 +4,8 @@ import Glibc
 /// releases and expiries of waiting tasks, timeouts and kills of running
 /// ones, publication, retention, authentication retries and session timers.
 extension Daemon {
-    func fire(_ action: Deadline.Action) {
-        switch action {
+    func fire(_ deadline: Deadline) {
+        switch deadline.action {
         case .release(let id):
             guard scheduler.release(id, now: Timestamp.now()) else { return }
             moveFile(id, from: .pending, to: .queued)
@@ -40,7 +40,7 @@ extension Daemon {
             guard let session = sessions.session(name, id), let provider = config.providers[name] else { return }
             authenticate(provider, session: session, attempt: session.auth.attempts + 1)
         case .sessionTick(let name, let id):
-            perform(sessions.tick(name, id, now: MonotonicInstant.now()))
+            perform(sessions.tick(name, id, armedAt: deadline.at, now: MonotonicInstant.now()))
         case .sessionKill(_, let id):
             sessionProcesses[id]?.signal(.kill)
         case .providerWake(let name):
@@ -56,7 +56,7 @@ extension Daemon {
         case .limitEnds(let name):
             limitEnds(name)
         case .slurmSubmit, .slurmPoll, .slurmTimeout:
-            slurmDeadline(action)
+            slurmDeadline(deadline.action)
         }
     }
 

@@ -18,6 +18,12 @@
 /// the action. Returning `.close` moves the session to `closing`, so each
 /// action is returned once. Once `closing`, nothing changes the state: the
 /// session's owner drops it when its process has gone.
+///
+/// The owner holds one timer per session, armed where `timerToArm()` says
+/// and reported with `timerFired(armedAt:)`. Each task moves the deadline
+/// later; the timer already armed stays, comes early, ticks (nothing is
+/// due) and is armed again at the deadline of then. So a session that runs
+/// task after task costs its owner one timer, not one per task.
 public struct SessionLifecycle: Sendable {
     public enum State: String, Sendable { case starting, authenticating, idle, busy, closing }
     /// The `reason` of `session.closed`.
@@ -41,6 +47,8 @@ public struct SessionLifecycle: Sendable {
     public private(set) var lastActivity: MonotonicInstant
     /// Why the session is closing or closed.
     public private(set) var closeReason: CloseReason?
+    /// Where the owner's one timer for this session is armed; nil: none.
+    public private(set) var armedTimer: MonotonicInstant?
 
     /// A warning of 0 or less is never sent.
     public init(createdAt: MonotonicInstant, idleTimeout: Double, warningBeforeTimeout: Double, maxLifetime: Double) {
@@ -110,6 +118,26 @@ public struct SessionLifecycle: Sendable {
     public func nextDeadline() -> MonotonicInstant? {
         guard state == .idle else { return nil }
         return pendingWarning ?? closeDeadline.at
+    }
+
+    /// Where the owner must arm its timer now, if anywhere: at
+    /// `nextDeadline()`, unless the timer already armed comes at or before
+    /// that (it will tick early, find nothing due, and ask again). A timer
+    /// armed earlier than one still to come supersedes it.
+    public mutating func timerToArm() -> MonotonicInstant? {
+        guard let at = nextDeadline() else { return nil }
+        if let armed = armedTimer, armed <= at { return nil }
+        armedTimer = at
+        return at
+    }
+
+    /// The owner's timer armed at `instant` came. True when it is the
+    /// session's timer (the owner then ticks and asks `timerToArm()` again);
+    /// false for one that an earlier timer superseded, to be ignored.
+    public mutating func timerFired(armedAt instant: MonotonicInstant) -> Bool {
+        guard armedTimer == instant else { return false }
+        armedTimer = nil
+        return true
     }
 
     /// Applies a reloaded configuration; the current idle period and lifetime

@@ -18,7 +18,7 @@
 /// | `authFailed`          | retry after the policy's delay, or give up: the session is dropped, the circuit records a failure, the next session waits like a retry | `.authFailed`, then `.retryAuth`, or `.gaveUp`, `.closed(auth)`, `.circuit`, `.wake` |
 /// | `assign`              | the lane's idle session turns busy with the task           | (the session, returned)                          |
 /// | `release`             | idle again, or retired past its lifetime                   | `.tick`, or those of `close`                     |
-/// | `tick`                | an idle warning, or a close                                | `.warnIdle`, or those of `close`; `.tick`        |
+/// | `tick`                | its one armed timer came: an idle warning, or a close      | `.warnIdle`, or those of `close`; `.tick`        |
 /// | `close`               | closing: a process is asked to end; a context goes at once | `.terminate`, or `.closed`                       |
 /// | `exited`              | the session is gone                                        | `.closed` (its close reason, else crashed)       |
 /// | `closeAll`            | every session gone                                         | `.kill` per process, `.closed(shutdown)`         |
@@ -208,7 +208,7 @@ struct SessionPool: Sendable {
         p.sessions[id] = s
         providers[provider] = p
         actions.append(.ready(s))
-        return actions + tickAction(s)
+        return actions + armTimer(provider, id)
     }
 
     /// The session's process could not be started.
@@ -294,12 +294,14 @@ struct SessionPool: Sendable {
         let action = s.lifecycle.taskFinished(now: now)
         providers[provider]!.sessions[id] = s
         if case .close(let reason)? = action { return close(provider, id, reason: reason) }
-        return tickAction(s)
+        return armTimer(provider, id)
     }
 
-    /// Idle warnings and closes, at the instant a `.tick` asked for.
-    mutating func tick(_ provider: String, _ id: String, now: MonotonicInstant) -> [Action] {
-        guard var s = providers[provider]?.sessions[id] else { return [] }
+    /// Idle warnings and closes, when the `.tick` armed at `armedAt` comes.
+    /// A session has one timer armed at a time (see `SessionLifecycle`): a
+    /// tick superseded by an earlier one is ignored.
+    mutating func tick(_ provider: String, _ id: String, armedAt: MonotonicInstant, now: MonotonicInstant) -> [Action] {
+        guard var s = providers[provider]?.sessions[id], s.lifecycle.timerFired(armedAt: armedAt) else { return [] }
         let action = s.lifecycle.tick(now: now)
         providers[provider]!.sessions[id] = s
         var actions: [Action] = []
@@ -308,12 +310,15 @@ struct SessionPool: Sendable {
         case .close(let reason)?: actions += close(provider, id, reason: reason)
         case nil: break
         }
-        if let s = providers[provider]?.sessions[id] { actions += tickAction(s) }
-        return actions
+        return actions + armTimer(provider, id)
     }
 
-    private func tickAction(_ s: Session) -> [Action] {
-        s.lifecycle.nextDeadline().map { [.tick(provider: s.provider, session: s.id, at: $0)] } ?? []
+    /// The session's timer, when it needs one armed (at most one at a time:
+    /// tasks that move its deadline later leave the armed one in place).
+    private mutating func armTimer(_ provider: String, _ id: String) -> [Action] {
+        guard var s = providers[provider]?.sessions[id], let at = s.lifecycle.timerToArm() else { return [] }
+        providers[provider]!.sessions[id] = s
+        return [.tick(provider: provider, session: id, at: at)]
     }
 
     // MARK: closing
@@ -362,7 +367,7 @@ struct SessionPool: Sendable {
             for id in providers[name]!.sessions.keys.sorted() {
                 providers[name]!.sessions[id]!.lifecycle.update(idleTimeout: new.idleTimeout, warningBeforeTimeout: new.warningBeforeTimeout,
                                                                maxLifetime: new.maxLifetime)
-                actions += tickAction(providers[name]!.sessions[id]!)
+                actions += armTimer(name, id)
             }
         }
         return actions

@@ -174,6 +174,65 @@ import Testing
         #expect(l.tick(now: at(5)) == .close(.idle), "a shorter timeout already past closes at the next tick")
     }
 
+    /// The owner keeps every timer it arms until it comes (the daemon's
+    /// deadline heap). Each task moves the idle deadline later; a timer a
+    /// task used to arm stayed in the heap for the whole idle timeout, so a
+    /// busy session filled the heap with one entry per task.
+    @Test func aSessionRunningTaskAfterTaskHoldsOneTimer() {
+        var l = ready(idle: 300, warning: 30)
+        var timers: [MonotonicInstant] = []
+        if let t = l.timerToArm() { timers.append(t) }
+        #expect(timers == [at(270)])
+        var lastEnd = at(0)
+        for i in 1...10_000 {
+            l.taskStarted(now: at(Double(i) / 100))
+            #expect(l.timerToArm() == nil, "a busy session needs no timer")
+            lastEnd = at(Double(i) / 100 + 0.005)
+            #expect(l.taskFinished(now: lastEnd) == nil)
+            if let t = l.timerToArm() { timers.append(t) }
+        }
+        #expect(timers == [at(270)], "one timer for 10,000 tasks, not one a task")
+        // It comes early, finds nothing due, and is armed again at the deadline of then.
+        #expect(l.timerFired(armedAt: at(270)) == true)
+        #expect(l.armedTimer == nil)
+        #expect(l.tick(now: at(270)) == nil)
+        #expect(l.timerToArm() == lastEnd.adding(seconds: 270))
+        #expect(l.timerToArm() == nil, "armed once")
+        #expect(l.timerFired(armedAt: lastEnd.adding(seconds: 270)) == true)
+        #expect(l.tick(now: lastEnd.adding(seconds: 270)) == .warnIdle)
+        #expect(l.timerToArm() == lastEnd.adding(seconds: 300))
+        #expect(l.timerFired(armedAt: lastEnd.adding(seconds: 300)) == true)
+        #expect(l.tick(now: lastEnd.adding(seconds: 300)) == .close(.idle))
+        #expect(l.timerToArm() == nil && l.armedTimer == nil, "a closing session needs no timer")
+    }
+
+    /// A timer that comes while a task runs is not armed again until the task ends.
+    @Test func aTimerComingDuringATaskIsArmedAgainWhenTheTaskEnds() {
+        var l = ready(idle: 5, warning: 1)
+        #expect(l.timerToArm() == at(4))
+        l.taskStarted(now: at(3))
+        #expect(l.timerFired(armedAt: at(4)) == true)
+        #expect(l.tick(now: at(4)) == nil)
+        #expect(l.timerToArm() == nil)
+        #expect(l.taskFinished(now: at(10)) == nil)
+        #expect(l.timerToArm() == at(14))
+    }
+
+    /// A reload that brings the deadline forward arms an earlier timer; the
+    /// later one it supersedes is ignored when it comes.
+    @Test func anEarlierTimerSupersedesTheArmedOne() {
+        var l = ready(idle: 60, warning: 0)
+        #expect(l.timerToArm() == at(60))
+        l.update(idleTimeout: 5, warningBeforeTimeout: 0, maxLifetime: 3600)
+        #expect(l.timerToArm() == at(5))
+        #expect(l.timerToArm() == nil)
+        #expect(l.timerFired(armedAt: at(60)) == false, "not the session's timer")
+        #expect(l.armedTimer == at(5))
+        #expect(l.timerFired(armedAt: at(5)) == true)
+        #expect(l.tick(now: at(5)) == .close(.idle))
+        #expect(l.timerFired(armedAt: at(60)) == false, "the superseded timer, when it comes, is ignored")
+    }
+
     /// Walks sessions through their whole life, ticking only at the armed
     /// deadline, and checks the deadline is exact at every step.
     @Test(arguments: [

@@ -72,19 +72,32 @@ import Testing
         let s = pool.assign(lane("shell", 1000), task: TaskID("t1")!, now: at(1))
         #expect(s?.id == id && s?.task == TaskID("t1") && s?.tasksRun == 1 && s?.lifecycle.state == .busy)
         #expect(!pool.hasIdle(lane("shell", 1000)), "busy now")
-        let released = pool.release("shell", id, now: at(2))
-        guard case .tick(_, _, let when)? = released.first else { Issue.record("no tick after the task"); return }
-        #expect(when == at(2 + 90), "the idle warning 10 s before the 100 s idle timeout")
+        #expect(pool.release("shell", id, now: at(2)).isEmpty, "the timer armed at 90 s stays: it comes early and is armed again")
         #expect(pool.hasIdle(lane("shell", 1000)))
+        let early = pool.tick("shell", id, armedAt: at(90), now: at(90))
+        guard case .tick(_, _, let when)? = early.first, early.count == 1 else { Issue.record("\(early)"); return }
+        #expect(when == at(2 + 90), "the idle warning 10 s before the 100 s idle timeout, counted from the task's end")
+    }
+
+    @Test func aThousandTasksArmOneTimer() {
+        var pool = SessionPool(settings: settings())
+        let id = ready(&pool, "shell")
+        var ticks = 0
+        for i in 0..<1000 {
+            _ = pool.assign(lane("shell"), task: TaskID("t\(i)")!, now: at(Double(i) / 100))
+            ticks += pool.release("shell", id, now: at(Double(i) / 100)).count { if case .tick = $0 { true } else { false } }
+        }
+        #expect(ticks == 0)
+        #expect(pool.tick("shell", id, armedAt: at(5), now: at(5)).isEmpty, "a tick nobody armed is ignored")
     }
 
     @Test func anIdleSessionIsWarnedThenClosed() {
         var pool = SessionPool(settings: settings())
         let id = ready(&pool, "shell")
-        let warned = pool.tick("shell", id, now: at(90))
+        let warned = pool.tick("shell", id, armedAt: at(90), now: at(90))
         guard case .warnIdle? = warned.first, case .tick(_, _, let next)? = warned.last else { Issue.record("\(warned)"); return }
         #expect(next == at(100))
-        let closing = pool.tick("shell", id, now: at(100))
+        let closing = pool.tick("shell", id, armedAt: at(100), now: at(100))
         guard case .terminate("shell", id)? = closing.first else { Issue.record("\(closing)"); return }
         #expect(pool.session("shell", id)?.lifecycle.state == .closing, "kept until its process has exited")
         guard case .closed(_, _, "idle")? = pool.exited("shell", id).first else { Issue.record("no closed"); return }
@@ -161,9 +174,13 @@ import Testing
         let id = ready(&pool, "shell")
         var wider = settings(threshold: 9)
         wider.idleTimeout = 500
-        let actions = pool.update(wider)
-        guard case .tick(_, id, let when)? = actions.first else { Issue.record("\(actions)"); return }
-        #expect(when == at(490))
+        #expect(pool.update(wider).isEmpty, "the timer armed at 90 s comes early and is armed again")
         #expect(pool["shell"]?.breaker.failureThreshold == 9)
+        var shorter = wider
+        shorter.idleTimeout = 50
+        let actions = pool.update(shorter)
+        guard case .tick(_, id, let when)? = actions.first else { Issue.record("\(actions)"); return }
+        #expect(when == at(40), "an earlier deadline arms its own timer")
+        #expect(pool.tick("shell", id, armedAt: at(90), now: at(90)).isEmpty, "the superseded timer is ignored")
     }
 }
