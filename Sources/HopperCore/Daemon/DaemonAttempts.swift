@@ -103,11 +103,15 @@ extension Daemon {
             live.run(job) { result in queue.post(.sessionTaskFinished(id, attempt: number, result)) }
             process = live.process
         } else {
-            // An agent CLI's output is read by its adapter as it comes.
+            var argv = provider.command.map { $0.replacing("{command}", with: task.request.command) }
+            // An agent CLI's output is read by its adapter as it comes; a CLI
+            // that cannot name its conversation gets one from Hopper.
             if let agent = provider.agent {
-                tap = AgentTap(agent.preset.makeAdapter(zones: zones))
+                let conversation = agent.preset.newSessionArguments != nil ? Daemon.conversationID() : nil
+                if let built = agent.argv(prompt: task.request.command, newSession: conversation) { argv = built }
+                tap = AgentTap(agent.preset.makeAdapter(zones: zones, session: conversation))
             }
-            var launch = ExecRunner.Launch(argv: provider.command.map { $0.replacing("{command}", with: task.request.command) },
+            var launch = ExecRunner.Launch(argv: argv,
                                            environment: environment(for: task, provider: provider, context: session?.context ?? [], user: user),
                                            workingDirectory: cwd, stdin: task.request.stdin.map { Array($0.utf8) },
                                            stdout: out, stderr: err, outputLimit: config.maxOutputBytes)
@@ -171,6 +175,17 @@ extension Daemon {
         startsPausedUntil = MonotonicInstant.now().adding(seconds: 0.05)
         schedule(after: 0.05, .publish)
         log.warning("task", "out of resources; the task goes back to queued", [("id", task.id.rawValue), ("error", "\(error.errno)")])
+    }
+
+    /// A new conversation id for a CLI that takes one from its caller: a
+    /// random UUID (version 4), the form such CLIs expect.
+    static func conversationID() -> String {
+        var rng = SystemRandomNumberGenerator()
+        var bytes = (0..<16).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        bytes[6] = bytes[6] & 0x0f | 0x40
+        bytes[8] = bytes[8] & 0x3f | 0x80
+        let hex = bytes.map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }
+        return [0..<4, 4..<6, 6..<8, 8..<10, 10..<16].map { hex[$0].joined() }.joined(separator: "-")
     }
 
     /// The environment entries every process of one task carries (a session

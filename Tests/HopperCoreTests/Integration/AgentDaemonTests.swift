@@ -1,0 +1,161 @@
+import Glibc
+import Testing
+@testable import HopperCore
+
+/// Agent presets run by the daemon with the fakes in examples/providers as
+/// their executables: records that tell the truth, rate limits that limit
+/// the provider and requeue the task uncharged, logins that count for the
+/// circuit, budgets counted from the records.
+@Suite(.serialized) struct AgentDaemonTests {
+    static let fakes = SessionTests.path(before: "Tests") + "/examples/providers"
+    /// What the presets that check for a key variable (Amp, Gemini, Copilot) look for.
+    static let keys = #"{"AMP_API_KEY": "fake-key", "GEMINI_API_KEY": "fake-key", "GH_TOKEN": "fake-key"}"#
+
+    /// A spool whose providers are `presets` (name → preset and fake), plus `sh`.
+    private func spool(_ providers: [(String, String, String)], extra: String = "") throws -> TestSpool {
+        let entries = providers.map { name, preset, fake in
+            #""\#(name)": {"agent": "\#(preset)", "executable": "\#(Self.fakes)/\#(fake)", "env": \#(Self.keys)}"#
+        }
+        return try TestSpool(config: TestSpool.configuration(#""workers": 4, "providers": {\#(entries.joined(separator: ", ")), "sh": {"mode": "exec", "command": ["/bin/sh", "-c", "{command}"]}}"# + extra))
+    }
+
+    private func events(_ t: TestSpool, _ name: String) throws -> [JSONObject] {
+        try t.events().filter { $0["event"] == .string(name) }
+    }
+
+    @Test(arguments: [
+        ("claude", "fake-stream-agent"), ("amp", "fake-stream-agent"), ("codex", "fake-event-agent"), ("gemini", "fake-event-agent"),
+        ("cursor", "fake-event-agent"), ("opencode", "fake-event-agent"), ("aider", "fake-text-agent"), ("copilot", "fake-text-agent"),
+    ])
+    func eachPresetsFakeRunsWithATrueRecord(preset: String, fake: String) async throws {
+        let t = try spool([("agent", preset, fake)])
+        let daemon = try await DaemonProcess(t).ready()
+        try t.drop("ok.json", #"{"id": "ok", "provider": "agent", "command": "say hi"}"#)
+        try t.drop("bad.json", #"{"id": "bad", "provider": "agent", "command": "work [fail]"}"#)
+        let ok = try await eventuallyValue("ok") { t.record("ok") }
+        #expect(ok["state"] == .string("succeeded"), "\(preset): \(ok["message"] ?? .null)")
+        #expect(ok["result_text"] == .string("fake: say hi"), "\(preset)")
+        if preset != "aider" { #expect(ok["agent_session"] != .null, "\(preset)") }
+        let bad = try await eventuallyValue("bad") { t.record("bad") }
+        if preset == "claude" || preset == "amp" || preset == "aider" || preset == "copilot" {
+            // These fakes have no [fail] shape: the turn simply succeeds.
+            #expect(bad["state"] == .string("succeeded"), "\(preset)")
+        } else {
+            #expect(bad["state"] == .string("failed") && bad["reason"] == .string("agent_error"), "\(preset): \(bad)")
+        }
+        _ = try await daemon.stop()
+        #expect(t.survivors().isEmpty)
+    }
+
+    @Test(arguments: [
+        ("claude", "fake-stream-agent", "[max-turns]"), ("claude", "fake-stream-agent", "[denied]"),
+        ("claude", "fake-stream-agent", "[empty]"), ("claude", "fake-stream-agent", "[crash]"),
+        ("codex", "fake-event-agent", "[no-final]"), ("gemini", "fake-event-agent", "[fail]"),
+        ("opencode", "fake-event-agent", "[no-final]"), ("aider", "fake-text-agent", "[no-reply]"),
+        ("copilot", "fake-text-agent", "[no-reply]"),
+    ])
+    func noFalseSuccesses(preset: String, fake: String, tag: String) async throws {
+        let t = try spool([("agent", preset, fake)])
+        let daemon = try await DaemonProcess(t).ready()
+        try t.drop("t.json", #"{"id": "t", "provider": "agent", "command": "work \#(tag)"}"#)
+        let r = try await eventuallyValue("t") { t.record("t") }
+        #expect(r["state"] == .string("failed"), "\(preset) \(tag): \(r)")
+        #expect(r["reason"] == .string("agent_error") || r["reason"] == .string("exit"), "\(preset) \(tag): \(r["reason"] ?? .null)")
+        _ = try await daemon.stop()
+        #expect(t.survivors().isEmpty)
+    }
+
+    @Test func aBackgroundTurnsResultIsNotTheTasks() async throws {
+        let t = try spool([("claude", "claude", "fake-stream-agent")])
+        let daemon = try await DaemonProcess(t).ready()
+        try t.drop("t.json", #"{"id": "t", "provider": "claude", "command": "work [background]"}"#)
+        let r = try await eventuallyValue("t") { t.record("t") }
+        #expect(r["state"] == .string("succeeded"))
+        #expect(r["result_text"] == .string("fake: work [background]"), "\(r["result_text"] ?? .null)")
+        _ = try await daemon.stop()
+    }
+
+    /// A CLI that is rate-limited on its first run and answers afterwards
+    /// (gemini's "Please retry in 2s"): the task is requeued uncharged, the
+    /// provider limited until the reset and resumed then, and the other
+    /// providers keep running meanwhile.
+    @Test func aRateLimitLimitsTheProviderAndRequeuesTheTaskUncharged() async throws {
+        let t = try TestSpool(config: nil)
+        let wrapper = t.base + "/limited-once"
+        try t.write(wrapper, """
+            #!/bin/sh
+            if mkdir "\(t.base)/limited" 2>/dev/null; then export FAKE_AGENT_SCENARIO=usage-limit; fi
+            exec "\(Self.fakes)/fake-event-agent" "$@"
+            """)
+        chmod(wrapper, 0o755)
+        try t.write(t.configPath, TestSpool.configuration(#""workers": 4, "providers": {"gemini": {"agent": "gemini", "executable": "\#(wrapper)", "env": \#(Self.keys)}, "sh": {"mode": "exec", "command": ["/bin/sh", "-c", "{command}"]}}"#))
+        let daemon = try await DaemonProcess(t).ready()
+        try t.drop("a.json", #"{"id": "a", "provider": "gemini", "command": "first"}"#)
+        let limited = try await eventuallyValue("provider.limited") { try events(t, "provider.limited").first }
+        #expect(limited["provider"] == .string("gemini") && limited["reason"] == .string("rate_limit"))
+        let until = try #require(limited["until"]?.stringValue.flatMap(Timestamp.init(rfc3339:)))
+        #expect(until - Timestamp.now() <= 2.5, "the CLI's own reset: retry in 2s")
+        #expect(limited["message"]?.stringValue?.isEmpty == false)
+        try t.drop("b.json", #"{"id": "b", "provider": "gemini", "command": "second"}"#)
+        try t.drop("s.json", #"{"id": "s", "provider": "sh", "command": "echo other"}"#)
+        let s = try await eventuallyValue("s") { t.record("s") }
+        #expect(s["state"] == .string("succeeded"), "other providers run while one is limited")
+        #expect(t.record("b") == nil && t.record("a") == nil, "nothing of a limited provider starts")
+        let a = try await eventuallyValue("a", timeout: 15) { t.record("a") }
+        #expect(a["state"] == .string("succeeded") && a["attempts"] == .int(1), "requeued uncharged: \(a)")
+        let resumed = try #require(try events(t, "provider.resumed").first)
+        let resumedAt = try #require(resumed["ts"]?.stringValue.flatMap(Timestamp.init(rfc3339:)))
+        #expect(resumedAt - until < 1, "resumed within a second of the reset")
+        _ = try await eventuallyValue("b") { t.record("b") }
+        _ = try await daemon.stop()
+        #expect(t.survivors().isEmpty)
+    }
+
+    /// "Not logged in" from a run: requeued, not failed; the circuit counts
+    /// it; once the login works the task succeeds, uncharged.
+    @Test func aLoginErrorRequeuesAndCountsForTheCircuit() async throws {
+        let t = try TestSpool(config: nil)
+        let wrapper = t.base + "/logged-out-once"
+        try t.write(wrapper, """
+            #!/bin/sh
+            # Only a task's run (`codex exec ...`) is refused, once; the status check passes.
+            if [ "$1" = exec ] && mkdir "\(t.base)/denied" 2>/dev/null; then export FAKE_AGENT_SCENARIO=auth; fi
+            exec "\(Self.fakes)/fake-event-agent" "$@"
+            """)
+        chmod(wrapper, 0o755)
+        try t.write(t.configPath, TestSpool.configuration(#""providers": {"codex": {"agent": "codex", "executable": "\#(wrapper)"}}"#))
+        let daemon = try await DaemonProcess(t).ready()
+        try t.drop("a.json", #"{"id": "a", "provider": "codex", "command": "hello"}"#)
+        let a = try await eventuallyValue("a", timeout: 15) { t.record("a") }
+        #expect(a["state"] == .string("succeeded") && a["attempts"] == .int(1), "\(a)")
+        let closed = try events(t, "session.closed").map { $0["reason"] }
+        #expect(closed.contains(.string("auth")), "the session whose login failed is closed: \(closed)")
+        _ = try await daemon.stop()
+        #expect(t.survivors().isEmpty)
+    }
+
+    @Test func aSpentBudgetLimitsTheProviderUntilTomorrowAndSurvivesARestart() async throws {
+        let t = try spool([("claude", "claude", "fake-stream-agent")])
+        var config = try #require(try JSONParser.parse(try AtomicFile.read(path: t.configPath)).objectValue)
+        var providers = try #require(config["providers"]?.objectValue)
+        var claude = try #require(providers["claude"]?.objectValue)
+        claude["budget"] = .object(JSONObject([("usd_per_day", .double(0.000001))]))
+        providers["claude"] = .object(claude)
+        config["providers"] = .object(providers)
+        try t.write(t.configPath, JSONValue.object(config).prettyPrinted())
+        var daemon = try await DaemonProcess(t).ready()
+        try t.drop("a.json", #"{"id": "a", "provider": "claude", "command": "spend"}"#)
+        let a = try await eventuallyValue("a") { t.record("a") }
+        #expect(a["state"] == .string("succeeded"))
+        #expect((a["cost_usd"]?.doubleValue ?? 0) > 0, "the fake reports a cost")
+        let limited = try await eventuallyValue("provider.limited") { try events(t, "provider.limited").first }
+        #expect(limited["reason"] == .string("budget"))
+        try t.drop("b.json", #"{"id": "b", "provider": "claude", "command": "more"}"#)
+        try await eventually("b queued") { t.names("queued").contains("b.json") }
+        _ = try await daemon.stop()
+        daemon = try await DaemonProcess(t).ready()
+        try await eventually("limited again after the restart") { try events(t, "provider.limited").count >= 2 }
+        #expect(t.record("b") == nil, "the day's spend is counted back from done/")
+        _ = try await daemon.stop()
+    }
+}
