@@ -79,6 +79,14 @@ extension Daemon {
             w.field("circuit", pool?.breaker.state.rawValue ?? "closed")
             w.field("sessions", pool?.sessions.count ?? 0)
             w.field("last_auth_error", pool?.lastAuthError)
+            if p.agent != nil {
+                // SPEC 7a: a limited provider, until when and why; today's spend against its budget.
+                let limited = isLimited(name)
+                w.field("limited_until", limited ? limits[name]?.limitedUntil?.rfc3339 : nil)
+                w.field("limit_reason", limited ? limits[name]?.reason?.rawValue : nil)
+                w.field("spent_today_usd", budget.spent(provider: name, now: Timestamp.now()))
+                w.field("budget_usd_per_day", p.budgetUSDPerDay)
+            }
             w.endObject()
         }
         w.endObject()
@@ -141,6 +149,13 @@ extension Daemon {
         family("hopper_circuit_open", "gauge", "Whether a provider's circuit breaker is open (1) or not (0).")
         for name in config.providers.keys.sorted() {
             m += "hopper_circuit_open{provider=\"\(name)\"} \(sessions[name]?.breaker.state == .open ? 1 : 0)\n"
+        }
+        let agents = config.providers.values.filter { $0.agent != nil }.map(\.name).sorted()
+        if !agents.isEmpty {
+            family("hopper_provider_limited", "gauge", "Whether an agent provider is limited by a rate limit or its budget (1) or not (0).")
+            for name in agents { m += "hopper_provider_limited{provider=\"\(name)\"} \(isLimited(name) ? 1 : 0)\n" }
+            family("hopper_provider_spent_usd_today", "gauge", "What an agent provider's tasks cost since 00:00 UTC, from their records.")
+            for name in agents { m += "hopper_provider_spent_usd_today{provider=\"\(name)\"} \(budget.spent(provider: name, now: Timestamp.now()))\n" }
         }
         family("hopper_paused", "gauge", "Whether a provider's tasks are held by a file in paused/ (1) or not (0); provider \"ALL\" is the pause of every provider.")
         m += "hopper_paused{provider=\"ALL\"} \(pause.isAllPaused ? 1 : 0)\n"

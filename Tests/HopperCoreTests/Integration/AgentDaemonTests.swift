@@ -150,6 +150,15 @@ import Testing
         #expect((a["cost_usd"]?.doubleValue ?? 0) > 0, "the fake reports a cost")
         let limited = try await eventuallyValue("provider.limited") { try events(t, "provider.limited").first }
         #expect(limited["reason"] == .string("budget"))
+        let shown = try await eventuallyValue("status.json shows the limit") { () -> JSONObject? in
+            let status = try JSONParser.parse(Array((t.read("status.json") ?? "{}").utf8)).objectValue
+            let entry = status?["providers"]?.objectValue?["claude"]?.objectValue
+            return entry?["limit_reason"] == .string("budget") ? entry : nil
+        }
+        #expect((shown["spent_today_usd"]?.doubleValue ?? 0) > 0 && shown["limited_until"] != JSONValue.null)
+        try await eventually("metrics.prom shows the limit") {
+            (t.read("metrics.prom") ?? "").contains(#"hopper_provider_limited{provider="claude"} 1"#)
+        }
         try t.drop("b.json", #"{"id": "b", "provider": "claude", "command": "more"}"#)
         try await eventually("b queued") { t.names("queued").contains("b.json") }
         _ = try await daemon.stop()
