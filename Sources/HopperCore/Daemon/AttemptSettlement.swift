@@ -10,8 +10,13 @@
 /// |-------------------|----------------------|----------------------|----------------------|
 /// | none              | timeout, terminate   | cancel, terminate    | shutdown, terminate  |
 /// | shutdown          | timeout              | cancel               | —                    |
+/// | silence           | timeout              | cancel               | —                    |
 /// | timeout           | —                    | cancel               | —                    |
 /// | cancel            | —                    | —                    | —                    |
+///
+/// (A silence, `idle_output` passed without output, ranks between the
+/// shutdown and the timeout: asked with nothing held it terminates; after a
+/// shutdown it takes the stop over; a timeout or a cancel outranks it.)
 ///
 /// So a task whose time ran out is charged for it even when the daemon's
 /// shutdown caught its process dying, and a cancel always wins: the user
@@ -23,6 +28,7 @@
 /// |----------|--------------------------------------------|-----------------------------------------|
 /// | cancel   | any                                        | record: cancelled, never retried        |
 /// | timeout  | any                                        | failed (timeout): retry if any left     |
+/// | silence  | any                                        | failed (timeout, "silent"): retry if any left |
 /// | shutdown | any                                        | requeue, the attempt not charged        |
 /// | none     | exit 0, agent finished                     | record: succeeded                       |
 /// | none     | exit n, signal, agent error, session lost  | failed: retry if any left, else record  |
@@ -31,7 +37,8 @@
 struct AttemptSettlement: Sendable, Equatable {
     /// Why Hopper stopped an attempt, lowest rank first.
     enum Stop: Int, Sendable, Comparable {
-        case shutdown, timeout, cancel
+        /// `silence`: nothing written for `idle_output` seconds, a timeout of its own kind.
+        case shutdown, silence, timeout, cancel
         static func < (a: Stop, b: Stop) -> Bool { a.rawValue < b.rawValue }
     }
 
@@ -52,12 +59,13 @@ struct AttemptSettlement: Sendable, Equatable {
 
     /// What the attempt's end comes to, given the attempts made so far (this
     /// one included) and the retries the task allows.
-    func settle(_ end: AttemptEnd, attemptsMade: Int, retries: Int, timeout: Double) -> AttemptOutcome {
+    func settle(_ end: AttemptEnd, attemptsMade: Int, retries: Int, timeout: Double, idleOutput: Double = 0) -> AttemptOutcome {
         let verdict: Verdict
         switch stop {
         case .cancel?: return .record(.cancelled(end))
         case .shutdown?: return .requeue
         case .timeout?: verdict = .timedOut(after: timeout, end)
+        case .silence?: verdict = .silent(after: idleOutput, end)
         case nil:
             if case .agent(let o) = end {
                 switch o.verdict {
@@ -119,6 +127,8 @@ enum Verdict: Sendable, Equatable {
     case sessionLost(ExitStatus)
     /// Hopper's timeout stopped it, after `after` seconds.
     case timedOut(after: Double, AttemptEnd)
+    /// It wrote nothing for `after` seconds (`idle_output`): stopped like a timeout.
+    case silent(after: Double, AttemptEnd)
     /// A cancel stopped it.
     case cancelled(AttemptEnd)
 
@@ -137,7 +147,7 @@ enum Verdict: Sendable, Equatable {
         case .exited(0): .succeeded
         case .agent(let o): o.isSuccess ? .succeeded : .failed
         case .cancelled: .cancelled
-        case .exited, .signaled, .sessionLost, .timedOut: .failed
+        case .exited, .signaled, .sessionLost, .timedOut, .silent: .failed
         }
     }
 
@@ -147,7 +157,7 @@ enum Verdict: Sendable, Equatable {
         case .agent(let o): o.isSuccess ? .exit : .agentError
         case .signaled: .signal
         case .sessionLost(let s): if case .signaled = s { .signal } else { .exit }
-        case .timedOut: .timeout
+        case .timedOut, .silent: .timeout
         case .cancelled: .cancelled
         }
     }
@@ -160,6 +170,8 @@ enum Verdict: Sendable, Equatable {
         case .sessionLost(let s):
             "The session process ended while the task ran (\(Daemon.describe(s))); the session is replaced."
         case .timedOut(let seconds, _): "Timed out after \(FieldReader.format(seconds)) seconds; its process group was killed."
+        case .silent(let seconds, _):
+            "Silent for \(FieldReader.format(seconds)) seconds (nothing on stdout or stderr, timeouts.command.idle_output); its process group was killed."
         case .cancelled: "Cancelled while running."
         }
     }
@@ -168,7 +180,7 @@ enum Verdict: Sendable, Equatable {
     var exitCode: Int32? {
         switch self {
         case .exited(let c): c
-        case .timedOut(_, let end), .cancelled(let end): if case .exited(let c)? = end.status { c } else { nil }
+        case .timedOut(_, let end), .silent(_, let end), .cancelled(let end): if case .exited(let c)? = end.status { c } else { nil }
         case .signaled, .agent, .sessionLost: nil
         }
     }
@@ -177,7 +189,7 @@ enum Verdict: Sendable, Equatable {
         switch self {
         case .signaled(let s): s.rawValue
         case .sessionLost(.signaled(let s)): s.rawValue
-        case .timedOut(_, let end), .cancelled(let end): if case .signaled(let s)? = end.status { s.rawValue } else { nil }
+        case .timedOut(_, let end), .silent(_, let end), .cancelled(let end): if case .signaled(let s)? = end.status { s.rawValue } else { nil }
         case .exited, .agent, .sessionLost: nil
         }
     }
@@ -185,7 +197,7 @@ enum Verdict: Sendable, Equatable {
     /// The agent's outcome, however the attempt was stopped (its fields go to the record).
     var agent: AgentOutcome? {
         switch self {
-        case .agent(let o), .timedOut(_, .agent(let o)), .cancelled(.agent(let o)): o
+        case .agent(let o), .timedOut(_, .agent(let o)), .silent(_, .agent(let o)), .cancelled(.agent(let o)): o
         default: nil
         }
     }
@@ -193,7 +205,7 @@ enum Verdict: Sendable, Equatable {
     /// An agent's result object, however the attempt was stopped.
     var result: JSONValue? {
         switch self {
-        case .agent(let o), .timedOut(_, .agent(let o)), .cancelled(.agent(let o)): o.result
+        case .agent(let o), .timedOut(_, .agent(let o)), .silent(_, .agent(let o)), .cancelled(.agent(let o)): o.result
         default: nil
         }
     }

@@ -60,6 +60,9 @@ public final class Daemon: @unchecked Sendable {
         var inSessionProcess = false
         /// An agent CLI's adapter, reading the attempt's output (exec agents).
         var tap: AgentTap?
+        /// `timeouts.command.idle_output` for it (0: off), and its last output.
+        var idleOutput = 0.0
+        var activity: ActivityMark?
     }
 
     let options: DaemonOptions
@@ -452,7 +455,7 @@ public final class Daemon: @unchecked Sendable {
     /// Whether a deadline can still do anything when it fires.
     func isLive(_ deadline: Deadline) -> Bool {
         switch deadline.action {
-        case .terminate(let id, let number), .kill(let id, let number): return attempts[id]?.number == number
+        case .terminate(let id, let number), .kill(let id, let number), .silence(let id, let number): return attempts[id]?.number == number
         case .release(let id): return scheduler[id] != nil
         case .expire(let id): return scheduler[id].map { !$0.task.started } ?? false
         case .sessionTick(let name, let id): return sessions.session(name, id)?.lifecycle.armedTimer == deadline.at

@@ -76,6 +76,8 @@ extension Daemon {
         task.attempts += 1
         task.started = true
         let timeout = task.request.timeout ?? config.commandDefaultTimeout
+        let idleOutput = config.idleOutputTimeout(for: provider)
+        let activity = idleOutput > 0 ? ActivityMark(MonotonicInstant.now()) : nil
         let queue = self.queue
         let number = task.attempts
         // The session that serves it, when its provider uses sessions.
@@ -100,6 +102,7 @@ extension Daemon {
             var job = SessionTask(command: task.request.command, environment: env, workingDirectory: task.request.cwd,
                                   stdinPath: stdinPath, stdout: out, stderr: err, outputLimit: config.maxOutputBytes)
             job.mask = mask
+            job.activity = activity
             live.run(job) { result in queue.post(.sessionTaskFinished(id, attempt: number, result)) }
             process = live.process
         } else {
@@ -119,6 +122,7 @@ extension Daemon {
             launch.marker = escapeMarker(id)
             launch.user = user
             launch.tap = tap
+            launch.activity = activity
             do {
                 process = try runner.start(launch) { result in queue.post(.exited(id, attempt: number, result)) }
                 // A CLI known to hang after a fatal error is ended once its adapter has decided.
@@ -140,6 +144,9 @@ extension Daemon {
         attempt.session = session?.id
         attempt.inSessionProcess = session.map { sessionProcesses[$0.id] != nil } ?? false
         attempt.tap = tap
+        attempt.idleOutput = idleOutput
+        attempt.activity = activity
+        if activity != nil { schedule(after: idleOutput, .silence(id, attempt: number)) }
         attempts[id] = attempt
         scheduler.update(task)
         schedule(after: timeout, .terminate(id, attempt: number))
@@ -260,14 +267,16 @@ extension Daemon {
         }
         if let session = attempt.session {
             if closesSession {
-                closeSession(provider: attempt.task.provider, session: session, reason: attempt.settlement.stop == .timeout ? .timeout : .crashed)
+                closeSession(provider: attempt.task.provider, session: session,
+                             reason: attempt.settlement.stop == .timeout || attempt.settlement.stop == .silence ? .timeout : .crashed)
             } else {
                 releaseSession(provider: attempt.task.provider, session: session)
             }
         }
         var task = attempt.task
         published.changed = true
-        switch attempt.settlement.settle(end, attemptsMade: task.attempts, retries: task.request.retries, timeout: attempt.timeout) {
+        switch attempt.settlement.settle(end, attemptsMade: task.attempts, retries: task.request.retries, timeout: attempt.timeout,
+                                          idleOutput: attempt.idleOutput) {
         case .requeue:
             requeueUncharged(task)
         case .limited(let until, let message):

@@ -53,6 +53,12 @@ extension Daemon {
             let (removed, _) = Retention.prune(spool: spool, maxAge: maxAge, now: Timestamp.now())
             if removed > 0 { log.info("retention", "pruned done/", [("removed", "\(removed)"), ("max_age", "\(maxAge)")]) }
             schedule(after: Daemon.retentionInterval(maxAge), .retention)
+        case .silence(let id, let number):
+            guard let attempt = attempts[id], attempt.number == number, let mark = attempt.activity else { return }
+            let quietUntil = mark.last.adding(seconds: attempt.idleOutput)
+            guard quietUntil <= MonotonicInstant.now() else { return schedule(at: quietUntil, .silence(id, attempt: number)) }
+            log.info("task", "silent for idle_output; terminating its process group", [("id", id.rawValue), ("idle_output", FieldReader.format(attempt.idleOutput))])
+            stopAttempt(id, .silence)
         case .limitEnds(let name):
             limitEnds(name)
         case .slurmSubmit, .slurmPoll, .slurmTimeout:

@@ -37,6 +37,8 @@ public struct Deadline: Sendable, Comparable {
         case slurmTimeout(TaskID, attempt: Int)
         /// A provider's rate-limit or budget window may be over.
         case limitEnds(String)
+        /// A running attempt may have been silent for `idle_output` seconds.
+        case silence(TaskID, attempt: Int)
     }
 
     public var at: MonotonicInstant

@@ -1,5 +1,14 @@
 import Glibc
 
+/// When an attempt last wrote anything on stdout or stderr, for
+/// `timeouts.command.idle_output`. Written by the runner as it reads,
+/// read by the daemon's loop: both on the poller thread.
+public final class ActivityMark: @unchecked Sendable {
+    public private(set) var last: MonotonicInstant
+    public init(_ start: MonotonicInstant) { last = start }
+    func touch() { last = MonotonicInstant.now() }
+}
+
 /// How one attempt's process ended, with what its output came to.
 public struct RunResult: Sendable {
     public var status: ExitStatus
@@ -44,6 +53,8 @@ public final class ExecRunner: Sendable {
         public var user: UserAccount?
         /// An agent CLI's adapter, fed every line as it is read.
         public var tap: AgentTap?
+        /// Touched at every read of output (`idle_output`).
+        public var activity: ActivityMark?
     }
 
     /// Spawns the attempt. On success the runner owns `launch.stdout` and
@@ -59,7 +70,7 @@ public final class ExecRunner: Sendable {
         let process = try Spawner.spawn(request)
         let attempt = Attempt(process: process, out: OutputSink(file: launch.stdout, limit: launch.outputLimit, mask: launch.mask),
                               err: OutputSink(file: launch.stderr, limit: launch.outputLimit, mask: launch.mask), poller: poller,
-                              drainGrace: drainGrace, marker: launch.marker, tap: launch.tap, completion: completion)
+                              drainGrace: drainGrace, marker: launch.marker, tap: launch.tap, activity: launch.activity, completion: completion)
         let stdin = launch.stdin
         poller.execute { attempt.begin(stdin: stdin) }
         return process
@@ -75,6 +86,7 @@ private final class Attempt: @unchecked Sendable {
     let drainGrace: Double
     let marker: [String]
     let tap: AgentTap?
+    let activity: ActivityMark?
     let completion: @Sendable (RunResult) -> Void
     /// Poller tokens of the streams still open, by descriptor.
     var streams: [(fd: FileDescriptor, token: Int)] = []
@@ -83,8 +95,9 @@ private final class Attempt: @unchecked Sendable {
     var input: StdinFeeder?
 
     init(process: SpawnedProcess, out: OutputSink, err: OutputSink, poller: Poller, drainGrace: Double, marker: [String],
-         tap: AgentTap?, completion: @escaping @Sendable (RunResult) -> Void) {
+         tap: AgentTap?, activity: ActivityMark?, completion: @escaping @Sendable (RunResult) -> Void) {
         self.tap = tap
+        self.activity = activity
         self.process = process
         self.out = out
         self.err = err
@@ -110,6 +123,7 @@ private final class Attempt: @unchecked Sendable {
     }
 
     private func drain(_ fd: FileDescriptor, into sink: OutputSink, _ stream: AgentTap.Stream) {
+        activity?.touch()
         let ended = if let tap {
             fd.drainAvailable { sink.consume($0); tap.consume(stream, $0) }
         } else {

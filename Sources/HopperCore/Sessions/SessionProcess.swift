@@ -11,6 +11,8 @@ public struct SessionTask: Sendable {
     public var stderr: FileDescriptor
     public var outputLimit: Int
     public var mask = SecretMask()
+    /// Touched at every read of the task's output (`idle_output`).
+    public var activity: ActivityMark?
 }
 
 /// How a task in a session ended.
@@ -67,6 +69,7 @@ public final class SessionProcess: @unchecked Sendable {
         /// The current line grew past `lineLimit`: it goes to the output as
         /// it comes and cannot be the result.
         var lineOverflowed = false
+        var activity: ActivityMark?
         var completion: @Sendable (SessionTaskResult) -> Void
     }
 
@@ -118,7 +121,7 @@ public final class SessionProcess: @unchecked Sendable {
     private func start(_ task: SessionTask, _ completion: @escaping @Sendable (SessionTaskResult) -> Void) {
         var c = Current(out: OutputSink(file: task.stdout, limit: task.outputLimit, mask: task.mask),
                         err: OutputSink(file: task.stderr, limit: task.outputLimit, mask: task.mask),
-                        completion: completion)
+                        activity: task.activity, completion: completion)
         guard !exited else {
             current = c
             return finish(.sessionDied(nil, nil))
@@ -172,6 +175,7 @@ public final class SessionProcess: @unchecked Sendable {
     static let minimumLineLimit = 16 << 20
 
     private func consume(_ chunk: UnsafeRawBufferPointer, isStdout: Bool) {
+        current?.activity?.touch()
         if wire == .jsonl && isStdout { return consumeAgentLines(chunk) }
         guard var c = current else { return logBetweenTasks(chunk, isStdout: isStdout) }
         defer { if current != nil { current = c } }

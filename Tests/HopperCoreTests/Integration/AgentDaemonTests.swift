@@ -65,6 +65,26 @@ import Testing
         #expect(t.survivors().isEmpty)
     }
 
+    /// A CLI that hangs without a word (opencode after a quota error, a
+    /// stuck session): killed after `idle_output`, reason timeout, "silent".
+    @Test(arguments: [("claude", "fake-stream-agent"), ("codex", "fake-event-agent")])
+    func aSilentHangIsKilledAfterIdleOutput(preset: String, fake: String) async throws {
+        let t = try spool([("agent", preset, fake)],
+                          extra: #", "timeouts": {"command": {"default_timeout": 60, "kill_grace": 0.5, "idle_output": 1}}"#)
+        let daemon = try await DaemonProcess(t).ready()
+        let started = Timestamp.now()
+        try t.drop("t.json", #"{"id": "t", "provider": "agent", "command": "work [hang]"}"#)
+        let r = try await eventuallyValue("t") { t.record("t") }
+        #expect(r["state"] == .string("failed") && r["reason"] == .string("timeout"), "\(preset): \(r)")
+        #expect(r["message"]?.stringValue?.hasPrefix("Silent for 1 seconds") == true, "\(r["message"] ?? .null)")
+        #expect(Timestamp.now() - started < 10)
+        try t.drop("u.json", #"{"id": "u", "provider": "agent", "command": "after"}"#)
+        let u = try await eventuallyValue("u") { t.record("u") }
+        #expect(u["state"] == .string("succeeded"), "the provider works on: \(u)")
+        _ = try await daemon.stop()
+        #expect(t.survivors().isEmpty)
+    }
+
     @Test func aBackgroundTurnsResultIsNotTheTasks() async throws {
         let t = try spool([("claude", "claude", "fake-stream-agent")])
         let daemon = try await DaemonProcess(t).ready()

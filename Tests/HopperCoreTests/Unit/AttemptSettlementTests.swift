@@ -39,6 +39,24 @@ import Testing
         #expect(settled([.shutdown, .timeout], .process(.signaled(.term)), retries: 1) == .retry(.timedOut(after: 30, .process(.signaled(.term)))))
     }
 
+    @Test func aSilenceIsATimeoutOfItsOwnKind() {
+        var s = AttemptSettlement()
+        let first = s.request(.silence)
+        #expect(first)
+        #expect(s.settle(.process(.signaled(.term)), attemptsMade: 1, retries: 0, timeout: 30, idleOutput: 600)
+                == .record(.silent(after: 600, .process(.signaled(.term)))))
+        let v = Verdict.silent(after: 600, .process(.signaled(.term)))
+        #expect(v.state == .failed && v.reason == .timeout && v.message.hasPrefix("Silent for 600 seconds"))
+        var t = AttemptSettlement()
+        _ = t.request(.silence)
+        _ = t.request(.timeout)
+        #expect(t.stop == .timeout, "the timeout outranks the silence")
+        var u = AttemptSettlement()
+        _ = u.request(.shutdown)
+        _ = u.request(.silence)
+        #expect(u.stop == .silence, "a silence during the shutdown's grace is charged")
+    }
+
     @Test func theShutdownAloneRequeuesUncharged() {
         #expect(settled([.shutdown], .process(.signaled(.term))) == .requeue)
         #expect(settled([.shutdown], .process(.exited(0))) == .requeue, "whatever the process said as it went")
