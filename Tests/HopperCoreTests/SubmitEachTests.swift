@@ -149,6 +149,19 @@ import Testing
         #expect(seconds < 60, "\(seconds) s")
     }
 
+    @Test func aReaderThatGoesAwayDoesNotStopTheSubmit() throws {
+        let t = try TestSpool()
+        _ = try t.hopper(["init"])
+        let n = 5_000
+        let input = t.base + "/lines"
+        try t.write(input, String(repeating: "true\n", count: n))
+        // `true` exits without reading: the ids (flushed every 64 KiB) meet a closed pipe.
+        let argv = [TestSpool.hopperBinary, "submit", "--spool", t.spool, "--config", t.configPath, "--each"]
+        let out = try runProcess(["/bin/sh", "-c", #""$@" < "$0" | true"#, input] + argv, environment: [t.marker])
+        #expect(out.exitCode == 0)
+        #expect(t.names("incoming").count == n, "every task written though nobody read the ids")
+    }
+
     // MARK: --file
 
     @Test func severalRequestFilesInOneCall() async throws {

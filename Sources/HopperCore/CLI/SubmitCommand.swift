@@ -68,6 +68,9 @@ enum SubmitCommand {
         if args.value("id") != nil && (each || files.count > 1) {
             throw HopperError(.usage, "--id names one task; with --each or several files the ids are generated (printed in order)")
         }
+        // The tasks are the effect, the ids a report of it: a reader that goes away
+        // (`| head -1`) makes printing fail with EPIPE, not the submit stop halfway.
+        SignalStream.ignore(.pipe)
         let rules = try SubmitRules.load(path: args.configPath)
         let fields = try SubmitFields(args, stdinLimit: rules.maxRequestBytes)
         // Opened first: a missing spool is reported before any input is read.
