@@ -14,8 +14,14 @@ let package = Package(
         .target(name: "HopperCore", dependencies: ["CHopperShim"]),
         // The Swift runtime linked in (release): `hopper submit` starts in ~2.5 ms instead of
         // ~4, without loading and relocating the runtime's shared libraries on every call.
+        // HOPPER_STATIC_EXECUTABLE=1 at build time links glibc in too: a call starts in about
+        // half the time again (docs/performance.md), but the password and group look-ups of
+        // the daemon (run_as, allowed_owners) then load the host's NSS modules (LDAP, SSSD,
+        // systemd) into a static binary, which glibc supports only with the very glibc it was
+        // built with. Opt-in for hosts where that holds (rebuilt with every glibc upgrade).
         .executableTarget(name: "hopper", dependencies: ["HopperCore"],
-                          linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(configuration: .release))]),
+                          linkerSettings: [.unsafeFlags([Context.environment["HOPPER_STATIC_EXECUTABLE"] == "1" ? "-static-executable" : "-static-stdlib"],
+                                                        .when(configuration: .release))]),
         // The benchmark (`swift run -c release hopper-bench`): figures beside same-run baselines.
         // Depends on both executables so that building it builds the binaries it runs.
         .executableTarget(name: "hopper-bench", dependencies: ["HopperCore", "hopper", "hopper-bench-probe"]),

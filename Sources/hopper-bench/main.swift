@@ -8,6 +8,8 @@ import HopperCore
 //   --n N          tasks per throughput scenario (default 2000)
 //   --json FILE    also write the figures as JSON
 //   --only A,B     only these groups: exec, session, latency, overhead, backlog, client, idle
+//                  (client: a hopper submit's wall time, and 1,000 tasks submitted one call each
+//                  beside task-spooler driven the same way when tsp is on PATH, and in one --each call)
 //   --soak         the soak alone (with --only, those groups too): 200,000 tasks, every record
 //                  checked, the pid range wrapping (see Soak.swift); never part of --smoke;
 //                  exits 1 after the table when a record was wrong
@@ -154,9 +156,20 @@ if runs("backlog") {
 }
 
 // Client.
+var tspFound = false
 if runs("client") {
     let client = Scenarios.client(runs: smoke ? 5 : 30, root: tmpfs)
     report.add("hopper submit (median wall)", client.submit, "ms", baseline: client.cp)
+    // The one-call-per-task loop, beside task-spooler driven the same way when it is installed.
+    let loopN = smoke ? 100 : 1_000
+    let tsp = SubmitLoop.taskSpooler(loopN, root: tmpfs)
+    tspFound = tsp != nil
+    let loop = SubmitLoop.hopper(loopN, root: tmpfs)
+    let each = SubmitLoop.each(loopN, root: tmpfs)
+    report.add("\(thousands(loopN)) true, one hopper submit a task, per call", loop.perCall, "ms", baseline: tsp?.perCall)
+    report.add("\(thousands(loopN)) true, one hopper submit a task", loop.rate, "tasks/s", baseline: tsp?.rate)
+    report.add("\(thousands(loopN)) true, one hopper submit --each call", each.rate, "tasks/s", baseline: tsp?.rate)
+    report.add("\(thousands(loopN)) true, the hopper submit --each call itself", each.perCall, "ms")
 }
 
 // Idle.
@@ -204,6 +217,7 @@ print(report.table, terminator: "")
 print("baselines: exec = /bin/true spawned directly with posix_spawn, 2 in flight; session = subshell round trips written straight into one sh; "
     + "drop → start = hopper-bench-probe spawned directly; session command = Hopper's framed subshell written straight into one sh; "
     + "backlog throughput = the exec tmpfs none row (no backlog); submit = cp of the same request file"
+    + (tspFound ? "; one call a task and --each = task-spooler (tsp, 2 slots) driven by the same loop, one tsp call a task" : "")
     + (soak ? "; soak end rows = the same daemon after the warm-up (first 5 % of the tasks, at most 2,000, and 2 s at least)" : "")
     + (slurm ? "; slurm = the same jobs submitted with one sbatch call each (sequential), until each has written its file" : ""))
 FileDescriptor.standardError.writeLine("hopper-bench: done in \(Int(Harness.now() - began)) s")

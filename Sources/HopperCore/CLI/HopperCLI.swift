@@ -16,12 +16,23 @@ public enum HopperCLI {
         var run: @Sendable (Arguments) throws(HopperError) -> Int32
     }
 
-    static let commands: [Command] = [
-        InitCommand.command, RunCommand.command, SubmitCommand.command, StatusCommand.command,
-        ListCommand.command, ShowCommand.command, WaitCommand.command, CancelCommand.command,
-        ValidateCommand.command, RetryCommand.command, TailCommand.command, MigrateCommand.command, GcCommand.command,
-        PauseCommand.pause, PauseCommand.resume, ReportCommand.command,
+    /// Every subcommand by name, in the order `hopper --help` lists them.
+    /// Each is made only when asked for: a call builds the one it runs, not
+    /// all sixteen (`hopper submit` in a loop pays for its own start-up only).
+    static let table: [(name: String, make: @Sendable () -> Command)] = [
+        ("init", { InitCommand.command }), ("run", { RunCommand.command }), ("submit", { SubmitCommand.command }),
+        ("status", { StatusCommand.command }), ("list", { ListCommand.command }), ("show", { ShowCommand.command }),
+        ("wait", { WaitCommand.command }), ("cancel", { CancelCommand.command }), ("validate", { ValidateCommand.command }),
+        ("retry", { RetryCommand.command }), ("tail", { TailCommand.command }), ("migrate", { MigrateCommand.command }),
+        ("gc", { GcCommand.command }), ("pause", { PauseCommand.pause }), ("resume", { PauseCommand.resume }),
+        ("report", { ReportCommand.command }),
     ]
+
+    static var commands: [Command] { table.map { $0.make() } }
+
+    static func command(named name: String) -> Command? {
+        table.first { $0.name == name }?.make()
+    }
 
     public static func main(_ argv: [String]) -> Int32 {
         let words = argv.dropFirst()
@@ -41,7 +52,7 @@ public enum HopperCLI {
             out.flush()
             return 0
         }
-        guard let command = commands.first(where: { $0.name == name }) else {
+        guard let command = command(named: name) else {
             Output.error("unknown command \(name); see hopper --help")
             return 2
         }
