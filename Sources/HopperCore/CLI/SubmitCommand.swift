@@ -10,7 +10,7 @@ import Glibc
 enum SubmitCommand {
     static let command = HopperCLI.Command(
         name: "submit", summary: "submit a command, or one per input line or request file; prints the ids",
-        usage: "[--id ID] [--provider P] [--priority N] [--timeout S] [--after ID]... [--retries N] [--queue-timeout S] [--run-after TIME] [--cwd DIR] [--env K=V]... [--label K=V]... [--key KEY [--on-conflict queue|skip|replace]] [--stdin-file FILE] [--json] {[--] COMMAND... | --each [--] [TEMPLATE...] <LINES | --file FILE [FILE]...}",
+        usage: "[--id ID] [--provider P] [--priority N] [--timeout S] [--after ID]... [--retries N] [--queue-timeout S] [--run-after TIME] [--cwd DIR] [--env K=V]... [--label K=V]... [--key KEY [--on-conflict queue|skip|replace]] [--continue ID] [--stdin-file FILE] [--json] {[--] COMMAND... | --each [--] [TEMPLATE...] <LINES | --file FILE [FILE]...}",
         help: """
         One COMMAND word is taken as a shell line as written; several words are
         quoted for the shell where needed and joined, so they run as that argv.
@@ -54,9 +54,12 @@ enum SubmitCommand {
         example: ls *.log | hopper submit --each 'gzip -9 {}'
         example: hopper submit --each --priority 3 -- convert {} {}.png < images.txt
         example: hopper submit --file batch/*.json
+        --continue ID runs the task as the next turn of task ID's agent
+        conversation (an agent provider run with mode "exec"); it waits for ID.
+
         example: hopper submit --key sync --on-conflict skip -- /usr/local/bin/sync
         """,
-        spec: .init(valued: ["id", "provider", "priority", "timeout", "after", "retries", "queue-timeout", "run-after", "cwd", "env", "label", "stdin-file", "key", "on-conflict", "file"],
+        spec: .init(valued: ["id", "provider", "priority", "timeout", "after", "retries", "queue-timeout", "run-after", "cwd", "env", "label", "stdin-file", "key", "on-conflict", "file", "continue"],
                     flags: ["json", "each"], operandsEndOptions: true),
         run: run)
 

@@ -24,6 +24,7 @@ struct SubmitFields {
         if let t = args.value("run-after") { scalars.append(("run_after", .string(t))) }
         if let c = args.value("cwd") { scalars.append(("cwd", .string(Spool.absolute(c)))) }
         if let k = args.value("key") { scalars.append(("key", .string(k))) }
+        if let c = args.value("continue") { scalars.append(("continue", .string(c))) }
         if let c = args.value("on-conflict") {
             guard args.value("key") != nil else { throw HopperError(.usage, "--on-conflict needs --key") }
             scalars.append(("on_conflict", .string(c)))

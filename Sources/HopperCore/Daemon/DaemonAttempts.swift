@@ -42,6 +42,16 @@ extension Daemon {
             }
             return startSlurmAttempt(task, provider: provider)
         }
+        // `continue`: the conversation of the task it names, read from that task's record.
+        var continuing: (session: String, result: JSONValue?)?
+        if let earlier = task.request.continues {
+            switch conversation(of: earlier, for: task, provider: provider) {
+            case .success(let found): continuing = found
+            case .failure(let refusal):
+                finish(task, from: .queued, state: refusal.state, reason: refusal.reason, message: refusal.message)
+                return
+            }
+        }
         let cwd = task.request.cwd ?? provider.cwd
         if let cwd {
             var st = stat()
@@ -110,9 +120,14 @@ extension Daemon {
             // An agent CLI's output is read by its adapter as it comes; a CLI
             // that cannot name its conversation gets one from Hopper.
             if let agent = provider.agent {
-                let conversation = agent.preset.newSessionArguments != nil ? Daemon.conversationID() : nil
-                if let built = agent.argv(prompt: task.request.command, newSession: conversation) { argv = built }
-                tap = AgentTap(agent.preset.makeAdapter(zones: zones, session: conversation))
+                if let earlier = continuing {
+                    argv = agent.argv(prompt: task.request.command, resume: earlier.session) ?? argv
+                    tap = AgentTap(agent.preset.makeAdapter(zones: zones, session: earlier.session, continuing: earlier.result))
+                } else {
+                    let conversation = agent.preset.newSessionArguments != nil ? Daemon.conversationID() : nil
+                    if let built = agent.argv(prompt: task.request.command, newSession: conversation) { argv = built }
+                    tap = AgentTap(agent.preset.makeAdapter(zones: zones, session: conversation))
+                }
             }
             var launch = ExecRunner.Launch(argv: argv,
                                            environment: environment(for: task, provider: provider, context: session?.context ?? [], user: user),
@@ -182,6 +197,41 @@ extension Daemon {
         startsPausedUntil = MonotonicInstant.now().adding(seconds: 0.05)
         schedule(after: 0.05, .publish)
         log.warning("task", "out of resources; the task goes back to queued", [("id", task.id.rawValue), ("error", "\(error.errno)")])
+    }
+
+    /// Why a `continue` cannot go on (the task ends with it).
+    struct ContinueRefusal: Error {
+        var state: TaskState
+        var reason: TerminalReason
+        var message: String
+    }
+
+    /// The conversation a `continue` task goes on with: the `agent_session`
+    /// (and `result`) of the earlier task's record, which must be of the same
+    /// provider, whose CLI must be able to resume.
+    func conversation(of earlier: TaskID, for task: SpooledTask, provider: Provider) -> Result<(session: String, result: JSONValue?), ContinueRefusal> {
+        guard let agent = provider.agent else {
+            return .failure(ContinueRefusal(state: .error, reason: .spawn, message: "Provider \(provider.name) runs no agent CLI, so it has no conversation to continue."))
+        }
+        guard agent.mode == .exec else {
+            return .failure(ContinueRefusal(state: .error, reason: .spawn,
+                                            message: "continue needs a provider that starts a process per task; provider \(provider.name) runs \(agent.preset.name.rawValue) as a session (give it \"mode\": \"exec\")."))
+        }
+        guard agent.preset.invocation(.exec)?.resumeArguments != nil else {
+            return .failure(ContinueRefusal(state: .error, reason: .spawn, message: "\(agent.preset.name.rawValue) cannot resume a conversation."))
+        }
+        guard let bytes = try? AtomicFile.read(Spool.taskFile(earlier), in: spool[.done], limit: 16 << 20),
+              let record = try? RecordSummary(bytes: bytes) else {
+            return .failure(ContinueRefusal(state: .cancelled, reason: .dependency, message: "Task \(earlier) has no record to continue."))
+        }
+        guard record.object["provider"]?.stringValue == task.provider else {
+            return .failure(ContinueRefusal(state: .cancelled, reason: .dependency,
+                                            message: "Task \(earlier) ran on provider \(record.object["provider"]?.stringValue ?? "?"), not \(task.provider): its conversation is not this provider's."))
+        }
+        guard let session = record.object["agent_session"]?.stringValue, !session.isEmpty else {
+            return .failure(ContinueRefusal(state: .cancelled, reason: .dependency, message: "Task \(earlier) has no agent_session to continue."))
+        }
+        return .success((session, record.object["result"]))
     }
 
     /// A new conversation id for a CLI that takes one from its caller: a

@@ -16,6 +16,9 @@ public struct TaskRequest: Sendable, Equatable {
     /// A coalescing key: at most one task with it pending, queued or running.
     public var key: TaskID?
     public var onConflict: OnConflict = .queue
+    /// `continue`: the earlier task whose agent conversation this one goes on
+    /// with (SPEC section 7a); it is also in `after`.
+    public var continues: TaskID?
 
     /// What a task whose key is held does (SPEC section 12).
     public enum OnConflict: String, Sendable, CaseIterable {
@@ -101,6 +104,14 @@ public struct TaskRequest: Sendable, Equatable {
                 if !after.contains(id) { after.append(id) }
             }
         }
+        if let c = try r.string("continue") {
+            guard let id = TaskID(c) else {
+                throw HopperError(.invalidField, "field \"continue\": \(FieldReader.describe(.string(c))) is not a valid id", field: "continue")
+            }
+            continues = id
+            // Continuing implies waiting for that task.
+            if !after.contains(id) { after.append(id) }
+        }
         retries = try r.int("retries", in: 0...100) ?? 0
         queueTimeout = try r.seconds("queue_timeout")
         labels = (try r.stringMap("labels") ?? []).map { Pair($0.0, $0.1) }
@@ -132,6 +143,9 @@ public struct TaskRequest: Sendable, Equatable {
         var reader = try FieldReader(json)
         let request = try TaskRequest(json: json, rules: rules, reader: &reader)
         try reader.finish()
+        if let id = request.id, request.continues == id {
+            throw HopperError(.invalidField, "field \"continue\": a task cannot continue itself", field: "continue")
+        }
         if let id = request.id, request.after.contains(id) {
             throw HopperError(.invalidField, "field \"after\": a task cannot wait for itself", field: "after")
         }
@@ -167,6 +181,7 @@ public struct TaskRequest: Sendable, Equatable {
         if !labels.isEmpty { w.key("labels"); TaskRequest.writePairs(labels, to: &w) }
         if let key { w.field("key", key.rawValue) }
         if onConflict != .queue { w.field("on_conflict", onConflict.rawValue) }
+        if let continues { w.field("continue", continues.rawValue) }
     }
 
     static func writePairs(_ pairs: [Pair], to w: inout JSONWriter) {

@@ -85,6 +85,30 @@ import Testing
         #expect(t.survivors().isEmpty)
     }
 
+    /// `continue`: the next turn of an earlier task's conversation, run with
+    /// the CLI's resume flag; it waits for that task, and one that has no
+    /// conversation to go on with ends cancelled (dependency).
+    @Test func continueGoesOnWithTheConversation() async throws {
+        let t = try spool([("codex", "codex", "fake-event-agent"), ("sh2", "codex", "fake-event-agent")])
+        let daemon = try await DaemonProcess(t).ready()
+        try t.drop("b.json", #"{"id": "b", "provider": "codex", "command": "and then", "continue": "a"}"#)
+        try t.drop("a.json", #"{"id": "a", "provider": "codex", "command": "first"}"#)
+        let a = try await eventuallyValue("a") { t.record("a") }
+        let b = try await eventuallyValue("b") { t.record("b") }
+        #expect(b["state"] == .string("succeeded"), "\(b)")
+        #expect(b["agent_session"] != .null && b["agent_session"] == a["agent_session"], "the same conversation")
+        #expect((b["started_at"]?.stringValue ?? "") >= (a["finished_at"]?.stringValue ?? "~"), "after the task it continues")
+        // Another provider's conversation, and a failed one, cannot be continued.
+        try t.drop("c.json", #"{"id": "c", "provider": "sh2", "command": "elsewhere", "continue": "a"}"#)
+        try t.drop("f.json", #"{"id": "f", "provider": "codex", "command": "break [fail]"}"#)
+        try t.drop("g.json", #"{"id": "g", "provider": "codex", "command": "go on", "continue": "f"}"#)
+        let c = try await eventuallyValue("c") { t.record("c") }
+        #expect(c["state"] == .string("cancelled") && c["reason"] == .string("dependency"), "\(c)")
+        let g = try await eventuallyValue("g") { t.record("g") }
+        #expect(g["state"] == .string("cancelled") && g["reason"] == .string("dependency"), "\(g)")
+        _ = try await daemon.stop()
+    }
+
     @Test func aBackgroundTurnsResultIsNotTheTasks() async throws {
         let t = try spool([("claude", "claude", "fake-stream-agent")])
         let daemon = try await DaemonProcess(t).ready()
