@@ -102,6 +102,17 @@ enum StatusCommand {
                             o["circuit"]?.stringValue ?? "", Logger.oneLine(o["last_auth_error"]?.stringValue ?? "-")]
                 })
             }
+            // Agent providers: a rate-limit or budget window, and today's spend against the budget.
+            let agents = (status["providers"]?.objectValue ?? JSONObject()).filter { $0.value.objectValue?["spent_today_usd"] != nil }
+            if !agents.isEmpty {
+                out.line("")
+                out.table(["AGENT PROVIDER", "LIMITED UNTIL", "WHY", "SPENT TODAY (USD)", "BUDGET (USD/DAY)"], agents.map { p in
+                    let o = p.value.objectValue ?? JSONObject()
+                    return [p.key, o["limited_until"]?.stringValue ?? "-", o["limit_reason"]?.stringValue ?? "-",
+                            FieldReader.format(o["spent_today_usd"]?.doubleValue ?? 0),
+                            o["budget_usd_per_day"]?.doubleValue.map(FieldReader.format) ?? "-"]
+                })
+            }
             if let sessions = status["sessions"]?.arrayValue, !sessions.isEmpty {
                 out.line("")
                 out.table(["SESSION", "PROVIDER", "OWNER", "STATE", "PID", "TASK", "TASKS RUN"], sessions.map { s in

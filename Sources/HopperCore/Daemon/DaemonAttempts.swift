@@ -348,7 +348,10 @@ extension Daemon {
             record.session = attempt.session
             record.result = verdict.result
             record.agentOutcome = verdict.agent ?? (config.providers[task.provider]?.agent != nil ? AgentOutcome(.failed, message: verdict.message) : nil)
-            if verdict.state == .succeeded, verdict.agent != nil { limits[task.provider]?.recordSuccess() }
+            if verdict.state == .succeeded, verdict.agent != nil {
+                limits[task.provider]?.recordSuccess()
+                perform(sessions.runSucceeded(task.provider))
+            }
             if let problem = output.error { record.message += " Output was lost: \(problem)." }
             complete(record, from: .running)
         }

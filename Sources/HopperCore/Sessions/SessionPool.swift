@@ -266,6 +266,18 @@ struct SessionPool: Sendable {
         return actions
     }
 
+    /// A task of the provider's CLI succeeded: its login works, so a circuit
+    /// that counted run-reported login failures closes and the pause ends.
+    mutating func runSucceeded(_ provider: String) -> [Action] {
+        guard var p = providers[provider], p.breaker.consecutiveFailures > 0 || p.breaker.state != .closed || p.nextOpening != nil else { return [] }
+        var actions: [Action] = []
+        if let t = p.breaker.recordSuccess() { actions.append(.circuit(provider: provider, t)) }
+        p.nextOpening = nil
+        p.lastAuthError = nil
+        providers[provider] = p
+        return actions
+    }
+
     /// For a provider whose tasks need no session: whether its circuit and
     /// its pause after a reported login failure let a task start now.
     func mayRunWithoutSession(_ provider: String, now: MonotonicInstant) -> Bool {
