@@ -202,4 +202,57 @@ import Testing
         // Codex prints the local time to the minute ("try again at 4:35 PM").
         #expect(until.seconds <= Double(resetsAt) && until.seconds > Double(resetsAt - 60), "\(o.message)")
     }
+
+    // MARK: through the daemon
+
+    /// `env` pairs as the JSON object a provider's `env` takes.
+    private static func envObject(_ pairs: [String]) -> String {
+        JSONValue.object(JSONObject(pairs.map { p in
+            let eq = p.firstIndex(of: "=")!
+            return (String(p[..<eq]), JSONValue.string(String(p[p.index(after: eq)...])))
+        })).serialized()
+    }
+
+    /// The claude preset as a session provider, run by the daemon: two tasks
+    /// in one live session, each charged its own cost.
+    @Test(.enabled(if: claude != nil)) func claudeThroughTheDaemon() async throws {
+        let api = try ModelAPIStandIn(.reply("hello from the stand-in"))
+        defer { api.close() }
+        let env = Self.envObject(claudeEnvironment(api) + ["HOME=\(home)", "TZ=UTC"])
+        let t = try TestSpool(config: TestSpool.configuration(
+            #""providers": {"claude": {"agent": "claude", "executable": "\#(Self.claude!)", "env": \#(env), "cwd": "\#(home)"}}"#))
+        let daemon = try await DaemonProcess(t).ready()
+        try t.drop("a.json", #"{"id": "a", "provider": "claude", "command": "say hi"}"#)
+        let a = try await eventuallyValue("a", timeout: 60) { t.record("a") }
+        try t.drop("b.json", #"{"id": "b", "provider": "claude", "command": "say hi again"}"#)
+        let b = try await eventuallyValue("b", timeout: 60) { t.record("b") }
+        for r in [a, b] {
+            #expect(r["state"] == .string("succeeded"), "\(r)")
+            #expect(r["result_text"] == .string("hello from the stand-in"))
+        }
+        #expect(a["session"] == b["session"] && a["agent_session"] == b["agent_session"], "one live session, one conversation")
+        let first = try #require(a["cost_usd"]?.doubleValue), second = try #require(b["cost_usd"]?.doubleValue)
+        #expect(first > 0 && abs(first - second) < 1e-12, "each task its own cost, not the running total")
+        _ = try await daemon.stop()
+        #expect(t.survivors().isEmpty)
+    }
+
+    /// The codex preset run by the daemon: a task and its `continue` on the
+    /// same thread.
+    @Test(.enabled(if: codex != nil)) func codexThroughTheDaemon() async throws {
+        let api = try ModelAPIStandIn(.reply("hello from the stand-in"))
+        defer { api.close() }
+        let env = Self.envObject(try codexEnvironment(api) + ["HOME=\(home)", "OPENAI_API_KEY=sk-hopper-test", "TZ=UTC"])
+        let t = try TestSpool(config: TestSpool.configuration(
+            #""providers": {"codex": {"agent": "codex", "executable": "\#(Self.codex!)", "env": \#(env), "cwd": "\#(home)"}}"#))
+        let daemon = try await DaemonProcess(t).ready()
+        try t.drop("a.json", #"{"id": "a", "provider": "codex", "command": "say hi"}"#)
+        try t.drop("b.json", #"{"id": "b", "provider": "codex", "command": "again", "continue": "a"}"#)
+        let a = try await eventuallyValue("a", timeout: 60) { t.record("a") }
+        let b = try await eventuallyValue("b", timeout: 60) { t.record("b") }
+        #expect(a["state"] == .string("succeeded") && b["state"] == .string("succeeded"), "\(a)\n\(b)")
+        #expect(a["agent_session"] != .null && a["agent_session"] == b["agent_session"], "the same thread")
+        _ = try await daemon.stop()
+        #expect(t.survivors().isEmpty)
+    }
 }
