@@ -25,9 +25,29 @@ enum SessionOverhead {
         var dropToRecord: [Double] = []
     }
 
-    /// Per-task figures in milliseconds; a few warm-up tasks start the session first.
-    static func hopper(count: Int, root: String) -> Samples {
-        let daemon = BenchDaemon(under: root, config: #"{"workers": 2, "durability": "none", "default_provider": "sh"}"#)
+    /// An agent CLI that answers at once: the claude preset's executable,
+    /// a shell loop that answers each stream-JSON line with a result line
+    /// (builtins only, so its own cost is a read and a printf).
+    static let instantAgent = """
+        #!/bin/sh
+        case "$1" in auth) exit 0 ;; esac
+        while read -r line; do
+            printf '%s\n' '{"type":"result","subtype":"success","is_error":false,"result":"ok","session_id":"bench","total_cost_usd":0}'
+        done
+        """
+
+    /// Per-task figures in milliseconds; a few warm-up tasks start the session
+    /// first. `agent`: the claude preset running `instantAgent`, instead of `sh`.
+    static func hopper(count: Int, root: String, agent: Bool = false) -> Samples {
+        var config = #"{"workers": 2, "durability": "none", "default_provider": "sh"}"#
+        if agent {
+            let script = root + "/instant-agent-\(getpid())"
+            let fd = open(script, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+            _ = instantAgent.withCString { write(fd, $0, strlen($0)) }
+            close(fd)
+            config = #"{"workers": 2, "durability": "none", "default_provider": "claude", "providers": {"claude": {"agent": "claude", "executable": "\#(script)", "env": {"ANTHROPIC_API_KEY": "bench"}}}}"#
+        }
+        let daemon = BenchDaemon(under: root, config: config)
         defer { daemon.stop() }
         let warmUp = 3
         let names = (0..<(warmUp + count)).map { "s\($0)" }

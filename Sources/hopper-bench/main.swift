@@ -134,6 +134,11 @@ if runs("overhead") {
     for p in [50.0, 99] {
         report.add("session command p\(Int(p)), record started_at → finished_at", inSession.at(p), "ms")
     }
+    // An agent session (the claude preset, a CLI answering at once) against the shell session above.
+    let agent = Percentiles(SessionOverhead.hopper(count: overheadCount, root: tmpfs, agent: true).dropToRecord)
+    for p in [50.0, 99] {
+        report.add("agent session task p\(Int(p)), drop → record, vs the shell session", agent.at(p), "ms", baseline: dropToRecord.at(p))
+    }
 }
 
 // Memory, processes, start-up recovery and throughput with a backlog.
