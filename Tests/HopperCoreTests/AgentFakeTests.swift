@@ -99,7 +99,8 @@ import Testing
 
     @Test func claudeRunsPerTaskToo() throws {
         let o = try #require(try run(.claude, "fake-stream-agent", prompt: "one shot", mode: .exec))
-        // The exec form passes the prompt in argv; the fake only answers stream-JSON input, so no result.
-        #expect(o.verdict == .failed)
+        // The exec form passes the prompt in argv (`-- PROMPT`), as Claude Code's print mode takes it.
+        #expect(o.verdict == .succeeded, "\(o.message)")
+        #expect(o.resultText == "fake: one shot")
     }
 }

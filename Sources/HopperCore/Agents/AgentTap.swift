@@ -17,7 +17,11 @@ public final class AgentTap: @unchecked Sendable {
     /// Past this, a line is cut: no adapter needs more to judge one line.
     static let longestLine = 1 << 20
 
-    public init(_ adapter: any AgentAdapter) { self.adapter = adapter }
+    /// A tap whose first task is open (a per-task CLI's only one).
+    public init(_ adapter: any AgentAdapter) {
+        self.adapter = adapter
+        self.adapter.beginTask()
+    }
 
     /// A new task starts in the same process (session CLIs): its outcome is open again.
     public func beginTask() {

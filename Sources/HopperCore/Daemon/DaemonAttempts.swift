@@ -9,7 +9,9 @@ extension Daemon {
         // the others go ahead (no head-of-line blocking across providers).
         // A start that ran out of resources pauses the rest of this turn's starts too.
         // A Slurm provider's tasks take no worker: `max_jobs` bounds them instead.
-        while !startsArePaused, let id = scheduler.nextToStart({ (attempts.count < config.workers || isSlurm($0.provider)) && canStart($0) }) {
+        while !startsArePaused, let id = scheduler.nextToStart({ lane, task in
+            (attempts.count < config.workers || isSlurm(lane.provider)) && canStart(lane, task)
+        }) {
             guard let entry = scheduler[id] else { continue }
             startAttempt(entry.task)
         }
@@ -91,7 +93,12 @@ extension Daemon {
         let queue = self.queue
         let number = task.attempts
         // The session that serves it, when its provider uses sessions.
-        let session = needsSession(provider) ? sessions.assign(task.lane, task: id, now: MonotonicInstant.now()) : nil
+        // A `continue` of a session agent goes to the live session holding its
+        // conversation; with none left, to a process of its own with the CLI's resume flag.
+        let resumesAlone = continuing != nil && provider.mode == .session && sessions.holder(of: continuing!.session, in: task.lane) == nil
+        let session = needsSession(provider) && !resumesAlone
+            ? sessions.assign(task.lane, task: id, conversation: provider.mode == .session ? continuing?.session : nil, now: MonotonicInstant.now())
+            : nil
         let process: SpawnedProcess
         var tap: AgentTap?
         if let session, let live = sessionProcesses[session.id] {
@@ -119,8 +126,10 @@ extension Daemon {
             var argv = provider.command.map { $0.replacing("{command}", with: task.request.command) }
             // An agent CLI's output is read by its adapter as it comes; a CLI
             // that cannot name its conversation gets one from Hopper.
-            if let agent = provider.agent {
+            if var agent = provider.agent {
                 if let earlier = continuing {
+                    // A session agent resuming alone runs the CLI's per-task form.
+                    if agent.mode == .session { agent.mode = .exec }
                     argv = agent.argv(prompt: task.request.command, resume: earlier.session) ?? argv
                     tap = AgentTap(agent.preset.makeAdapter(zones: zones, session: earlier.session, continuing: earlier.result))
                 } else {
@@ -213,10 +222,6 @@ extension Daemon {
         guard let agent = provider.agent else {
             return .failure(ContinueRefusal(state: .error, reason: .spawn, message: "Provider \(provider.name) runs no agent CLI, so it has no conversation to continue."))
         }
-        guard agent.mode == .exec else {
-            return .failure(ContinueRefusal(state: .error, reason: .spawn,
-                                            message: "continue needs a provider that starts a process per task; provider \(provider.name) runs \(agent.preset.name.rawValue) as a session (give it \"mode\": \"exec\")."))
-        }
         guard agent.preset.invocation(.exec)?.resumeArguments != nil else {
             return .failure(ContinueRefusal(state: .error, reason: .spawn, message: "\(agent.preset.name.rawValue) cannot resume a conversation."))
         }
@@ -227,6 +232,10 @@ extension Daemon {
         guard record.object["provider"]?.stringValue == task.provider else {
             return .failure(ContinueRefusal(state: .cancelled, reason: .dependency,
                                             message: "Task \(earlier) ran on provider \(record.object["provider"]?.stringValue ?? "?"), not \(task.provider): its conversation is not this provider's."))
+        }
+        // Never another submitter's conversation.
+        if let mine = task.owner?.uid, let theirs = record.object["owner"]?.objectValue?["uid"]?.intValue, Int(mine) != theirs {
+            return .failure(ContinueRefusal(state: .cancelled, reason: .dependency, message: "Task \(earlier) is another user's: its conversation cannot be continued."))
         }
         guard let session = record.object["agent_session"]?.stringValue, !session.isEmpty else {
             return .failure(ContinueRefusal(state: .cancelled, reason: .dependency, message: "Task \(earlier) has no agent_session to continue."))
@@ -320,7 +329,9 @@ extension Daemon {
                 closeSession(provider: attempt.task.provider, session: session,
                              reason: attempt.settlement.stop == .timeout || attempt.settlement.stop == .silence ? .timeout : .crashed)
             } else {
-                releaseSession(provider: attempt.task.provider, session: session)
+                // A session agent's conversation stays with its session, for `continue`.
+                let conversation: String? = if case .agent(let o) = end { o.agentSession } else { nil }
+                perform(sessions.release(attempt.task.provider, session, conversation: conversation, now: MonotonicInstant.now()))
             }
         }
         var task = attempt.task

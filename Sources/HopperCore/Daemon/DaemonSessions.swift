@@ -9,6 +9,25 @@ extension Daemon {
     /// Whether a queued task of `lane` can start now. Pure: reads the pause,
     /// the Slurm budget and the session pool, changes nothing (it runs inside
     /// the scheduler's start pass).
+    func canStart(_ lane: Lane, _ task: SpooledTask) -> Bool {
+        // A `continue` of a session agent waits for the session holding its
+        // conversation to be idle; with no such session it runs alone.
+        if let earlier = task.request.continues, !pause.holds(lane.provider), let provider = config.providers[lane.provider],
+           provider.mode == .session, provider.agent != nil, !isLimited(provider.name),
+           let conversation = recordedConversation(earlier) {
+            guard let holder = sessions.holder(of: conversation, in: lane) else { return true }
+            return holder.lifecycle.state == .idle && holder.task == nil
+        }
+        return canStart(lane)
+    }
+
+    /// The `agent_session` of a task's record in done/, if any.
+    func recordedConversation(_ id: TaskID) -> String? {
+        guard let bytes = try? AtomicFile.read(Spool.taskFile(id), in: spool[.done], limit: 16 << 20),
+              let record = try? RecordSummary(bytes: bytes) else { return nil }
+        return record.object["agent_session"]?.stringValue
+    }
+
     func canStart(_ lane: Lane) -> Bool {
         guard !pause.holds(lane.provider) else { return false }
         guard let provider = config.providers[lane.provider] else { return true }

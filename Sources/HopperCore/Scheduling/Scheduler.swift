@@ -121,11 +121,17 @@ public struct Scheduler: Sendable {
     /// tasks stay queued and keep their place. Cost: one look at the head of
     /// each provider's queue.
     public mutating func nextToStart(_ canStart: (Lane) -> Bool) -> TaskID? {
+        nextToStart { lane, _ in canStart(lane) }
+    }
+
+    /// The same, asking about each lane's next task (a task that continues
+    /// a conversation may need one session of its lane in particular).
+    public mutating func nextToStart(_ canStart: (Lane, SpooledTask) -> Bool) -> TaskID? {
         var best: (provider: Lane, item: ReadyQueue.Item)?
         for provider in ready.keys {
-            guard let head = liveHead(provider) else { continue }
+            guard let head = liveHead(provider), let task = entries[head.id]?.task else { continue }
             if let best, !(head < best.item) { continue }
-            if canStart(provider) { best = (provider, head) }
+            if canStart(provider, task) { best = (provider, head) }
         }
         guard let best else { return nil }
         _ = ready[best.provider]!.pop()

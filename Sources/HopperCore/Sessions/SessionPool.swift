@@ -58,6 +58,8 @@ struct SessionPool: Sendable {
         var task: TaskID?
         var closeReason: SessionLifecycle.CloseReason?
         var tasksRun = 0
+        /// The agent conversation it holds (its last task's `agent_session`).
+        var conversation: String?
     }
 
     /// One provider's sessions and circuit.
@@ -289,9 +291,16 @@ struct SessionPool: Sendable {
 
     // MARK: tasks
 
-    /// Gives `task` the lane's idle session, if it has one; it turns busy.
-    mutating func assign(_ lane: Lane, task: TaskID, now: MonotonicInstant) -> Session? {
-        guard var s = providers[lane.provider]?.idle(for: lane.owner) else { return nil }
+    /// The session of `lane` that holds agent conversation `conversation`, in whatever state.
+    func holder(of conversation: String, in lane: Lane) -> Session? {
+        providers[lane.provider]?.sessions.values.first { $0.owner == lane.owner && $0.conversation == conversation }
+    }
+
+    /// Gives `task` the lane's idle session, if it has one (the one holding
+    /// `conversation`, when given); it turns busy.
+    mutating func assign(_ lane: Lane, task: TaskID, conversation: String? = nil, now: MonotonicInstant) -> Session? {
+        let chosen = conversation.map { holder(of: $0, in: lane) } ?? providers[lane.provider]?.idle(for: lane.owner)
+        guard var s = chosen, s.lifecycle.state == .idle, s.task == nil else { return nil }
         s.task = task
         s.tasksRun += 1
         s.lifecycle.taskStarted(now: now)
@@ -300,9 +309,10 @@ struct SessionPool: Sendable {
     }
 
     /// The session's task is over: idle again, or retired.
-    mutating func release(_ provider: String, _ id: String, now: MonotonicInstant) -> [Action] {
+    mutating func release(_ provider: String, _ id: String, conversation: String? = nil, now: MonotonicInstant) -> [Action] {
         guard var s = providers[provider]?.sessions[id] else { return [] }
         s.task = nil
+        if let conversation { s.conversation = conversation }
         let action = s.lifecycle.taskFinished(now: now)
         providers[provider]!.sessions[id] = s
         if case .close(let reason)? = action { return close(provider, id, reason: reason) }

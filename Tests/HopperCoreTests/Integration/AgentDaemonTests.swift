@@ -109,6 +109,29 @@ import Testing
         _ = try await daemon.stop()
     }
 
+    /// `continue` on a session agent: the live session that holds the
+    /// conversation takes the next turn; once that session has closed, the
+    /// turn runs alone with the CLI's resume flag, in the same conversation.
+    @Test func continueOnASessionAgent() async throws {
+        let t = try spool([("claude", "claude", "fake-stream-agent")],
+                          extra: #", "timeouts": {"command": {"default_timeout": 60, "kill_grace": 0.5}, "session": {"idle_timeout": 2, "warning_before_timeout": 0}}"#)
+        let daemon = try await DaemonProcess(t).ready()
+        try t.drop("a.json", #"{"id": "a", "provider": "claude", "command": "first"}"#)
+        try t.drop("b.json", #"{"id": "b", "provider": "claude", "command": "second", "continue": "a"}"#)
+        let a = try await eventuallyValue("a") { t.record("a") }
+        let b = try await eventuallyValue("b") { t.record("b") }
+        #expect(b["state"] == .string("succeeded"), "\(b)")
+        #expect(b["session"] == a["session"] && b["agent_session"] == a["agent_session"], "the live session that holds it")
+        try await eventually("the session closed when idle") { try events(t, "session.closed").contains { $0["reason"] == .string("idle") } }
+        try t.drop("c.json", #"{"id": "c", "provider": "claude", "command": "third", "continue": "b"}"#)
+        let c = try await eventuallyValue("c") { t.record("c") }
+        #expect(c["state"] == .string("succeeded"), "\(c)")
+        #expect(c["agent_session"] == a["agent_session"], "resumed alone, the same conversation")
+        #expect(c["session"] == .null, "no live session ran it")
+        _ = try await daemon.stop()
+        #expect(t.survivors().isEmpty)
+    }
+
     @Test func aBackgroundTurnsResultIsNotTheTasks() async throws {
         let t = try spool([("claude", "claude", "fake-stream-agent")])
         let daemon = try await DaemonProcess(t).ready()
