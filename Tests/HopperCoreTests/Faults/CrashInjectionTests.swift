@@ -64,6 +64,31 @@ extension FaultInjection {
             }
         }
 
+        /// The same stepping with users switching (issue: who may run what):
+        /// a root daemon runs each task as the owner of its dropped file, two
+        /// users' files in the workload, so every crash point also falls
+        /// between the owner's identity being read, kept, and a process
+        /// started as that owner. Rename and fsync, the steps that move and
+        /// commit the owners' task files and records.
+        @Test(.enabled(if: FaultTools.mayTrace && OwnerTests.mayRun, FaultTools.skipStrace), .timeLimit(.minutes(60)),
+              arguments: [targets[0], targets[1]])
+        func crashAtEveryStepWithUsersSwitching(_ target: Target) async throws {
+            let strace = try FaultTools.requireStrace()
+            guard FaultTools.isSelected(target.name) else { return }
+            try #require(OwnerTests.canMakeUsers && OwnerTests.users.count == 2, "HOPPER_REQUIRE_ROOT=1 but the test users cannot be created")
+            var summary = StepSummary()
+            var n = FaultTools.firstPoint
+            while true {
+                let outcome = try await CrashInjectionTests.runPoint(target, when: n, strace: strace, owners: OwnerTests.users)
+                summary.add(outcome)
+                if outcome == .clean { break }
+                try #require(n < 2000, "\(target.name): the injection still fired at call \(n)")
+                n += 1
+            }
+            print("crash injection with users switching, \(target.name): \(summary.points) points, clean at N=\(n)")
+            #expect(summary.midWork > 0, "\(target.name): no crash landed while tasks were being taken or run")
+        }
+
         enum Outcome: Equatable { case clean, atStart, midWork, atShutdown }
 
         struct StepSummary {
@@ -80,10 +105,15 @@ extension FaultInjection {
         }
 
         /// One point: a crash (or not) at the `when`-th call, a clean restart, the audit.
-        static func runPoint(_ target: Target, when: Int, strace: String) async throws -> Outcome {
-            let t = try TestSpool(config: CrashWorkload.configuration)
+        static func runPoint(_ target: Target, when: Int, strace: String, owners: [UserAccount] = []) async throws -> Outcome {
+            let t = try TestSpool(config: owners.isEmpty ? CrashWorkload.configuration : CrashWorkload.configuration(owners: owners))
             try Spool.create(at: t.spool)
-            let audit = try CrashWorkload.drop(into: t)
+            if !owners.isEmpty {
+                // The shared layout a root daemon running tasks as their owners accepts.
+                chmod(t.base, 0o755)
+                chmod(t.spool + "/incoming", 0o1777)
+            }
+            let audit = try CrashWorkload.drop(into: t, owners: owners)
             let paths = target.spoolPathsOnly ? CrashWorkload.directories(of: t.spool) : []
             let wrapper = FaultTools.strace(strace, target.syscalls, action: "signal=SIGKILL", when: when, paths: paths)
             let traced = try DaemonProcess(t, wrapper: wrapper)
@@ -122,6 +152,36 @@ extension FaultInjection {
 /// dependency, a `.sh` drop with a generated id, and a malformed request.
 enum CrashWorkload {
     static let configuration = TestSpool.configuration(#""durability": "fsync", "shutdown_grace": 2"#)
+
+    /// The workload's configuration when its files belong to `owners`: tasks run as them.
+    static func configuration(owners: [UserAccount]) -> String {
+        let allowed = (owners.map { #""\#($0.name)""# } + [#""root""#]).joined(separator: ", ")
+        return TestSpool.configuration(#""durability": "fsync", "shutdown_grace": 2, "security": {"run_as": "owner", "allowed_owners": [\#(allowed)]}"#)
+    }
+
+    /// Drops the workload; with `owners`, each file belongs to one of them in
+    /// turn (written, given to its owner, then renamed in).
+    static func drop(into t: TestSpool, owners: [UserAccount]) throws -> SpoolAudit {
+        guard !owners.isEmpty else { return try drop(into: t) }
+        for (i, (name, text)) in requests.enumerated() {
+            let owner = owners[i % owners.count]
+            let staged = t.spool + "/incoming/." + name
+            try t.write(staged, text)
+            guard chown(staged, owner.uid, owner.gid) == 0, rename(staged, t.spool + "/incoming/" + name) == 0 else {
+                throw SystemError("chown/rename", staged, errno: .current)
+            }
+        }
+        return SpoolAudit(spool: t.spool, good: ["a.json", "b.json", "c.json", "d.json", "e.sh"], bad: ["bad.json"])
+    }
+
+    static let requests = [
+        ("a.json", #"{"id": "a", "provider": "exec", "command": "echo out-a; echo err-a >&2"}"#),
+        ("b.json", #"{"id": "b", "command": "printf '%s\\n' one two three"}"#),
+        ("c.json", #"{"id": "c", "provider": "exec", "command": "echo try; exit 3", "retries": 1}"#),
+        ("d.json", #"{"id": "d", "command": "echo after-a >&2", "after": ["a"]}"#),
+        ("e.sh", "echo from-a-script\n"),
+        ("bad.json", #"{"id": "#),
+    ]
 
     static func drop(into t: TestSpool) throws -> SpoolAudit {
         let requests = [
