@@ -213,7 +213,7 @@ public final class Daemon: @unchecked Sendable {
         if shuttingDown && attempts.isEmpty {
             Poller.shared.setTurnHandler(nil)
             closeAllSessions()
-            events.flush()
+            events.flush(reportingTo: log)
             log.info("daemon", "stopped")
             SignalStream.unsubscribe(signalSubscriptions)
             stopped.set(.success(0))
@@ -287,7 +287,7 @@ public final class Daemon: @unchecked Sendable {
     private func close() {
         inotify?.close()
         hookMarkers?.close()
-        events?.flush()
+        events?.flush(reportingTo: log)
         writeStatus(state: "stopped")
         spool?.close()
         lock?.release()
@@ -383,7 +383,7 @@ public final class Daemon: @unchecked Sendable {
         startDueHooks()
         for name in acknowledged { try? spool.claimed.remove(name) }
         acknowledged.removeAll(keepingCapacity: true)
-        events.flush()
+        events.flush(reportingTo: log)
         let wasStale = published.changed
         publishIfDue()
         // status.json was just written: the same news, in one line, for `systemctl status`.
