@@ -27,7 +27,8 @@ public struct DaemonOptions: Sendable {
 /// is handled where it is read, without a thread hand-off per task.
 /// A turn: handle the batch (claim and accept dropped files, finish attempts,
 /// cancel), fire due deadlines, start queued tasks on free workers, commit
-/// (fsync changed directories), then acknowledge (remove claimed files, write
+/// (the staged files synced together, renamed into place, changed
+/// directories fsync'ed), then acknowledge (remove claimed files, write
 /// events) and publish status. Nothing is acknowledged before its commit.
 ///
 /// `@unchecked Sendable`: once `run` has opened the spool, every property is
@@ -378,11 +379,11 @@ public final class Daemon: @unchecked Sendable {
         }
         fireDueDeadlines()
         startQueued()
-        // A transition that cannot be made durable is never acknowledged.
-        do { try store.commit() } catch { fatalDurabilityFailure(error) }
-        startDueHooks()
-        for name in acknowledged { try? spool.claimed.remove(name) }
+        // A transition that cannot be made durable is never acknowledged: the
+        // commit removes the claimed files only once their tasks are on disk.
+        do { try store.commit(acknowledging: acknowledged) } catch { fatalDurabilityFailure(error) }
         acknowledged.removeAll(keepingCapacity: true)
+        startDueHooks()
         events.flush(reportingTo: log)
         let wasStale = published.changed
         publishIfDue()

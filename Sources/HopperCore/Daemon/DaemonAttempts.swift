@@ -306,7 +306,7 @@ extension Daemon {
         if case .recovered(let failures) = recordWriteFailures.succeeded() {
             log.info("spool", "records are written again", [("failed_attempts", "\(failures)")])
         }
-        if let directory { try? store.removeTaskFile(id, from: directory) }
+        if let directory { store.removeTaskFile(id, from: directory) }
         hookDue(record)
         let from = directory?.rawValue ?? "incoming"
         events.append("task.state") { w in w.field("id", id.rawValue); w.field("from", from); w.field("to", record.state.rawValue) }

@@ -31,6 +31,8 @@ extension Daemon {
                 log.error("recovery", "cannot write a record", [("id", id.rawValue), ("error", "\(error)")])
                 continue
             }
+            // The record durable before the task file leaves its state directory.
+            do { try store.commit() } catch { fatalDurabilityFailure(error) }
             _ = try? store.reject(Spool.taskFile(id), from: spool[directory], error: problem, at: now)
             if directory == .running { store.moveOutputs(id, from: .running, to: .done) }
         }
@@ -226,7 +228,7 @@ extension Daemon {
 
     /// Any task, unfinished or with a record in done/.
     func isKnown(_ id: TaskID) -> Bool {
-        scheduler[id] != nil || spool[.done].exists(Spool.taskFile(id))
+        scheduler[id] != nil || store.hasRecord(id)
     }
 
     /// The terminal state of a finished task, read from its record.
@@ -234,8 +236,7 @@ extension Daemon {
     /// - Important: called from inside `scheduler.admit`, so it must not touch
     ///   `scheduler` (exclusive access).
     func terminalState(_ id: TaskID) -> TaskState? {
-        guard let bytes = try? AtomicFile.read(Spool.taskFile(id), in: spool[.done], limit: 16 << 20),
-              let record = try? RecordSummary(bytes: bytes) else { return nil }
+        guard let bytes = store.readRecord(id), let record = try? RecordSummary(bytes: bytes) else { return nil }
         return record.state
     }
 
