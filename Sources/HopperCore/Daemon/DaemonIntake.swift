@@ -8,8 +8,8 @@ extension Daemon {
         let loaded = Recovery.run(store: store, log: log)
         if let failure = loaded.syncFailure { fatalDurabilityFailure(failure) }
         nextSeq = loaded.nextSeq
-        var origins: [SpooledTask.Origin: TaskID] = [:]
         let now = Timestamp.now()
+        var origins = loaded.finishedOrigins
         for (task, directory) in loaded.tasks {
             if let origin = task.origin { origins[origin] = task.id }
             place(task, now: now, existing: directory)

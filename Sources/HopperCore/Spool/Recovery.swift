@@ -5,7 +5,8 @@
 ///   into place, so nothing refers to them);
 /// - a task file whose id already has a record in done/ is stale (the crash
 ///   came between writing the record and removing the file) and is removed,
-///   once the record is durable;
+///   once the record is durable; its `origin` is kept, so that a claimed
+///   file the crash left unacknowledged is not taken again;
 /// - a task found in running/ was interrupted: its interruption count goes up
 ///   and it returns to queued/, or ends `error`/`interrupted` at the third;
 /// - a task in running/ that carries a Slurm attempt stays there: its job
@@ -19,6 +20,10 @@ public struct Recovery {
     /// What the spool holds after recovery.
     public struct Loaded {
         public var tasks: [(SpooledTask, SpoolDirectory)] = []
+        /// Origins of stale task files: tasks that have a record, whose
+        /// claimed files may still be there if a crash came between their
+        /// record and the turn's acknowledgement.
+        public var finishedOrigins: [SpooledTask.Origin: TaskID] = [:]
         public var doneIDs: Set<TaskID> = []
         public var interrupted: [SpooledTask] = []
         public var requeued: [TaskID] = []
@@ -52,6 +57,9 @@ public struct Recovery {
                 guard name.hasSuffix(".json"), let id = TaskID(String(decoding: name.dropping(suffix: ".json"), as: UTF8.self)) else { continue }
                 if loaded.doneIDs.contains(id) || seen.contains(id) {
                     log.warning("recovery", "removing a stale task file", [("file", "\(directory.rawValue)/\(name.escaped)")])
+                    if let bytes = (try? AtomicFile.read(name, in: dir)) ?? nil, let origin = (try? SpooledTask.decode(bytes))?.origin {
+                        loaded.finishedOrigins[origin] = id
+                    }
                     if directory == .running { store.moveOutputs(id, from: .running, to: .done) }
                     store.removeTaskFile(id, from: directory)
                     continue
