@@ -28,9 +28,10 @@ import Glibc
 /// `commit` makes the turn durable: one syncfs(2) of the spool's file system
 /// when a file was staged (the staged files and the outputs beside their
 /// records reach the disk together), the staged renames and what waits
-/// behind them in order, one fsync(2) per changed directory, then the
-/// claimed files are acknowledged, then the task files whose records are now
-/// durable are removed. With durability `none`, the same without the syncs.
+/// behind them in order, a second syncfs when a directory changed (every
+/// changed directory at once), then the claimed files are acknowledged,
+/// then the task files whose records are now durable are removed. With
+/// durability `none`, the same without the syncs.
 /// A staged change the file system refuses is never acknowledged: `commit`
 /// throws it, and the daemon stops as it does for a failed sync.
 public final class TaskStore {
@@ -39,7 +40,8 @@ public final class TaskStore {
     /// Secrets masked in every record.
     public var mask = SecretMask()
     private var staged = StagedChanges()
-    private var dirty: Set<SpoolDirectory> = []
+    /// Whether a directory changed since the last commit.
+    private var directoriesChanged = false
     /// A staged change that failed outside `commit` (in a start): the next
     /// commit throws it, so the turn is not acknowledged.
     private var failure: SystemError?
@@ -66,8 +68,7 @@ public final class TaskStore {
             try carryOut(id)
         }
         try spool[from].rename(name, to: spool[to], as: name)
-        dirty.insert(from)
-        dirty.insert(to)
+        directoriesChanged = true
     }
 
     /// Moves `.out` and `.err` along; missing ones are skipped.
@@ -96,7 +97,7 @@ public final class TaskStore {
     public func removeTaskFile(_ id: TaskID, from directory: SpoolDirectory) {
         staged.append(id, .retire(Spool.taskFile(id), in: directory))
         // The record it follows, staged or left by an earlier run, is made durable first.
-        dirty.insert(.done)
+        directoriesChanged = true
     }
 
     /// Whether `id` has a record, staged this turn or in done/.
@@ -145,7 +146,7 @@ public final class TaskStore {
                 try? rejected.remove(explanation)
                 throw error
             }
-            dirty.insert(.rejected)
+            directoriesChanged = true
             return target
         }
     }
@@ -178,16 +179,18 @@ public final class TaskStore {
             throw failure
         }
         let changes = staged.takeAll()
+        // The staged files' data, and the outputs beside their records, on
+        // disk before any of them is renamed into place.
         if durable && changes.contains(where: { $0.change.isPlace }) { try spool.tmp.syncFileSystem() }
         var retired: [StagedChanges.Change] = []
         for (_, change) in changes {
             if case .retire = change { retired.append(change) } else { try apply(change) }
         }
-        if durable {
-            // In a fixed order, so that a crash at the N-th fsync is the same point every time.
-            for d in SpoolDirectory.allCases where dirty.contains(d) { try spool[d].sync() }
-        }
-        dirty.removeAll(keepingCapacity: true)
+        // Every changed directory on disk at once: syncfs(2) is fsync(2) of
+        // every file and directory of the file system, one journal commit,
+        // where an fsync per directory costs a device flush each.
+        if durable && directoriesChanged { try spool.tmp.syncFileSystem() }
+        directoriesChanged = false
         for name in claimed { try? spool.claimed.remove(name) }
         for change in retired { try? apply(change) }
     }
@@ -211,13 +214,12 @@ public final class TaskStore {
         switch change {
         case .place(let temp, let name, let directory):
             try spool.tmp.rename(temp, to: spool[directory], as: name)
-            dirty.insert(directory)
+            directoriesChanged = true
         case .move(let name, let from, let to):
             try spool[from].rename(name, to: spool[to], as: name)
-            dirty.insert(from)
-            dirty.insert(to)
+            directoriesChanged = true
         case .moveOutput(let name, let from, let to):
-            dirty.insert(to)
+            directoriesChanged = true
             try spool[from].rename(name, to: spool[to], as: name)
         case .removeOutput(let name, let directory), .retire(let name, let directory):
             try spool[directory].remove(name)
