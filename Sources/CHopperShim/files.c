@@ -12,6 +12,8 @@ long hopper_getdents64(int fd, void *buffer, size_t size) {
     return syscall(SYS_getdents64, fd, buffer, size);
 }
 
+int hopper_syncfs(int fd) { return syncfs(fd); }
+
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 

@@ -9,7 +9,9 @@ import HopperCore
 //   --json FILE    also write the figures as JSON
 //   --only A,B     only these groups: exec, session, latency, overhead, backlog, client, idle
 //                  (client: a hopper submit's wall time, and 1,000 tasks submitted one call each
-//                  beside task-spooler driven the same way when tsp is on PATH, and in one --each call)
+//                  beside task-spooler driven the same way when tsp is on PATH, and in one --each call);
+//                  or, not in the default run: sustained (the two 20,000 runs of --long alone),
+//                  syscalls (system calls per exec task, the daemon under strace -c; disk fsync, tmpfs none)
 //   --soak         the soak alone (with --only, those groups too): 200,000 tasks, every record
 //                  checked, the pid range wrapping (see Soak.swift); never part of --smoke;
 //                  exits 1 after the table when a record was wrong
@@ -41,7 +43,7 @@ while let a = arguments.popFirst() {
         }
         soakOptions.providers = list
     case "--help", "-h":
-        print("usage: hopper-bench [--smoke] [--long] [--n N] [--json FILE] [--only GROUP,...] [--slurm] [--soak [--soak-tasks N] [--soak-pid-max N] [--soak-providers exec,sh,agent]]  (groups: exec session latency overhead backlog client idle; slurm with --slurm)")
+        print("usage: hopper-bench [--smoke] [--long] [--n N] [--json FILE] [--only GROUP,...] [--slurm] [--soak [--soak-tasks N] [--soak-pid-max N] [--soak-providers exec,sh,agent]]  (groups: exec session latency overhead backlog client idle; only when named: sustained syscalls; slurm with --slurm)")
         exit(0)
     default:
         FileDescriptor.standardError.writeLine("hopper-bench: unknown option \(a)")
@@ -65,6 +67,8 @@ let began = Harness.now()
 
 /// Whether the group `name` runs (all do unless --only lists some).
 @MainActor func runs(_ name: String) -> Bool { only?.contains(name) ?? true }
+/// Whether a group outside the default run was asked for by name.
+@MainActor func named(_ name: String) -> Bool { only?.contains(name) ?? false }
 
 /// 100000 → "100,000".
 func thousands(_ v: Int) -> String {
@@ -81,8 +85,10 @@ if only?.isEmpty == true {
 // Throughput, exec mode.
 var execTmpfsNone: Double?
 var execTmpfsNoneCPU: Double?
+var spawnCeiling: Double?
 if runs("exec") {
     let ceiling = Scenarios.directSpawn(n)
+    spawnCeiling = ceiling
     for (dir, label) in [(tmpfs, "tmpfs"), (disk, "disk")] where !(smoke && label == "disk") {
         for durability in smoke ? ["none"] : ["none", "fsync"] {
             let run = Scenarios.throughput(n, provider: "exec", durability: durability, root: dir)
@@ -95,11 +101,22 @@ if runs("exec") {
             }
         }
     }
-    if long {
-        for durability in ["none", "fsync"] {
-            report.add("exec throughput, disk, \(durability), \(thousands(longN)) sustained",
-                       Scenarios.throughput(longN, provider: "exec", durability: durability, root: disk).rate, "tasks/s", baseline: ceiling)
-        }
+}
+// 20,000 sustained on disk: with --long, or alone with --only sustained.
+if (long && runs("exec")) || named("sustained") {
+    let ceiling = spawnCeiling ?? Scenarios.directSpawn(n)
+    for durability in ["none", "fsync"] {
+        report.add("exec throughput, disk, \(durability), \(thousands(longN)) sustained",
+                   Scenarios.throughput(longN, provider: "exec", durability: durability, root: disk).rate, "tasks/s", baseline: ceiling)
+    }
+}
+
+// System calls per exec task (only with --only syscalls): the daemon traced, so no throughput here.
+if named("syscalls") {
+    for (dir, label, durability) in [(disk, "disk", "fsync"), (tmpfs, "tmpfs", "none")] {
+        guard let count = Syscalls.perTask(n, durability: durability, root: dir) else { break }
+        report.add("daemon system calls per exec task, \(label), \(durability)", count.total, "")
+        Harness.log("system calls per task, \(label), \(durability): " + count.byName.prefix(16).map { "\($0.0) \((($0.1 * 100).rounded() / 100))" }.joined(separator: ", "))
     }
 }
 

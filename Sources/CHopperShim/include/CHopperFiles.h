@@ -7,6 +7,8 @@
 int hopper_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int noreplace);
 /// getdents64(2) on an open directory. Returns bytes read, 0 at end, -1 with errno.
 long hopper_getdents64(int fd, void *buffer, size_t size);
+/// syncfs(2): writes back the whole file system that holds `fd`. Returns 0 or -1 with errno.
+int hopper_syncfs(int fd);
 
 /// prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned descendants are reparented to this process.
 int hopper_become_subreaper(void);

@@ -27,7 +27,8 @@ public struct DaemonOptions: Sendable {
 /// is handled where it is read, without a thread hand-off per task.
 /// A turn: handle the batch (claim and accept dropped files, finish attempts,
 /// cancel), fire due deadlines, start queued tasks on free workers, commit
-/// (fsync changed directories), then acknowledge (remove claimed files, write
+/// (the staged files synced together, renamed into place, changed
+/// directories fsync'ed), then acknowledge (remove claimed files, write
 /// events) and publish status. Nothing is acknowledged before its commit.
 ///
 /// `@unchecked Sendable`: once `run` has opened the spool, every property is
@@ -227,7 +228,7 @@ public final class Daemon: @unchecked Sendable {
         if shuttingDown && attempts.isEmpty {
             Poller.shared.setTurnHandler(nil)
             closeAllSessions()
-            events.flush()
+            events.flush(reportingTo: log)
             log.info("daemon", "stopped")
             SignalStream.unsubscribe(signalSubscriptions)
             stopped.set(.success(0))
@@ -301,7 +302,7 @@ public final class Daemon: @unchecked Sendable {
     private func close() {
         inotify?.close()
         hookMarkers?.close()
-        events?.flush()
+        events?.flush(reportingTo: log)
         writeStatus(state: "stopped")
         spool?.close()
         lock?.release()
@@ -395,12 +396,12 @@ public final class Daemon: @unchecked Sendable {
         fireDueDeadlines()
         startQueued()
         openSessionsForWaitingLanes()
-        // A transition that cannot be made durable is never acknowledged.
-        do { try store.commit() } catch { fatalDurabilityFailure(error) }
-        startDueHooks()
-        for name in acknowledged { try? spool.claimed.remove(name) }
+        // A transition that cannot be made durable is never acknowledged: the
+        // commit removes the claimed files only once their tasks are on disk.
+        do { try store.commit(acknowledging: acknowledged) } catch { fatalDurabilityFailure(error) }
         acknowledged.removeAll(keepingCapacity: true)
-        events.flush()
+        startDueHooks()
+        events.flush(reportingTo: log)
         let wasStale = published.changed
         publishIfDue()
         // status.json was just written: the same news, in one line, for `systemctl status`.

@@ -225,8 +225,7 @@ extension Daemon {
         guard agent.preset.invocation(.exec)?.resumeArguments != nil else {
             return .failure(ContinueRefusal(state: .error, reason: .spawn, message: "\(agent.preset.name.rawValue) cannot resume a conversation."))
         }
-        guard let bytes = try? AtomicFile.read(Spool.taskFile(earlier), in: spool[.done], limit: 16 << 20),
-              let record = try? RecordSummary(bytes: bytes) else {
+        guard let bytes = store.readRecord(earlier), let record = try? RecordSummary(bytes: bytes) else {
             return .failure(ContinueRefusal(state: .cancelled, reason: .dependency, message: "Task \(earlier) has no record to continue."))
         }
         guard record.object["provider"]?.stringValue == task.provider else {
@@ -421,7 +420,7 @@ extension Daemon {
         if case .recovered(let failures) = recordWriteFailures.succeeded() {
             log.info("spool", "records are written again", [("failed_attempts", "\(failures)")])
         }
-        if let directory { try? store.removeTaskFile(id, from: directory) }
+        if let directory { store.removeTaskFile(id, from: directory) }
         chargeBudget(record)
         hookDue(record)
         let from = directory?.rawValue ?? "incoming"

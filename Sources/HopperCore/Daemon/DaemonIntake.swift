@@ -177,15 +177,14 @@ extension Daemon {
 
     /// Any task, unfinished or with a record in done/.
     func isKnown(_ id: TaskID) -> Bool {
-        scheduler[id] != nil || spool[.done].exists(Spool.taskFile(id))
+        scheduler[id] != nil || store.hasRecord(id)
     }
 
     /// The terminal states of `task`'s dependencies that have a record in done/.
     func endedDependencies(_ task: SpooledTask) -> [TaskID: TaskState] {
         var ended: [TaskID: TaskState] = [:]
         for id in scheduler.dependenciesToLookUp(task) {
-            guard let bytes = try? AtomicFile.read(Spool.taskFile(id), in: spool[.done], limit: 16 << 20),
-                  let record = try? RecordSummary(bytes: bytes) else { continue }
+            guard let bytes = store.readRecord(id), let record = try? RecordSummary(bytes: bytes) else { continue }
             ended[id] = record.state
         }
         return ended

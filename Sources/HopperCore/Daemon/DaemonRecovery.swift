@@ -10,8 +10,8 @@ extension Daemon {
         if let failure = loaded.syncFailure { fatalDurabilityFailure(failure) }
         countTodaysSpend()
         nextSeq = loaded.nextSeq
-        var origins: [SpooledTask.Origin: TaskID] = [:]
         let now = Timestamp.now()
+        var origins = loaded.finishedOrigins
         for (task, directory) in loaded.tasks {
             if let origin = task.origin { origins[origin] = task.id }
             place(task, now: now, existing: directory)
@@ -33,6 +33,8 @@ extension Daemon {
                 log.error("recovery", "cannot write a record", [("id", id.rawValue), ("error", "\(error)")])
                 continue
             }
+            // The record durable before the task file leaves its state directory.
+            do { try store.commit() } catch { fatalDurabilityFailure(error) }
             _ = try? store.reject(Spool.taskFile(id), from: spool[directory], error: problem, at: now)
             if directory == .running { store.moveOutputs(id, from: .running, to: .done) }
         }

@@ -23,8 +23,7 @@ extension Daemon {
 
     /// The `agent_session` of a task's record in done/, if any.
     func recordedConversation(_ id: TaskID) -> String? {
-        guard let bytes = try? AtomicFile.read(Spool.taskFile(id), in: spool[.done], limit: 16 << 20),
-              let record = try? RecordSummary(bytes: bytes) else { return nil }
+        guard let bytes = store.readRecord(id), let record = try? RecordSummary(bytes: bytes) else { return nil }
         return record.object["agent_session"]?.stringValue
     }
 

@@ -2,20 +2,24 @@ import Glibc
 
 /// `events.jsonl`: one JSON object a line, appended with O_APPEND.
 ///
-/// Events of one loop turn are buffered and written with a single write(2),
-/// so every line lands whole. Past `maxBytes` the file is renamed to
-/// `events.jsonl.1` (replacing the previous one) and a new file is started.
-/// A line torn by a crash is cut off when the log is opened again.
+/// Events of one loop turn are buffered and written with a single write(2)
+/// after the turn's commit, so every line lands whole and none tells of a
+/// change that a crash could still take back. Past `maxBytes` the file is
+/// renamed to `events.jsonl.1` (replacing the previous one) and a new file is
+/// started. A line torn by a crash is cut off when the log is opened again.
+/// Events are best effort: a write that fails (a full disk) loses that
+/// turn's lines, and is logged.
 public final class EventLog {
     private let root: Directory
     private var fd: FileDescriptor
     private var size: Int
     private var buffer: [UInt8] = []
+    private var bufferedLines = 0
     public var maxBytes: Int
     /// Secrets masked in every event.
     public var mask = SecretMask()
-    /// Writes that failed (a full disk, say); events are best effort.
-    public private(set) var lastError: SystemError?
+    /// How often a failed write or rotation is logged while it keeps failing.
+    private var failures = RepeatedFailure()
 
     static let name = FileName("events.jsonl")
     static let rotated = FileName("events.jsonl.1")
@@ -65,37 +69,60 @@ public final class EventLog {
         w.endObject()
         buffer.append(contentsOf: w.bytes)
         buffer.append(UInt8(ascii: "\n"))
+        bufferedLines += 1
     }
 
-    public var hasPending: Bool { !buffer.isEmpty }
-
     /// Writes buffered events, rotating first when they would cross `maxBytes`.
-    public func flush() {
+    /// A failure is logged to `log`: at once, then at a falling rate while it
+    /// lasts, and once when writing works again.
+    public func flush(reportingTo log: Logger) {
         guard !buffer.isEmpty else { return }
         if !mask.isEmpty { buffer = mask.apply(buffer) }
-        if size > 0 && size + buffer.count > maxBytes { rotate() }
+        var failure: SystemError?
+        if size > 0 && size + buffer.count > maxBytes { failure = rotate() }
         do {
             try fd.writeAll(buffer, subject: "events.jsonl")
             size += buffer.count
-            lastError = nil
         } catch {
-            lastError = error
+            failure = error
             // A full disk can take part of the buffer: cut it, so the next
             // lines are not appended to a torn one.
             _ = ftruncate(fd.rawValue, off_t(size))
         }
         buffer.removeAll(keepingCapacity: buffer.capacity <= 1 << 20)
+        report(failure, lost: bufferedLines, to: log)
+        bufferedLines = 0
     }
 
-    private func rotate() {
+    private func report(_ failure: SystemError?, lost lines: Int, to log: Logger) {
+        guard let failure else {
+            if case .recovered(let failed) = failures.succeeded() {
+                log.info("events", "events.jsonl is written again", [("failed_flushes", "\(failed)")])
+            }
+            return
+        }
+        let rotating = failure.call != "write"
+        let message = rotating ? "cannot rotate events.jsonl; it grows past its limit" : "cannot write events.jsonl; events are lost"
+        var fields = [("error", "\(failure)")]
+        if !rotating { fields.append(("events", "\(lines)")) }
+        if case .log(let unlogged) = failures.failed(now: MonotonicInstant.now()) {
+            log.error("events", message, fields + (unlogged > 0 ? [("not_logged_since", "\(unlogged)")] : []))
+        } else {
+            log.debug("events", message, fields)
+        }
+    }
+
+    /// Renames the log to `events.jsonl.1` and starts a new one; the error if that failed.
+    private func rotate() -> SystemError? {
         do {
             try root.rename(EventLog.name, to: root, as: EventLog.rotated)
             let fresh = try root.openFile(EventLog.name, O_WRONLY | O_APPEND | O_CREAT)
             fd.close()
             fd = fresh
             size = 0
+            return nil
         } catch {
-            lastError = error
+            return error
         }
     }
 }

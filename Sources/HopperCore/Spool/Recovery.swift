@@ -4,11 +4,14 @@
 /// - temporary files in `.hopper/tmp` are removed (they were never renamed
 ///   into place, so nothing refers to them);
 /// - a task file whose id already has a record in done/ is stale (the crash
-///   came between writing the record and removing the file) and is removed;
+///   came between writing the record and removing the file) and is removed,
+///   once the record is durable; its `origin` is kept, so that a claimed
+///   file the crash left unacknowledged is not taken again;
 /// - a task found in running/ was interrupted: its interruption count goes up
 ///   and it returns to queued/, or ends `error`/`interrupted` at the third;
 /// - a task in running/ that carries a Slurm attempt stays there: its job
 ///   may still run, and the daemon follows it by its job id;
+/// - what this changed is committed (`TaskStore.commit`);
 /// - output files parted from their task file by a crash follow it;
 /// - files claimed from incoming/ but not yet accepted go back to intake.
 public struct Recovery {
@@ -17,6 +20,10 @@ public struct Recovery {
     /// What the spool holds after recovery.
     public struct Loaded {
         public var tasks: [(SpooledTask, SpoolDirectory)] = []
+        /// Origins of stale task files: tasks that have a record, whose
+        /// claimed files may still be there if a crash came between their
+        /// record and the turn's acknowledgement.
+        public var finishedOrigins: [SpooledTask.Origin: TaskID] = [:]
         public var doneIDs: Set<TaskID> = []
         public var interrupted: [SpooledTask] = []
         public var requeued: [TaskID] = []
@@ -26,7 +33,8 @@ public struct Recovery {
         public var unreadable: [(TaskID, SpoolDirectory, HopperError)] = []
         public var nextSeq: UInt64 = 1
         public var removedTemp = 0
-        /// A failed fsync or fdatasync: recovery stopped there, and so must the daemon.
+        /// A failed sync, or a staged rename the file system refused: recovery
+        /// stopped there, and so must the daemon.
         public var syncFailure: SystemError?
     }
 
@@ -49,8 +57,11 @@ public struct Recovery {
                 guard name.hasSuffix(".json"), let id = TaskID(String(decoding: name.dropping(suffix: ".json"), as: UTF8.self)) else { continue }
                 if loaded.doneIDs.contains(id) || seen.contains(id) {
                     log.warning("recovery", "removing a stale task file", [("file", "\(directory.rawValue)/\(name.escaped)")])
+                    if let bytes = (try? AtomicFile.read(name, in: dir)) ?? nil, let origin = (try? SpooledTask.decode(bytes))?.origin {
+                        loaded.finishedOrigins[origin] = id
+                    }
                     if directory == .running { store.moveOutputs(id, from: .running, to: .done) }
-                    try? store.removeTaskFile(id, from: directory)
+                    store.removeTaskFile(id, from: directory)
                     continue
                 }
                 seen.insert(id)
@@ -84,10 +95,6 @@ public struct Recovery {
                         loaded.requeued.append(id)
                         loaded.tasks.append((t, .queued))
                     } catch {
-                        if error.isSyncFailure {
-                            loaded.syncFailure = error
-                            return loaded
-                        }
                         log.error("recovery", "cannot requeue an interrupted task", [("id", id.rawValue), ("error", "\(error)")])
                         loaded.interrupted.append(t)
                     }
@@ -95,6 +102,11 @@ public struct Recovery {
                     loaded.tasks.append((task, directory))
                 }
             }
+        }
+        // The requeued files are where they belong, the stale ones gone, before outputs are matched to them.
+        do { try store.commit() } catch {
+            loaded.syncFailure = error
+            return loaded
         }
         // Output files belong beside their task file, or beside its record.
         // A crash between moving a task file and moving its outputs (a retry

@@ -1,23 +1,50 @@
 import Glibc
 
 /// Every change a task's files go through, as renames within the spool
-/// (SPEC sections 1 and 9).
+/// (SPEC sections 1 and 9), made durable a loop turn at a time.
 ///
 /// The protocol: a task file is only ever in one of pending/, queued/,
-/// running/; it is rewritten in place (write to `.hopper/tmp`, rename over)
-/// and moved by rename(2). Its end is: record written to done/ (temp +
-/// rename), then the task file removed. A crash between the two leaves a
-/// record and a stale task file; recovery keeps the record. With durability
-/// `fsync`, each written file is fdatasync'ed before its rename and every
-/// directory a turn changed is fsync'ed once in `commit()`, before anything
-/// is acknowledged (group commit).
+/// running/; it is rewritten by writing the new version into `.hopper/tmp`
+/// and renaming it over, and moved by rename(2). Its end is: outputs moved
+/// to done/, record written to done/, then the task file removed. A crash
+/// between the last two leaves a record and a stale task file; recovery
+/// keeps the record.
+///
+/// Group commit. Within a turn the daemon's memory is authoritative and
+/// the store stages what must wait for a sync:
+///
+/// - a write goes into `.hopper/tmp`, not synced, and its rename waits for
+///   the commit;
+/// - every later change of that task waits behind it, in the order asked
+///   for (one task's changes are never reordered; different tasks' are
+///   independent, see docs/design.md). A move of a file that a staged write
+///   creates changes where the write lands; a second write to the same name
+///   cancels the first; the removal of a task file after its record waits
+///   until the record is durable;
+/// - a change of a task with nothing staged is made at once, as is a start
+///   (a move into running/): what is staged for that task is carried out
+///   first, because the daemon creates the task's outputs and runs it next.
+///
+/// `commit` makes the turn durable: one syncfs(2) of the spool's file system
+/// when a file was staged (the staged files and the outputs beside their
+/// records reach the disk together), the staged renames and what waits
+/// behind them in order, a second syncfs when a directory changed (every
+/// changed directory at once), then the claimed files are acknowledged,
+/// then the task files whose records are now durable are removed. With
+/// durability `none`, the same without the syncs.
+/// A staged change the file system refuses is never acknowledged: `commit`
+/// throws it, and the daemon stops as it does for a failed sync.
 public final class TaskStore {
     public let spool: Spool
     public var durable: Bool
     /// Secrets masked in every record.
     public var mask = SecretMask()
-    private var dirty: Set<SpoolDirectory> = []
-    private var rootDirty = false
+    private var staged = StagedChanges()
+    /// Whether a directory changed since the last commit.
+    private var directoriesChanged = false
+    /// A staged change that failed outside `commit` (in a start): the next
+    /// commit throws it, so the turn is not acknowledged.
+    private var failure: SystemError?
 
     public init(spool: Spool, durable: Bool) {
         self.spool = spool
@@ -26,46 +53,69 @@ public final class TaskStore {
 
     /// Writes `task`'s file into `directory`, replacing any previous version.
     public func write(_ task: SpooledTask, in directory: SpoolDirectory) throws(SystemError) {
-        try AtomicFile.write(task.encoded(), to: Spool.taskFile(task.id), in: spool[directory], scratch: spool.tmp, sync: durable)
-        dirty.insert(directory)
+        let name = Spool.taskFile(task.id)
+        let temp = try AtomicFile.writeTemporary(task.encoded(), for: name, in: spool.tmp)
+        if let cancelled = staged.place(task.id, temp: temp, as: name, in: directory) { try? spool.tmp.remove(cancelled) }
     }
 
     /// Moves a task file from one state directory to another.
     public func move(_ id: TaskID, from: SpoolDirectory, to: SpoolDirectory) throws(SystemError) {
         let name = Spool.taskFile(id)
+        if staged.isStaged(id) {
+            // The task file is new this turn: it is written where it goes.
+            if staged.placesLast(id, name, in: from) && !spool[from].exists(name) { return staged.redirect(id, to: to) }
+            guard to == .running else { return staged.append(id, .move(name, from: from, to: to)) }
+            try carryOut(id)
+        }
         try spool[from].rename(name, to: spool[to], as: name)
-        dirty.insert(from)
-        dirty.insert(to)
+        directoriesChanged = true
     }
 
     /// Moves `.out` and `.err` along; missing ones are skipped.
     public func moveOutputs(_ id: TaskID, from: SpoolDirectory, to: SpoolDirectory) {
         for name in [Spool.outputFile(id), Spool.errorFile(id)] {
-            try? spool[from].rename(name, to: spool[to], as: name)
+            if staged.isStaged(id) { staged.append(id, .moveOutput(name, from: from, to: to)) } else { try? apply(.moveOutput(name, from: from, to: to)) }
         }
-        dirty.insert(to)
     }
 
     public func removeOutputs(_ id: TaskID, in directory: SpoolDirectory) {
-        try? spool[directory].remove(Spool.outputFile(id))
-        try? spool[directory].remove(Spool.errorFile(id))
+        for name in [Spool.outputFile(id), Spool.errorFile(id)] {
+            if staged.isStaged(id) { staged.append(id, .removeOutput(name, in: directory)) } else { try? spool[directory].remove(name) }
+        }
     }
 
     /// Writes the task's record into done/.
     public func writeRecord(_ record: TaskRecord) throws(SystemError) {
-        try AtomicFile.write(mask.apply(record.encoded()), to: Spool.taskFile(record.task.id), in: spool[.done], scratch: spool.tmp, sync: durable,
-                             private: FileAccess(owner: record.task.owner?.uid))
-        dirty.insert(.done)
+        let name = Spool.taskFile(record.task.id)
+        let temp = try AtomicFile.writeTemporary(mask.apply(record.encoded()), for: name, in: spool.tmp,
+                                                 private: FileAccess(owner: record.task.owner?.uid))
+        if let cancelled = staged.place(record.task.id, temp: temp, as: name, in: .done) { try? spool.tmp.remove(cancelled) }
     }
 
-    public func removeTaskFile(_ id: TaskID, from directory: SpoolDirectory) throws(SystemError) {
-        try spool[directory].remove(Spool.taskFile(id))
-        dirty.insert(directory)
+    /// Removes the task file of a task that has a record, once the record is
+    /// durable: at the end of the next commit (a missing file is no error).
+    public func removeTaskFile(_ id: TaskID, from directory: SpoolDirectory) {
+        staged.append(id, .retire(Spool.taskFile(id), in: directory))
+        // The record it follows, staged or left by an earlier run, is made durable first.
+        directoriesChanged = true
+    }
+
+    /// Whether `id` has a record, staged this turn or in done/.
+    public func hasRecord(_ id: TaskID) -> Bool {
+        staged.temp(of: Spool.taskFile(id), in: .done, for: id) != nil || spool[.done].exists(Spool.taskFile(id))
+    }
+
+    /// `id`'s record as written, staged this turn or in done/; nil when it has none.
+    public func readRecord(_ id: TaskID, limit: Int = 16 << 20) -> [UInt8]? {
+        if let temp = staged.temp(of: Spool.taskFile(id), in: .done, for: id) { return (try? AtomicFile.read(temp, in: spool.tmp, limit: limit)) ?? nil }
+        return (try? AtomicFile.read(Spool.taskFile(id), in: spool[.done], limit: limit)) ?? nil
     }
 
     /// Moves a dropped file to rejected/ beside `<name>.error.json`. The name
     /// gets a `.N` suffix when rejected/ already holds one like it, so no
     /// earlier rejection is overwritten. Returns the name it was filed under.
+    /// Not staged: the explanation is synced (durability `fsync`) and in place
+    /// before the file is moved, at once.
     @discardableResult
     /// `owner`: the dropped file's, whose explanation it is (readable by them and the daemon's group).
     public func reject(_ name: FileName, from source: Directory, error: HopperError, at time: Timestamp, owner: UInt32? = nil) throws(SystemError) -> FileName {
@@ -96,7 +146,7 @@ public final class TaskStore {
                 try? rejected.remove(explanation)
                 throw error
             }
-            dirty.insert(.rejected)
+            directoriesChanged = true
             return target
         }
     }
@@ -113,18 +163,149 @@ public final class TaskStore {
         return object["file"]?.stringValue == name.escaped
     }
 
-    /// Writes a spool-level file (status.json, metrics.prom) atomically; never fsync'ed.
+    /// Writes a spool-level file (status.json, metrics.prom) atomically, at
+    /// once; never fsync'ed.
     public func writeRootFile(_ bytes: [UInt8], as name: String) throws(SystemError) {
         try AtomicFile.write(mask.apply(bytes), to: FileName(name), in: spool.root, scratch: spool.tmp, sync: false)
     }
 
-    /// Whether a commit has something to make durable.
-    public var needsCommit: Bool { durable && !dirty.isEmpty }
+    /// Makes the turn durable, then acknowledges `claimed` (files in
+    /// `.hopper/claimed` whose tasks the turn accepted) and removes the task
+    /// files whose records it made durable. Throws, acknowledging nothing,
+    /// when a sync or a staged rename fails.
+    public func commit(acknowledging claimed: [FileName] = []) throws(SystemError) {
+        if let failure {
+            self.failure = nil
+            throw failure
+        }
+        let changes = staged.takeAll()
+        // The staged files' data, and the outputs beside their records, on
+        // disk before any of them is renamed into place.
+        if durable && changes.contains(where: { $0.change.isPlace }) { try spool.tmp.syncFileSystem() }
+        var retired: [StagedChanges.Change] = []
+        for (_, change) in changes {
+            if case .retire = change { retired.append(change) } else { try apply(change) }
+        }
+        // Every changed directory on disk at once: syncfs(2) is fsync(2) of
+        // every file and directory of the file system, one journal commit,
+        // where an fsync per directory costs a device flush each.
+        if durable && directoriesChanged { try spool.tmp.syncFileSystem() }
+        directoriesChanged = false
+        for name in claimed { try? spool.claimed.remove(name) }
+        for change in retired { try? apply(change) }
+    }
 
-    /// Makes this turn's renames durable: one fsync per changed directory.
-    public func commit() throws(SystemError) {
-        defer { dirty.removeAll(keepingCapacity: true) }
-        guard durable else { return }
-        for d in dirty { try spool[d].sync() }
+    /// Carries out what is staged for `id`, in order, its staged files
+    /// synced first. A removal after a record stays staged for the commit.
+    private func carryOut(_ id: TaskID) throws(SystemError) {
+        let changes = staged.take(id)
+        do {
+            if durable && changes.contains(where: \.isPlace) { try spool.tmp.syncFileSystem() }
+            for change in changes {
+                if case .retire = change { staged.append(id, change) } else { try apply(change) }
+            }
+        } catch {
+            failure = failure ?? error
+            throw error
+        }
+    }
+
+    private func apply(_ change: StagedChanges.Change) throws(SystemError) {
+        switch change {
+        case .place(let temp, let name, let directory):
+            try spool.tmp.rename(temp, to: spool[directory], as: name)
+            directoriesChanged = true
+        case .move(let name, let from, let to):
+            try spool[from].rename(name, to: spool[to], as: name)
+            directoriesChanged = true
+        case .moveOutput(let name, let from, let to):
+            directoriesChanged = true
+            try spool[from].rename(name, to: spool[to], as: name)
+        case .removeOutput(let name, let directory), .retire(let name, let directory):
+            try spool[directory].remove(name)
+        }
+    }
+}
+
+/// The changes of a turn that wait for its commit, each with its task, in
+/// the order they were asked for. A pure value: `TaskStore` does the I/O.
+struct StagedChanges {
+    enum Change: Equatable {
+        /// rename(2) of a staged file from `.hopper/tmp` into place.
+        case place(temp: FileName, name: FileName, in: SpoolDirectory)
+        /// rename(2) of a task file between state directories.
+        case move(FileName, from: SpoolDirectory, to: SpoolDirectory)
+        /// rename(2) of an output file; a missing one is skipped.
+        case moveOutput(FileName, from: SpoolDirectory, to: SpoolDirectory)
+        /// unlink(2) of an output file.
+        case removeOutput(FileName, in: SpoolDirectory)
+        /// unlink(2) of a task file after its record, once that is durable.
+        case retire(FileName, in: SpoolDirectory)
+
+        var isPlace: Bool { if case .place = self { true } else { false } }
+    }
+
+    /// Every change in order; nil once carried out ahead of the commit.
+    private var changes: [(id: TaskID, change: Change)?] = []
+    /// Each task's changes still waiting, as indexes into `changes`.
+    private var waiting: [TaskID: [Int]] = [:]
+
+    var isEmpty: Bool { waiting.isEmpty }
+
+    func isStaged(_ id: TaskID) -> Bool { waiting[id] != nil }
+
+    mutating func append(_ id: TaskID, _ change: Change) {
+        waiting[id, default: []].append(changes.count)
+        changes.append((id, change))
+    }
+
+    /// Stages a write of `name` into `directory`. Returns the temporary file
+    /// of the write it cancels: the task's last change, a write of the same
+    /// name to the same place.
+    mutating func place(_ id: TaskID, temp: FileName, as name: FileName, in directory: SpoolDirectory) -> FileName? {
+        if let last = waiting[id]?.last, case .place(let earlier, name, directory)? = changes[last]?.change {
+            changes[last] = (id, .place(temp: temp, name: name, in: directory))
+            return earlier
+        }
+        append(id, .place(temp: temp, name: name, in: directory))
+        return nil
+    }
+
+    /// Whether the task's last change writes `name` into `directory`.
+    func placesLast(_ id: TaskID, _ name: FileName, in directory: SpoolDirectory) -> Bool {
+        guard let last = waiting[id]?.last, case .place(_, name, directory)? = changes[last]?.change else { return false }
+        return true
+    }
+
+    /// Sends the task's last change, a write, to `directory` instead.
+    mutating func redirect(_ id: TaskID, to directory: SpoolDirectory) {
+        guard let last = waiting[id]?.last, case .place(let temp, let name, _)? = changes[last]?.change else { return }
+        changes[last] = (id, .place(temp: temp, name: name, in: directory))
+    }
+
+    /// The temporary file of the last staged write of `name` into `directory`, if any.
+    func temp(of name: FileName, in directory: SpoolDirectory, for id: TaskID) -> FileName? {
+        for index in (waiting[id] ?? []).reversed() {
+            if case .place(let temp, name, directory)? = changes[index]?.change { return temp }
+        }
+        return nil
+    }
+
+    /// Takes the task's waiting changes out, in order.
+    mutating func take(_ id: TaskID) -> [Change] {
+        guard let indexes = waiting.removeValue(forKey: id) else { return [] }
+        return indexes.compactMap { index in
+            defer { changes[index] = nil }
+            return changes[index]?.change
+        }
+    }
+
+    /// Takes every waiting change out, in order.
+    mutating func takeAll() -> [(id: TaskID, change: Change)] {
+        defer {
+            changes.removeAll(keepingCapacity: changes.capacity <= 4096)
+            waiting.removeAll(keepingCapacity: true)
+        }
+        return changes.compactMap { $0 }
     }
 }

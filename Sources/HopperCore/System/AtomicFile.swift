@@ -26,19 +26,33 @@ public enum AtomicFile {
     /// when the process may give files away (root).
     public static func write(_ bytes: [UInt8], to name: FileName, in target: Directory, scratch: Directory, sync: Bool,
                              private: FileAccess? = nil) throws(SystemError) {
+        let temp = try writeTemporary(bytes, for: name, in: scratch, sync: sync, private: `private`)
+        do {
+            try scratch.rename(temp, to: target, as: name)
+        } catch {
+            try? scratch.remove(temp)
+            throw error
+        }
+    }
+
+    /// The first half of `write`: `bytes` in a fresh temporary name for
+    /// `name` in `scratch` (fdatasync'ed when `sync` is set), whose name it
+    /// returns. The caller renames it into place, or removes it. Nothing is
+    /// left behind when it throws.
+    public static func writeTemporary(_ bytes: [UInt8], for name: FileName, in scratch: Directory, sync: Bool = false,
+                                      private: FileAccess? = nil) throws(SystemError) -> FileName {
         let temp = FileName(bytes: name.bytes + Array(".\(processID).\(nextSerial()).tmp".utf8))
         let fd = try scratch.openFile(temp, O_WRONLY | O_CREAT | O_EXCL, mode: `private` == nil ? 0o644 : FileAccess.mode)
+        defer { fd.close() }
         do {
             if let access = `private` { access.apply(to: fd) }
             try fd.writeAll(bytes, subject: scratch.subject(temp))
             if sync { _ = try retryingInterrupts("fdatasync", scratch.subject(temp)) { fdatasync(fd.rawValue) } }
-            fd.close()
-            try scratch.rename(temp, to: target, as: name)
         } catch {
-            fd.close()
             try? scratch.remove(temp)
             throw error
         }
+        return temp
     }
 
     /// Writes `bytes` to `path` outside any spool (a report page): to a

@@ -96,6 +96,14 @@ public struct Directory: Sendable {
 
     /// fsync(2) of the directory itself, making renames into it durable.
     public func sync() throws(SystemError) { try descriptor.sync(subject: path) }
+
+    /// syncfs(2): writes back every dirty page and inode of the file system
+    /// this directory is on (other programs' too), and waits for them. Fails
+    /// with the error of any write-back on that file system since the
+    /// descriptor was opened (Linux 5.8 and later).
+    public func syncFileSystem() throws(SystemError) {
+        _ = try retryingInterrupts("syncfs", path) { hopper_syncfs(descriptor.rawValue) }
+    }
 }
 
 /// Calls `body` with a NUL-terminated copy of `name`.

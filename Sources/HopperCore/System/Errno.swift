@@ -44,10 +44,10 @@ public struct SystemError: Error, Sendable, CustomStringConvertible {
         self.errno = errno
     }
 
-    /// Whether fsync(2) or fdatasync(2) failed. The kernel may then have
-    /// dropped the dirty pages and will not report it again, so a retry
+    /// Whether fsync(2), fdatasync(2) or syncfs(2) failed. The kernel may then
+    /// have dropped the dirty pages and will not report it again, so a retry
     /// could succeed on data that is gone: never a passing shortage.
-    public var isSyncFailure: Bool { call == "fsync" || call == "fdatasync" }
+    public var isSyncFailure: Bool { call == "fsync" || call == "fdatasync" || call == "syncfs" }
 
     public var description: String {
         if let subject { return "\(call) \(subject): \(errno)" }

@@ -34,7 +34,7 @@ extension FaultInjection {
 
         static let targets = [
             Target(name: "rename", syscalls: ["rename", "renameat", "renameat2"]),
-            Target(name: "fsync", syscalls: ["fsync", "fdatasync"]),
+            Target(name: "fsync", syscalls: ["fsync", "fdatasync", "syncfs"]),
             Target(name: "write", syscalls: ["write"]),
             Target(name: "openat", syscalls: ["openat"], spoolPathsOnly: true),
             Target(name: "unlinkat", syscalls: ["unlinkat"]),

@@ -101,4 +101,29 @@ import Testing
         #expect(t.read("rejected/x.json.error.json") == #"{"file":"x.json"}"#)
         #expect(t.names("../.hopper/claimed").isEmpty)
     }
+    /// A task accepted and finished in one turn (here: its `cwd` is missing)
+    /// has its record renamed into place before the turn acknowledges its
+    /// dropped file. A crash between the two leaves the record, the task
+    /// file (removed only after the acknowledgement) and the claimed file:
+    /// the next start must know the claimed file by the stale task file's
+    /// origin, not take it again as a second task with a second record.
+    @Test func aClaimedFileWhoseTaskHasARecordIsNotTakenAgain() async throws {
+        let t = try TestSpool()
+        try Spool.create(at: t.spool)
+        try t.write(t.spool + "/.hopper/claimed/x.json", #"{"command": "true", "cwd": "/nonexistent"}"#)
+        var st = stat()
+        try #require(stat(t.spool + "/.hopper/claimed/x.json", &st) == 0)
+        var task = SpooledTask(id: TaskID("x-a1")!, request: TaskRequest(command: "true"), provider: "sh", source: "x.json",
+                               submittedAt: Timestamp.now(), seq: 1)
+        task.origin = SpooledTask.Origin(inode: UInt64(st.st_ino), changeTime: Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec),
+                                         size: Int64(st.st_size))
+        try t.write(t.spool + "/running/x-a1.json", String(decoding: task.encoded(), as: UTF8.self))
+        let record = TaskRecord(task: task, state: .error, reason: .cwd, message: "The working directory /nonexistent does not exist.", finishedAt: Timestamp.now())
+        try t.write(t.spool + "/done/x-a1.json", String(decoding: record.encoded(), as: UTF8.self))
+        let daemon = try await DaemonProcess(t).ready()
+        #expect(try await daemon.stop() == .exited(0))
+        #expect(t.names("../.hopper/claimed").isEmpty)
+        #expect(t.names("running").isEmpty && t.names("queued").isEmpty)
+        #expect(t.names("done") == ["x-a1.json"], "no second task from the same drop")
+    }
 }

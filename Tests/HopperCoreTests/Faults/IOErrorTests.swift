@@ -5,7 +5,8 @@ import Testing
 extension FaultInjection {
     /// I/O errors, injected with strace and for real.
     ///
-    /// - fsync or fdatasync failing with EIO, at each of their calls in turn:
+    /// - fdatasync (a rejection's explanation) or syncfs (a turn's commit)
+    ///   failing with EIO, at each of their calls in turn:
     ///   the daemon exits 75 at once, naming the call, acknowledging nothing of
     ///   that turn (after a failed fsync the kernel may have dropped the pages,
     ///   so a retry could succeed on data that is gone); a plain restart then
@@ -30,7 +31,7 @@ extension FaultInjection {
 
         static let injections = [
             Injection(syscall: "fdatasync", error: "EIO", expectation: .exitsSeventyFive),
-            Injection(syscall: "fsync", error: "EIO", expectation: .exitsSeventyFive),
+            Injection(syscall: "syncfs", error: "EIO", expectation: .exitsSeventyFive),
             Injection(syscall: "write", error: "ENOSPC", expectation: .carriesOn),
         ]
 

@@ -40,6 +40,22 @@ import Testing
             #expect((try? JSONParser.parse(String(line))) != nil, "whole lines only")
         }
     }
+
+    /// Events are best effort, but a write that fails is said: once, then at
+    /// a falling rate while it lasts (here events.jsonl is /dev/full, so every
+    /// write fails with ENOSPC), and the tasks carry on.
+    @Test func aFailedEventWriteIsLoggedAtAFallingRate() async throws {
+        let t = try TestSpool()
+        try Spool.create(at: t.spool)
+        #expect(symlink("/dev/full", t.spool + "/events.jsonl") == 0)
+        let daemon = try await DaemonProcess(t).ready()
+        for i in 0..<10 { try t.drop("e\(i).json", #"{"id": "e\#(i)", "command": "true"}"#) }
+        try await eventually("ten records") { t.records().count == 10 }
+        _ = try await daemon.stop()
+        let said = daemon.log.split(separator: "\n").filter { $0.contains("cannot write events.jsonl; events are lost") }
+        #expect(!said.isEmpty, "\(daemon.log)")
+        #expect(said.count <= 3, "not once a turn: \(said)")
+    }
 }
 
 /// Regressions found in review.
