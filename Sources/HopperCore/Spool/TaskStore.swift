@@ -54,7 +54,8 @@ public final class TaskStore {
     /// Writes `task`'s file into `directory`, replacing any previous version.
     public func write(_ task: SpooledTask, in directory: SpoolDirectory) throws(SystemError) {
         let name = Spool.taskFile(task.id)
-        let temp = try AtomicFile.writeTemporary(task.encoded(), for: name, in: spool.tmp)
+        // The request can hold secrets (its env): the owner's and the daemon group's to read, like its record.
+        let temp = try AtomicFile.writeTemporary(task.encoded(), for: name, in: spool.tmp, private: FileAccess(owner: task.owner?.uid))
         if let cancelled = staged.place(task.id, temp: temp, as: name, in: directory) { try? spool.tmp.remove(cancelled) }
     }
 

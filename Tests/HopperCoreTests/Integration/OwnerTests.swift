@@ -122,6 +122,14 @@ import Testing
         let daemon = try await DaemonProcess(t).ready()
         try drop(t, as: alice, "long.json", #"{"id": "long", "command": "echo secret of alice; sleep 2; echo done"}"#)
         try await eventually("long running") { t.names("running").contains("long.json") }
+        // Her task file (the request, env included) is hers to read, not Bob's.
+        var taskFile = stat()
+        #expect(stat(t.spool + "/running/long.json", &taskFile) == 0 && taskFile.st_uid == alice.uid && taskFile.st_mode & 0o777 == 0o640)
+        for (user, readable) in [(alice, true), (bob, false)] {
+            let read = try runProcess([FaultTools.path("setpriv")!, "--reuid", String(user.uid), "--regid", String(user.gid), "--init-groups", "--",
+                                       "/bin/cat", t.spool + "/running/long.json"])
+            #expect((read.exitCode == 0) == readable, "\(user.name) reading running/long.json: exit \(read.exitCode)")
+        }
         // Bob's cancel of Alice's task is refused and removed; the task runs to its end.
         let bobCancel = try runProcess([FaultTools.path("setpriv")!, "--reuid", String(bob.uid), "--regid", String(bob.gid), "--init-groups", "--",
                                         "/bin/sh", "-c", "touch \"$0\"", t.spool + "/cancel/long"])
