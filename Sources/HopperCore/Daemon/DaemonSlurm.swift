@@ -262,15 +262,15 @@ extension Daemon {
                 guard var task = scheduler[id]?.task else { continue }
                 log.info("slurm", "its job was never submitted; back to queued", [("id", id.rawValue)])
                 task.attempts = max(0, task.attempts - 1)
-                task.slurmAttempt = nil
-                task.slurmJobID = nil
                 requeueFromRunning(task)
+            case .removeJobFiles(let id, let attempt):
+                guard let directory = slurm.directory else { continue }
+                for suffix in ["job", "start", "exit", "stdin"] { try? directory.remove(FileName("\(id.rawValue).\(attempt).\(suffix)")) }
             }
         }
     }
 
     private func requeueFromRunning(_ task: SpooledTask) {
-        removeJobFiles(task)
         var task = task
         task.slurmAttempt = nil
         task.slurmJobID = nil
@@ -345,7 +345,9 @@ extension Daemon {
     }
 
     /// A Slurm attempt is over: its record, a retry, or (the cluster lost it)
-    /// an interruption that submits it again.
+    /// an interruption that submits it again. The job's files are left for
+    /// the table's `removeJobFiles`, which follows: until the record is
+    /// written, its exit file is what a restarted daemon would record it from.
     private func finishSlurmAttempt(_ id: TaskID, attempt: Int, end: SlurmJobTable.End, stop: SlurmJobTable.Stop?) {
         guard var task = scheduler[id]?.task, task.slurmAttempt == attempt else { return }
         let timeout = task.request.timeout ?? config.commandDefaultTimeout
@@ -365,7 +367,6 @@ extension Daemon {
         case .interrupted(let why):
             task.interruptions += 1
             if task.interruptions >= Recovery.maxInterruptions {
-                removeJobFiles(task)
                 var record = TaskRecord(task: task, state: .error, reason: .interrupted, message: "\(why); interrupted \(task.interruptions) times, it is not retried again.", finishedAt: Timestamp.now())
                 record.slurmJobID = jobID
                 record.node = node
@@ -376,7 +377,6 @@ extension Daemon {
                 requeueFromRunning(task)
             }
         case .record(let state, let reason, let message, let exitCode, let signal):
-            removeJobFiles(task)
             let output = slurmOutputCounts(id)
             if state == .failed && stop == nil && task.attempts <= task.request.retries {
                 // The next attempt is a new job.
@@ -416,11 +416,6 @@ extension Daemon {
             sizes.append(min(size, limit))
         }
         return (sizes[0], sizes[1], truncated)
-    }
-
-    private func removeJobFiles(_ task: SpooledTask) {
-        guard let directory = slurm.directory, let attempt = task.slurmAttempt else { return }
-        for suffix in ["job", "start", "exit", "stdin"] { try? directory.remove(FileName("\(task.id.rawValue).\(attempt).\(suffix)")) }
     }
 
     /// After recovery: tasks left in running/ with a Slurm attempt are

@@ -14,7 +14,15 @@
 /// A batch of waiting tasks is submitted in one action, up to
 /// `maxSubmissionsInFlight` at a time; a poll is asked for while jobs are
 /// submitted and none is in flight. Every end is returned once: the task
-/// leaves the table with its `finish`.
+/// leaves the table with its `finish` (or `requeue`), and always right after
+/// it `removeJobFiles`.
+///
+/// - Important: the exit file is the only proof of how the command ended.
+///   The loop must carry out `finish` (the record, retry or requeue written)
+///   before it removes the files: a daemon killed in between leaves the task
+///   in running/ with its exit file, and the next one records it from that
+///   file. The other way round, it would find a job Slurm calls COMPLETED
+///   with no exit file.
 struct SlurmJobTable: Sendable {
     /// Why Hopper stopped a job.
     enum Stop: Sendable, Equatable { case cancel, timeout }
@@ -68,6 +76,13 @@ struct SlurmJobTable: Sendable {
         case finish(TaskID, attempt: Int, End, Stop?)
         /// Found never submitted after a restart: back to queued, uncharged.
         case requeue(TaskID)
+        /// The attempt's files in `.hopper/slurm/` go: only after its `finish` or `requeue`.
+        case removeJobFiles(TaskID, attempt: Int)
+    }
+
+    /// A task's end, then its files.
+    private static func end(_ id: TaskID, attempt: Int, _ end: End, _ stop: Stop?) -> [Action] {
+        [.finish(id, attempt: attempt, end, stop), .removeJobFiles(id, attempt: attempt)]
     }
 
     /// What `squeue` said about one job.
@@ -151,7 +166,7 @@ struct SlurmJobTable: Sendable {
                 if job.stop != nil { actions.append(.scancel(id, jobID)) }
             case .failure(let refusal):
                 jobs[id] = nil
-                actions.append(.finish(id, attempt: job.attempt, job.stop != nil ? .neverSubmitted : .notSubmitted(refusal.message), job.stop))
+                actions += SlurmJobTable.end(id, attempt: job.attempt, job.stop != nil ? .neverSubmitted : .notSubmitted(refusal.message), job.stop)
             }
         }
         return actions + submitIfDue() + pollIfDue()
@@ -174,7 +189,7 @@ struct SlurmJobTable: Sendable {
         jobs[id] = nil
         var known = jobID
         if case .submitted(let j) = job.phase { known = j }
-        return [.finish(id, attempt: attempt, .exited(status, node: node ?? job.node, jobID: known), job.stop)]
+        return SlurmJobTable.end(id, attempt: attempt, .exited(status, node: node ?? job.node, jobID: known), job.stop)
     }
 
     /// Cancel or timeout: `scancel` what Slurm has; what it has not yet is never submitted.
@@ -184,7 +199,7 @@ struct SlurmJobTable: Sendable {
         switch job.phase {
         case .waiting:
             jobs[id] = nil
-            return [.finish(id, attempt: attempt, .neverSubmitted, why)]
+            return SlurmJobTable.end(id, attempt: attempt, .neverSubmitted, why)
         case .submitting, .locating:
             jobs[id] = job
             return []
@@ -223,7 +238,8 @@ struct SlurmJobTable: Sendable {
                 } else {
                     jobs[id] = nil
                     // Never submitted: a cancel ends it here, anything else runs it again.
-                    actions.append(job.stop != nil ? .finish(id, attempt: job.attempt, .neverSubmitted, job.stop) : .requeue(id))
+                    actions += job.stop != nil ? SlurmJobTable.end(id, attempt: job.attempt, .neverSubmitted, job.stop)
+                        : [.requeue(id), .removeJobFiles(id, attempt: job.attempt)]
                 }
             case .submitted(let jobID):
                 let state = byID[jobID]
@@ -241,7 +257,7 @@ struct SlurmJobTable: Sendable {
                 }
                 jobs[id] = nil
                 let end: End = state.map { .slurm(state: $0.state, node: $0.node ?? job.node, jobID: jobID) } ?? .lost(jobID: jobID)
-                actions.append(.finish(id, attempt: job.attempt, end, job.stop))
+                actions += SlurmJobTable.end(id, attempt: job.attempt, end, job.stop)
             case .waiting, .submitting:
                 continue
             }

@@ -55,7 +55,7 @@ import Testing
         _ = t.start(b, attempt: 1)
         _ = t.submitIfDue()
         let actions = t.submitted([(a, .success("5")), (b, .failure(.init(message: "invalid partition")))])
-        #expect(actions == [.writeJobID(a, "5"), .finish(b, attempt: 1, .notSubmitted("invalid partition"), nil), .poll])
+        #expect(actions == [.writeJobID(a, "5"), .finish(b, attempt: 1, .notSubmitted("invalid partition"), nil), .removeJobFiles(b, attempt: 1), .poll])
         #expect(t.count == 1)
     }
 
@@ -70,7 +70,7 @@ import Testing
     @Test func theExitFileEndsTheTaskExactlyOnce() {
         var t = submitted([a])
         let end = SlurmJobTable.End.exited(.exited(3), node: "h1", jobID: "101")
-        #expect(t.exited(a, attempt: 1, status: .exited(3), node: "h1", jobID: "101") == [.finish(a, attempt: 1, end, nil)])
+        #expect(t.exited(a, attempt: 1, status: .exited(3), node: "h1", jobID: "101") == [.finish(a, attempt: 1, end, nil), .removeJobFiles(a, attempt: 1)])
         #expect(t.exited(a, attempt: 1, status: .exited(3), node: "h1", jobID: "101") == [])
         #expect(t.polled([running("101", "hopper-a", "COMPLETED")]) == [])
     }
@@ -80,14 +80,14 @@ import Testing
         _ = t.start(a, attempt: 1)
         _ = t.submitIfDue()
         #expect(t.exited(a, attempt: 1, status: .exited(0), node: "h2", jobID: "9")
-                == [.finish(a, attempt: 1, .exited(.exited(0), node: "h2", jobID: "9"), nil)])
+                == [.finish(a, attempt: 1, .exited(.exited(0), node: "h2", jobID: "9"), nil), .removeJobFiles(a, attempt: 1)])
         #expect(t.submitted([(a, .success("9"))]) == [], "the late job id finds the task gone")
     }
 
     @Test func cancelBeforeSubmissionNeverSubmits() {
         var t = SlurmJobTable(maxJobs: 10)
         _ = t.start(a, attempt: 1)
-        #expect(t.stop(a, attempt: 1, .cancel) == [.finish(a, attempt: 1, .neverSubmitted, .cancel)])
+        #expect(t.stop(a, attempt: 1, .cancel) == [.finish(a, attempt: 1, .neverSubmitted, .cancel), .removeJobFiles(a, attempt: 1)])
         #expect(t.submitIfDue() == [])
     }
 
@@ -106,7 +106,8 @@ import Testing
         #expect(t.stop(b, attempt: 1, .timeout) == [.scancel(b, "102")])
         // Cancelled jobs leave no exit file: the poll ends them, with the stop carried.
         #expect(t.polled([]) == [])
-        #expect(t.polled([]) == [.finish(a, attempt: 1, .lost(jobID: "101"), .cancel), .finish(b, attempt: 1, .lost(jobID: "102"), .timeout)])
+        #expect(t.polled([]) == [.finish(a, attempt: 1, .lost(jobID: "101"), .cancel), .removeJobFiles(a, attempt: 1),
+                                 .finish(b, attempt: 1, .lost(jobID: "102"), .timeout), .removeJobFiles(b, attempt: 1)])
     }
 
     @Test func aJobEndedWithoutExitFileEndsWithSlurmsStateAtTheSecondLook() {
@@ -114,7 +115,7 @@ import Testing
         #expect(t.polled([running("101", "hopper-a")]) == [])
         #expect(t.polled([running("101", "hopper-a", "NODE_FAIL", node: "h2")]) == [], "the exit file may trail")
         #expect(t.polled([running("101", "hopper-a", "NODE_FAIL", node: "h2")])
-                == [.finish(a, attempt: 1, .slurm(state: "NODE_FAIL", node: "h2", jobID: "101"), nil)])
+                == [.finish(a, attempt: 1, .slurm(state: "NODE_FAIL", node: "h2", jobID: "101"), nil), .removeJobFiles(a, attempt: 1)])
     }
 
     @Test func anActiveStateBetweenTwoLooksResetsTheCount() {
@@ -130,7 +131,7 @@ import Testing
         #expect(t.follow(b, attempt: 1, jobID: nil, hasStarted: false) == [], "one poll serves both")
         #expect(t.follow(c, attempt: 1, jobID: nil, hasStarted: false) == [])
         let actions = t.polled([running("55", "hopper-a"), running("77", "hopper-b", "PENDING", node: nil)])
-        #expect(actions == [.writeJobID(b, "77"), .requeue(c)], "b was submitted; c never was")
+        #expect(actions == [.writeJobID(b, "77"), .requeue(c), .removeJobFiles(c, attempt: 1)], "b was submitted; c never was")
         #expect(t.jobs[b]?.phase == .submitted(jobID: "77"))
         #expect(t.jobs[c] == nil)
     }
@@ -139,7 +140,55 @@ import Testing
         var t = SlurmJobTable(maxJobs: 10)
         _ = t.follow(a, attempt: 1, jobID: nil, hasStarted: false)
         #expect(t.stop(a, attempt: 1, .cancel) == [], "its job is being looked for")
-        #expect(t.polled([]) == [.finish(a, attempt: 1, .neverSubmitted, .cancel)])
+        #expect(t.polled([]) == [.finish(a, attempt: 1, .neverSubmitted, .cancel), .removeJobFiles(a, attempt: 1)])
+    }
+
+    /// The flake of `killNineWhileJobsRunLosesNoneAndRunsNoneTwice`: a job
+    /// exits 0 and writes its exit file; the daemon removed the job's files
+    /// first and was killed before its record was written. The next daemon
+    /// followed the job by its id, found no exit file and Slurm saying
+    /// COMPLETED, and recorded it failed. The files now go only after the
+    /// end is carried out, so whatever instant the kill comes, the next daemon
+    /// still finds the exit file.
+    @Test func aKillBetweenAnEndAndItsRecordLeavesTheExitFileForTheNextDaemon() {
+        var before = submitted([a])
+        let ended = before.exited(a, attempt: 1, status: .exited(0), node: "h1", jobID: "101")
+        let end = SlurmJobTable.End.exited(.exited(0), node: "h1", jobID: "101")
+        #expect(ended == [.finish(a, attempt: 1, end, nil), .removeJobFiles(a, attempt: 1)], "the end first, its proof last")
+        // Killed after none, or only the first, of those actions: the task file
+        // is still in running/ with its job id, and the exit file is there.
+        var after = SlurmJobTable(maxJobs: 10)
+        #expect(after.follow(a, attempt: 1, jobID: "101", hasStarted: false) == [.poll])
+        #expect(after.exited(a, attempt: 1, status: .exited(0), node: "h1", jobID: "101") == ended, "recorded from the exit file, once")
+        #expect(after.polled([running("101", "hopper-a", "COMPLETED")]) == [], "Slurm's news of a job already ended changes nothing")
+    }
+
+    /// Whatever way a task leaves the table, its files go right after its end, never before.
+    @Test func jobFilesAreRemovedOnlyRightAfterTheirEnd() {
+        var t = SlurmJobTable(maxJobs: 20, maxBatch: 3)
+        var actions: [SlurmJobTable.Action] = []
+        let ids = (0..<9).map { TaskID("t\($0)")! }
+        for id in ids[0...5] + [ids[8]] { actions += t.start(id, attempt: 1) }
+        actions += t.stop(ids[8], attempt: 1, .cancel)
+        actions += t.submitIfDue()
+        actions += t.submitted([(ids[0], .success("1")), (ids[1], .success("2")), (ids[2], .failure(.init(message: "no")))])
+        actions += t.stop(ids[1], attempt: 1, .timeout)
+        actions += t.exited(ids[0], attempt: 1, status: .exited(0), node: "h1", jobID: "1")
+        actions += t.submitted([(ids[3], .success("4")), (ids[4], .success("5")), (ids[5], .success("6"))])
+        actions += t.follow(ids[6], attempt: 2, jobID: nil, hasStarted: false)
+        actions += t.follow(ids[7], attempt: 1, jobID: "8", hasStarted: true)
+        for _ in 0..<2 { actions += t.polled([running("4", "hopper-t3", "FAILED"), running("6", "hopper-t5")]) }
+        let removals = actions.indices.filter { if case .removeJobFiles = actions[$0] { true } else { false } }
+        #expect(removals.count == 8, "t0 exited, t1 timed out, t2 refused, t3 failed, t4 and t7 lost, t6 never submitted, t8 cancelled: \(actions)")
+        for i in removals {
+            guard case .removeJobFiles(let id, let attempt) = actions[i], i > 0 else { Issue.record("a removal first"); continue }
+            switch actions[i - 1] {
+            case .finish(let ended, let n, _, _): #expect(ended == id && n == attempt)
+            case .requeue(let requeued): #expect(requeued == id && attempt == 2)
+            default: Issue.record("\(actions[i]) does not follow its end but \(actions[i - 1])")
+            }
+        }
+        #expect(t.count == 1, "only t5 still runs")
     }
 
     @Test func aFailedPollChangesNothing() {
