@@ -231,6 +231,13 @@ import Testing
         #expect(s2 == .failed && m2.contains("OUT_OF_MEMORY") && sig == 9)
     }
 
+    /// The job script exits with the command's status, so Slurm's COMPLETED
+    /// is status 0 even when the exit file cannot be read.
+    @Test func completedWithoutAnExitFileIsStatusZero() {
+        #expect(SlurmOutcome.of(.slurm(state: "COMPLETED", node: "h1", jobID: "4"), stop: nil, timeout: 5)
+                == .record(state: .succeeded, reason: .exit, message: "Exited with status 0 (Slurm job 4 COMPLETED; its exit file was not found).", exitCode: 0, signal: nil))
+    }
+
     @Test func aRefusedSubmissionIsASpawnError() throws {
         guard case .record(let s, let r, let m, _, _) = SlurmOutcome.of(.notSubmitted("invalid partition specified"), stop: nil, timeout: 5) else { throw TimedOut(what: "a record") }
         #expect(s == .error && r == .spawn && m.contains("invalid partition"))
