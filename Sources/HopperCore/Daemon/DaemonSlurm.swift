@@ -96,14 +96,11 @@ extension Daemon {
     func startSlurmAttempt(_ queuedTask: SpooledTask, provider: Provider) {
         var task = queuedTask
         let id = task.id
-        do { try store.move(id, from: .queued, to: .running) } catch {
-            finish(task, from: .queued, state: .error, reason: .spawn, message: "Hopper could not move the task to running/: \(error).")
-            return
-        }
         if task.attempts > 0 { store.removeOutputs(id, in: .queued) }
         for name in [Spool.outputFile(id), Spool.errorFile(id)] {
             do { try spool[.running].openFile(name, O_WRONLY | O_CREAT | O_TRUNC).close() } catch {
-                finish(task, from: .running, state: .error, reason: .spawn, message: "Hopper could not create the output files: \(error).")
+                store.removeOutputs(id, in: .running)
+                finish(task, from: .queued, state: .error, reason: .spawn, message: "Hopper could not create the output files: \(error).")
                 return
             }
         }
@@ -111,9 +108,17 @@ extension Daemon {
         task.started = true
         task.slurmAttempt = task.attempts
         task.slurmJobID = nil
+        // Written into running/ with its attempt, then gone from queued/: a
+        // crash in between leaves it in running/ with the attempt (followed,
+        // found never submitted, requeued uncharged), never in running/
+        // without one, which recovery would count as an interruption.
         guard write(task, to: .running) else {
-            finish(task, from: .running, state: .error, reason: .spawn, message: "Hopper could not write the task file before submitting its job.")
+            store.removeOutputs(id, in: .running)
+            finish(queuedTask, from: .queued, state: .error, reason: .spawn, message: "Hopper could not write the task file before submitting its job.")
             return
+        }
+        do { try store.removeTaskFile(id, from: .queued) } catch {
+            log.error("spool", "cannot remove a started task's file from queued/", [("id", id.rawValue), ("error", "\(error)")])
         }
         scheduler.update(task)
         events.append("task.state") { w in w.field("id", id.rawValue); w.field("from", "queued"); w.field("to", "running") }
@@ -270,12 +275,18 @@ extension Daemon {
         }
     }
 
+    /// Back to queued/, without its attempt: written there first, then gone
+    /// from running/, so that a crash in between leaves the task in running/
+    /// with its attempt (followed again), never there without one.
     private func requeueFromRunning(_ task: SpooledTask) {
         var task = task
         task.slurmAttempt = nil
         task.slurmJobID = nil
-        write(task, to: .running)
-        moveFile(task.id, from: .running, to: .queued)
+        if write(task, to: .queued) {
+            try? store.removeTaskFile(task.id, from: .running)
+        } else {
+            moveFile(task.id, from: .running, to: .queued)
+        }
         store.removeOutputs(task.id, in: .running)
         scheduler.requeue(task)
         events.append("task.state") { w in w.field("id", task.id.rawValue); w.field("from", "running"); w.field("to", "queued") }

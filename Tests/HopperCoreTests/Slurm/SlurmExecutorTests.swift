@@ -177,18 +177,20 @@ struct SlurmExecutorTests {
         _ = try await daemon.stop()
     }
 
-    /// The windows between a job's end and its record, widened: under
-    /// strace every unlink of the daemon takes 30 ms, so kills that come
-    /// while jobs end often land between a job's files going and its record
-    /// being written. Each task is still recorded once, from its exit file.
+    /// The windows between the daemon's steps on the spool, widened: under
+    /// strace every unlink and rename of the daemon takes 30 ms, so kills
+    /// land between a job's files going and its record being written, and
+    /// between a task's file reaching running/ and its attempt being noted
+    /// in it. Each task is still recorded once, from its exit file, and
+    /// none is charged an interruption for a job that never ran.
     @Test(.enabled(if: FaultTools.mayTrace, FaultTools.skipStrace))
-    func killNineBetweenJobsEndsAndTheirRecords() async throws {
+    func killNineBetweenTheDaemonsStepsOnTheSpool() async throws {
         let cluster = try SlurmCluster.require()
         let strace = try FaultTools.requireStrace()
         let t = try Self.spool(maxJobs: 50)
         // Only the daemon is traced (-b execve lets go of its children).
-        let wrapper = [strace, "-f", "-qq", "-o", "/dev/null", "-b", "execve", "-e", "trace=unlink,unlinkat",
-                       "-e", "inject=unlink,unlinkat:delay_exit=30ms", "--"]
+        let calls = "unlink,unlinkat,rename,renameat,renameat2"
+        let wrapper = [strace, "-f", "-qq", "-o", "/dev/null", "-b", "execve", "-e", "trace=\(calls)", "-e", "inject=\(calls):delay_exit=30ms", "--"]
         func start() async throws -> DaemonProcess {
             try await DaemonProcess(t, environment: cluster.environment, wrapper: wrapper).ready(timeout: 60)
         }
@@ -212,8 +214,9 @@ struct SlurmExecutorTests {
     }
 
     /// Every task of the kill tests succeeded, recorded from its own exit
-    /// file (a record from Slurm's state means the file was gone), its command
-    /// ran once, and nothing is left in running/. Failures name the spool
+    /// file (a record from Slurm's state means the file was gone), was never
+    /// charged an interruption, its command ran once, and nothing is left in
+    /// running/. Failures name the spool
     /// (kept with HOPPER_TEST_KEEP=1) for a post-mortem of its records,
     /// events.jsonl and daemon logs.
     static func expectEachRecordedOnceFromItsExitFile(_ t: TestSpool, _ ids: [String], kills: Int) async throws {
@@ -222,6 +225,8 @@ struct SlurmExecutorTests {
         for id in ids {
             #expect(records[id]?["message"] == .string("Exited with status 0."),
                     "\(id): \(records[id]?["state"] ?? .null) \(records[id]?["reason"] ?? .null) \(records[id]?["message"] ?? .null) (spool \(t.spool))")
+            // The daemon's crashes never stopped a job: none counts as an interruption.
+            #expect(records[id]?["interruptions"] == .int(0), "\(id): \(records[id]?["interruptions"] ?? .null) interruptions (spool \(t.spool))")
         }
         let lines = (t.read("../runs") ?? "").split(separator: "\n").map(String.init)
         #expect(lines.count == ids.count, "each command ran once: \(lines.count) runs for \(ids.count) tasks after \(kills) kills (spool \(t.spool))")
