@@ -11,7 +11,8 @@
 /// | submitted      |            |                   |                  | armTimeout   | finish    | finish(slurm state), after a second look | scancel |
 /// | locating (recovered, id unknown) | | polled by name: submitted / requeue | | | finish | | |
 ///
-/// A batch of waiting tasks is submitted in one action, up to
+/// A batch of waiting tasks of one owner (the user `sbatch` runs as; nil:
+/// the daemon's own) is submitted in one action, up to
 /// `maxSubmissionsInFlight` at a time; a poll is asked for while jobs are
 /// submitted and none is in flight. Every end is returned once: the task
 /// leaves the table with its `finish` (or `requeue`), and always right after
@@ -38,6 +39,8 @@ struct SlurmJobTable: Sendable {
     struct Job: Sendable, Equatable {
         var attempt: Int
         var phase: Phase
+        /// The uid the job is submitted as and runs as; nil: the daemon's user.
+        var owner: UInt32? = nil
         var stop: Stop?
         var node: String?
         /// Whether the job's started file has been seen (its timeout is armed).
@@ -63,8 +66,8 @@ struct SlurmJobTable: Sendable {
     enum Action: Sendable, Equatable {
         /// Call `submitIfDue` at the next turn.
         case armSubmit
-        /// Submit these tasks (their job scripts), as one batch.
-        case submit([TaskID])
+        /// Submit these tasks (their job scripts), as one batch, as `owner` (nil: the daemon's user).
+        case submit([TaskID], owner: UInt32?)
         /// Keep the job id in the task file.
         case writeJobID(TaskID, String)
         case scancel(TaskID, String)
@@ -76,13 +79,13 @@ struct SlurmJobTable: Sendable {
         case finish(TaskID, attempt: Int, End, Stop?)
         /// Found never submitted after a restart: back to queued, uncharged.
         case requeue(TaskID)
-        /// The attempt's files in `.hopper/slurm/` go: only after its `finish` or `requeue`.
-        case removeJobFiles(TaskID, attempt: Int)
+        /// The attempt's files (in its owner's job directory) go: only after its `finish` or `requeue`.
+        case removeJobFiles(TaskID, attempt: Int, owner: UInt32?)
     }
 
     /// A task's end, then its files.
-    private static func end(_ id: TaskID, attempt: Int, _ end: End, _ stop: Stop?) -> [Action] {
-        [.finish(id, attempt: attempt, end, stop), .removeJobFiles(id, attempt: attempt)]
+    private static func end(_ id: TaskID, _ job: Job, _ end: End, _ stop: Stop?) -> [Action] {
+        [.finish(id, attempt: job.attempt, end, stop), .removeJobFiles(id, attempt: job.attempt, owner: job.owner)]
     }
 
     /// What `squeue` said about one job.
@@ -120,8 +123,8 @@ struct SlurmJobTable: Sendable {
 
     /// A task starts: it waits for the next submission, which comes at the
     /// loop's next turn, so that the tasks started in one turn go together.
-    mutating func start(_ id: TaskID, attempt: Int) -> [Action] {
-        jobs[id] = Job(attempt: attempt, phase: .waiting)
+    mutating func start(_ id: TaskID, attempt: Int, owner: UInt32? = nil) -> [Action] {
+        jobs[id] = Job(attempt: attempt, phase: .waiting, owner: owner)
         order.append(id)
         guard !isSubmitArmed, submissionsInFlight < maxSubmissionsInFlight else { return [] }
         isSubmitArmed = true
@@ -129,8 +132,8 @@ struct SlurmJobTable: Sendable {
     }
 
     /// A task found in running/ at start, with its job id if it was known.
-    mutating func follow(_ id: TaskID, attempt: Int, jobID: String?, hasStarted: Bool) -> [Action] {
-        var job = Job(attempt: attempt, phase: jobID.map { .submitted(jobID: $0) } ?? .locating)
+    mutating func follow(_ id: TaskID, attempt: Int, jobID: String?, hasStarted: Bool, owner: UInt32? = nil) -> [Action] {
+        var job = Job(attempt: attempt, phase: jobID.map { .submitted(jobID: $0) } ?? .locating, owner: owner)
         job.hasStarted = hasStarted
         jobs[id] = job
         return pollIfDue()
@@ -142,12 +145,15 @@ struct SlurmJobTable: Sendable {
         var actions: [Action] = []
         while submissionsInFlight < maxSubmissionsInFlight {
             order.removeAll { jobs[$0]?.phase != .waiting }
-            guard !order.isEmpty else { break }
-            let batch = Array(order.prefix(maxBatch))
-            order.removeFirst(batch.count)
+            guard let first = order.first else { break }
+            // One owner a batch: its sbatch runs as that user.
+            let owner = jobs[first]!.owner
+            let batch = Array(order.filter { jobs[$0]!.owner == owner }.prefix(maxBatch))
+            let taken = Set(batch)
+            order.removeAll { taken.contains($0) }
             for id in batch { jobs[id]!.phase = .submitting }
             submissionsInFlight += 1
-            actions.append(.submit(batch))
+            actions.append(.submit(batch, owner: owner))
         }
         return actions
     }
@@ -166,7 +172,7 @@ struct SlurmJobTable: Sendable {
                 if job.stop != nil { actions.append(.scancel(id, jobID)) }
             case .failure(let refusal):
                 jobs[id] = nil
-                actions += SlurmJobTable.end(id, attempt: job.attempt, job.stop != nil ? .neverSubmitted : .notSubmitted(refusal.message), job.stop)
+                actions += SlurmJobTable.end(id, job, job.stop != nil ? .neverSubmitted : .notSubmitted(refusal.message), job.stop)
             }
         }
         return actions + submitIfDue() + pollIfDue()
@@ -189,7 +195,7 @@ struct SlurmJobTable: Sendable {
         jobs[id] = nil
         var known = jobID
         if case .submitted(let j) = job.phase { known = j }
-        return SlurmJobTable.end(id, attempt: attempt, .exited(status, node: node ?? job.node, jobID: known), job.stop)
+        return SlurmJobTable.end(id, job, .exited(status, node: node ?? job.node, jobID: known), job.stop)
     }
 
     /// Cancel or timeout: `scancel` what Slurm has; what it has not yet is never submitted.
@@ -199,7 +205,7 @@ struct SlurmJobTable: Sendable {
         switch job.phase {
         case .waiting:
             jobs[id] = nil
-            return SlurmJobTable.end(id, attempt: attempt, .neverSubmitted, why)
+            return SlurmJobTable.end(id, job, .neverSubmitted, why)
         case .submitting, .locating:
             jobs[id] = job
             return []
@@ -238,8 +244,8 @@ struct SlurmJobTable: Sendable {
                 } else {
                     jobs[id] = nil
                     // Never submitted: a cancel ends it here, anything else runs it again.
-                    actions += job.stop != nil ? SlurmJobTable.end(id, attempt: job.attempt, .neverSubmitted, job.stop)
-                        : [.requeue(id), .removeJobFiles(id, attempt: job.attempt)]
+                    actions += job.stop != nil ? SlurmJobTable.end(id, job, .neverSubmitted, job.stop)
+                        : [.requeue(id), .removeJobFiles(id, attempt: job.attempt, owner: job.owner)]
                 }
             case .submitted(let jobID):
                 let state = byID[jobID]
@@ -257,7 +263,7 @@ struct SlurmJobTable: Sendable {
                 }
                 jobs[id] = nil
                 let end: End = state.map { .slurm(state: $0.state, node: $0.node ?? job.node, jobID: jobID) } ?? .lost(jobID: jobID)
-                actions += SlurmJobTable.end(id, attempt: job.attempt, end, job.stop)
+                actions += SlurmJobTable.end(id, job, end, job.stop)
             case .waiting, .submitting:
                 continue
             }

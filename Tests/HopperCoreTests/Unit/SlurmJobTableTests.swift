@@ -25,7 +25,7 @@ import Testing
         #expect(t.start(a, attempt: 1) == [.armSubmit])
         #expect(t.start(b, attempt: 1) == [], "the submission is already armed")
         #expect(t.start(c, attempt: 2) == [])
-        #expect(t.submitIfDue() == [.submit([a, b, c])])
+        #expect(t.submitIfDue() == [.submit([a, b, c], owner: nil)])
         #expect(t.jobs[a]?.phase == .submitting)
         #expect(t.submitIfDue() == [], "nothing waits")
     }
@@ -34,9 +34,22 @@ import Testing
         var t = SlurmJobTable(maxJobs: 10, maxBatch: 2, maxSubmissionsInFlight: 2)
         let ids = (0..<7).map { TaskID("t\($0)")! }
         for id in ids { _ = t.start(id, attempt: 1) }
-        #expect(t.submitIfDue() == [.submit([ids[0], ids[1]]), .submit([ids[2], ids[3]])])
+        #expect(t.submitIfDue() == [.submit([ids[0], ids[1]], owner: nil), .submit([ids[2], ids[3]], owner: nil)])
         let next = t.submitted([(ids[0], .success("1")), (ids[1], .success("2"))])
-        #expect(next == [.writeJobID(ids[0], "1"), .writeJobID(ids[1], "2"), .submit([ids[4], ids[5]]), .poll])
+        #expect(next == [.writeJobID(ids[0], "1"), .writeJobID(ids[1], "2"), .submit([ids[4], ids[5]], owner: nil), .poll])
+    }
+
+    /// `sbatch` runs as the owner of the tasks it submits: a batch never mixes owners.
+    @Test func eachBatchHoldsTheTasksOfOneOwner() {
+        var t = SlurmJobTable(maxJobs: 10, maxBatch: 2, maxSubmissionsInFlight: 2)
+        let ids = (0..<5).map { TaskID("t\($0)")! }
+        for (id, owner) in zip(ids, [UInt32(1001), nil, 1001, 1001, 1002]) { _ = t.start(id, attempt: 1, owner: owner) }
+        #expect(t.submitIfDue() == [.submit([ids[0], ids[2]], owner: 1001), .submit([ids[1]], owner: nil)])
+        #expect(t.submitted([(ids[1], .success("7"))]) == [.writeJobID(ids[1], "7"), .submit([ids[3]], owner: 1001), .poll])
+        #expect(t.exited(ids[0], attempt: 1, status: .exited(0), node: "h1", jobID: "5")
+                == [.finish(ids[0], attempt: 1, .exited(.exited(0), node: "h1", jobID: "5"), nil), .removeJobFiles(ids[0], attempt: 1, owner: 1001)],
+                "the files go from the owner's job directory")
+        #expect(t.jobs[ids[4]]?.phase == .waiting, "the next owner's batch waits for a free submission")
     }
 
     @Test func maxJobsCountsEveryUnfinishedTask() {
@@ -55,7 +68,7 @@ import Testing
         _ = t.start(b, attempt: 1)
         _ = t.submitIfDue()
         let actions = t.submitted([(a, .success("5")), (b, .failure(.init(message: "invalid partition")))])
-        #expect(actions == [.writeJobID(a, "5"), .finish(b, attempt: 1, .notSubmitted("invalid partition"), nil), .removeJobFiles(b, attempt: 1), .poll])
+        #expect(actions == [.writeJobID(a, "5"), .finish(b, attempt: 1, .notSubmitted("invalid partition"), nil), .removeJobFiles(b, attempt: 1, owner: nil), .poll])
         #expect(t.count == 1)
     }
 
@@ -70,7 +83,7 @@ import Testing
     @Test func theExitFileEndsTheTaskExactlyOnce() {
         var t = submitted([a])
         let end = SlurmJobTable.End.exited(.exited(3), node: "h1", jobID: "101")
-        #expect(t.exited(a, attempt: 1, status: .exited(3), node: "h1", jobID: "101") == [.finish(a, attempt: 1, end, nil), .removeJobFiles(a, attempt: 1)])
+        #expect(t.exited(a, attempt: 1, status: .exited(3), node: "h1", jobID: "101") == [.finish(a, attempt: 1, end, nil), .removeJobFiles(a, attempt: 1, owner: nil)])
         #expect(t.exited(a, attempt: 1, status: .exited(3), node: "h1", jobID: "101") == [])
         #expect(t.polled([running("101", "hopper-a", "COMPLETED")]) == [])
     }
@@ -80,14 +93,14 @@ import Testing
         _ = t.start(a, attempt: 1)
         _ = t.submitIfDue()
         #expect(t.exited(a, attempt: 1, status: .exited(0), node: "h2", jobID: "9")
-                == [.finish(a, attempt: 1, .exited(.exited(0), node: "h2", jobID: "9"), nil), .removeJobFiles(a, attempt: 1)])
+                == [.finish(a, attempt: 1, .exited(.exited(0), node: "h2", jobID: "9"), nil), .removeJobFiles(a, attempt: 1, owner: nil)])
         #expect(t.submitted([(a, .success("9"))]) == [], "the late job id finds the task gone")
     }
 
     @Test func cancelBeforeSubmissionNeverSubmits() {
         var t = SlurmJobTable(maxJobs: 10)
         _ = t.start(a, attempt: 1)
-        #expect(t.stop(a, attempt: 1, .cancel) == [.finish(a, attempt: 1, .neverSubmitted, .cancel), .removeJobFiles(a, attempt: 1)])
+        #expect(t.stop(a, attempt: 1, .cancel) == [.finish(a, attempt: 1, .neverSubmitted, .cancel), .removeJobFiles(a, attempt: 1, owner: nil)])
         #expect(t.submitIfDue() == [])
     }
 
@@ -106,8 +119,8 @@ import Testing
         #expect(t.stop(b, attempt: 1, .timeout) == [.scancel(b, "102")])
         // Cancelled jobs leave no exit file: the poll ends them, with the stop carried.
         #expect(t.polled([]) == [])
-        #expect(t.polled([]) == [.finish(a, attempt: 1, .lost(jobID: "101"), .cancel), .removeJobFiles(a, attempt: 1),
-                                 .finish(b, attempt: 1, .lost(jobID: "102"), .timeout), .removeJobFiles(b, attempt: 1)])
+        #expect(t.polled([]) == [.finish(a, attempt: 1, .lost(jobID: "101"), .cancel), .removeJobFiles(a, attempt: 1, owner: nil),
+                                 .finish(b, attempt: 1, .lost(jobID: "102"), .timeout), .removeJobFiles(b, attempt: 1, owner: nil)])
     }
 
     @Test func aJobEndedWithoutExitFileEndsWithSlurmsStateAtTheSecondLook() {
@@ -115,7 +128,7 @@ import Testing
         #expect(t.polled([running("101", "hopper-a")]) == [])
         #expect(t.polled([running("101", "hopper-a", "NODE_FAIL", node: "h2")]) == [], "the exit file may trail")
         #expect(t.polled([running("101", "hopper-a", "NODE_FAIL", node: "h2")])
-                == [.finish(a, attempt: 1, .slurm(state: "NODE_FAIL", node: "h2", jobID: "101"), nil), .removeJobFiles(a, attempt: 1)])
+                == [.finish(a, attempt: 1, .slurm(state: "NODE_FAIL", node: "h2", jobID: "101"), nil), .removeJobFiles(a, attempt: 1, owner: nil)])
     }
 
     @Test func anActiveStateBetweenTwoLooksResetsTheCount() {
@@ -131,7 +144,7 @@ import Testing
         #expect(t.follow(b, attempt: 1, jobID: nil, hasStarted: false) == [], "one poll serves both")
         #expect(t.follow(c, attempt: 1, jobID: nil, hasStarted: false) == [])
         let actions = t.polled([running("55", "hopper-a"), running("77", "hopper-b", "PENDING", node: nil)])
-        #expect(actions == [.writeJobID(b, "77"), .requeue(c), .removeJobFiles(c, attempt: 1)], "b was submitted; c never was")
+        #expect(actions == [.writeJobID(b, "77"), .requeue(c), .removeJobFiles(c, attempt: 1, owner: nil)], "b was submitted; c never was")
         #expect(t.jobs[b]?.phase == .submitted(jobID: "77"))
         #expect(t.jobs[c] == nil)
     }
@@ -140,7 +153,7 @@ import Testing
         var t = SlurmJobTable(maxJobs: 10)
         _ = t.follow(a, attempt: 1, jobID: nil, hasStarted: false)
         #expect(t.stop(a, attempt: 1, .cancel) == [], "its job is being looked for")
-        #expect(t.polled([]) == [.finish(a, attempt: 1, .neverSubmitted, .cancel), .removeJobFiles(a, attempt: 1)])
+        #expect(t.polled([]) == [.finish(a, attempt: 1, .neverSubmitted, .cancel), .removeJobFiles(a, attempt: 1, owner: nil)])
     }
 
     /// The flake of `killNineWhileJobsRunLosesNoneAndRunsNoneTwice`: a job
@@ -154,7 +167,7 @@ import Testing
         var before = submitted([a])
         let ended = before.exited(a, attempt: 1, status: .exited(0), node: "h1", jobID: "101")
         let end = SlurmJobTable.End.exited(.exited(0), node: "h1", jobID: "101")
-        #expect(ended == [.finish(a, attempt: 1, end, nil), .removeJobFiles(a, attempt: 1)], "the end first, its proof last")
+        #expect(ended == [.finish(a, attempt: 1, end, nil), .removeJobFiles(a, attempt: 1, owner: nil)], "the end first, its proof last")
         // Killed after none, or only the first, of those actions: the task file
         // is still in running/ with its job id, and the exit file is there.
         var after = SlurmJobTable(maxJobs: 10)
@@ -181,7 +194,7 @@ import Testing
         let removals = actions.indices.filter { if case .removeJobFiles = actions[$0] { true } else { false } }
         #expect(removals.count == 8, "t0 exited, t1 timed out, t2 refused, t3 failed, t4 and t7 lost, t6 never submitted, t8 cancelled: \(actions)")
         for i in removals {
-            guard case .removeJobFiles(let id, let attempt) = actions[i], i > 0 else { Issue.record("a removal first"); continue }
+            guard case .removeJobFiles(let id, let attempt, _) = actions[i], i > 0 else { Issue.record("a removal first"); continue }
             switch actions[i - 1] {
             case .finish(let ended, let n, _, _): #expect(ended == id && n == attempt)
             case .requeue(let requeued): #expect(requeued == id && attempt == 2)
@@ -257,6 +270,16 @@ import Testing
         #expect(text.contains("export X='a'\\''b'\n"))
         #expect(text.contains("'/bin/sh' '-c' 'echo '\\''it'\\'''\\''s'\\'' $HOME' < '/sp/.hopper/slurm/t1.2.stdin'\n"))
         #expect(text.contains("'/sp/.hopper/slurm/t1.2.exit'"))
+    }
+
+    @Test func anOwnersJobKeepsItsFilesInTheOwnersJobDirectory() {
+        let script = SlurmJobScript(id: TaskID("t1")!, attempt: 2, argv: ["/bin/true"], environment: [], workingDirectory: nil,
+                                    hasStdin: true, spool: "/sp", timeout: 60, jobDirectory: SlurmJobScript.directory(owner: 1001))
+        #expect(script.path == "/sp/.hopper/slurm/1001/t1.2.job")
+        #expect(script.text.contains("< '/sp/.hopper/slurm/1001/t1.2.stdin'\n"))
+        #expect(script.text.contains("'/sp/.hopper/slurm/1001/.t1.2.start.tmp'") && script.text.contains("'/sp/.hopper/slurm/1001/t1.2.exit'"))
+        #expect(script.text.contains("#SBATCH --output=/sp/running/t1.out\n"), "the outputs stay in running/")
+        #expect(SlurmJobScript.directory(owner: nil) == ".hopper/slurm")
     }
 
     @Test func submissionsParseInOrder() throws {
