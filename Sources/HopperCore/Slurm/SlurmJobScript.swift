@@ -85,15 +85,22 @@ struct SlurmJobScript {
 
     /// `sh -c` text that submits the scripts given as its arguments one after
     /// another in this one process (no round trip to the daemon each), and
-    /// prints per script `ok <job id>` or `err <message>`, in order.
+    /// prints per script one line, `ok <job id>` or `err <message>`, in order.
+    ///
+    /// `sbatch --parsable` prints the job id as its last line; what it says
+    /// on standard error before that (a warning, "Slurm temporarily unable
+    /// to accept job, sleeping and retrying") is dropped from an `ok` line,
+    /// which would otherwise take two lines and shift every later result.
     static func submitLoop(sbatch: String, arguments: [String]) -> String {
         let args = ([sbatch, "--parsable"] + arguments).map(quote).joined(separator: " ")
         // The marker stays on this shell (so a later daemon kills it if this
         // one crashed), not on sbatch, whose environment every job inherits.
         return """
         unset HOPPER_RUN
+        nl='
+        '
         for f in "$@"; do
-          if out=$(\(args) "$f" 2>&1); then echo "ok ${out%%;*}"; else echo "err $(printf '%s' "$out" | tr '\\n' ' ')"; fi
+          if out=$(\(args) "$f" 2>&1); then out=${out##*$nl}; echo "ok ${out%%;*}"; else echo "err $(printf '%s' "$out" | tr '\\n' ' ')"; fi
         done
         """
     }
