@@ -9,7 +9,7 @@
 /// | waiting        |            |                   |                  |              |           |                             | finish (never submitted) |
 /// | submitting     |            | submitted(+writeJobID, or scancel if stop asked) | finish(notSubmitted) | running | finish | | stop noted |
 /// | submitted      |            |                   |                  | armTimeout   | finish    | finish(slurm state), after a second look | scancel |
-/// | locating (recovered, id unknown) | | polled by name: submitted / requeue | | | finish | | |
+/// | locating (recovered, id unknown) | | polled by name: submitted / requeue (after a second look) | | | finish | | |
 ///
 /// A batch of waiting tasks of one owner (the user `sbatch` runs as; nil:
 /// the daemon's own) is submitted in one action, up to
@@ -45,7 +45,8 @@ struct SlurmJobTable: Sendable {
         var node: String?
         /// Whether the job's started file has been seen (its timeout is armed).
         var hasStarted = false
-        /// Polls that saw the job ended (or gone) with no exit file yet.
+        /// Polls that saw the job ended (or gone) with no exit file yet; or,
+        /// locating, that found no job of its name.
         var endedPolls = 0
     }
 
@@ -238,10 +239,19 @@ struct SlurmJobTable: Sendable {
             case .locating:
                 if let found = byName[SlurmJobTable.jobName(id)] {
                     job.phase = .submitted(jobID: found.jobID)
+                    job.endedPolls = 0
                     jobs[id] = job
                     actions.append(.writeJobID(id, found.jobID))
                     if job.stop != nil { actions.append(.scancel(id, found.jobID)) }
                 } else {
+                    // Looked for once more before it counts as never submitted: an
+                    // sbatch killed with the previous daemon may have reached
+                    // slurmctld and not yet be listed.
+                    job.endedPolls += 1
+                    if job.endedPolls < 2 {
+                        jobs[id] = job
+                        continue
+                    }
                     jobs[id] = nil
                     // Never submitted: a cancel ends it here, anything else runs it again.
                     actions += job.stop != nil ? SlurmJobTable.end(id, job, .neverSubmitted, job.stop)

@@ -143,16 +143,29 @@ import Testing
         #expect(t.follow(a, attempt: 2, jobID: "55", hasStarted: true) == [.poll])
         #expect(t.follow(b, attempt: 1, jobID: nil, hasStarted: false) == [], "one poll serves both")
         #expect(t.follow(c, attempt: 1, jobID: nil, hasStarted: false) == [])
-        let actions = t.polled([running("55", "hopper-a"), running("77", "hopper-b", "PENDING", node: nil)])
-        #expect(actions == [.writeJobID(b, "77"), .requeue(c), .removeJobFiles(c, attempt: 1, owner: nil)], "b was submitted; c never was")
+        let queue = [running("55", "hopper-a"), running("77", "hopper-b", "PENDING", node: nil)]
+        #expect(t.polled(queue) == [.writeJobID(b, "77")], "b was submitted; c is looked for once more")
         #expect(t.jobs[b]?.phase == .submitted(jobID: "77"))
+        #expect(t.polled(queue) == [.requeue(c), .removeJobFiles(c, attempt: 1, owner: nil)], "c never was")
         #expect(t.jobs[c] == nil)
+    }
+
+    /// A daemon killed while its sbatch ran: the next one kills that sbatch,
+    /// but the submission may have reached slurmctld and show in squeue only
+    /// a moment later. A task requeued then would run twice.
+    @Test func aJobNotFoundByNameIsLookedForOnceMoreBeforeItsTaskRunsAgain() {
+        var t = SlurmJobTable(maxJobs: 10)
+        _ = t.follow(a, attempt: 3, jobID: nil, hasStarted: false)
+        #expect(t.polled([]) == [], "not listed yet")
+        #expect(t.polled([running("90", "hopper-a", "PENDING", node: nil)]) == [.writeJobID(a, "90")], "it landed: followed, not run again")
+        #expect(t.jobs[a]?.phase == .submitted(jobID: "90") && t.jobs[a]?.endedPolls == 0)
     }
 
     @Test func aCancelledTaskFoundNeverSubmittedEndsInsteadOfRunning() {
         var t = SlurmJobTable(maxJobs: 10)
         _ = t.follow(a, attempt: 1, jobID: nil, hasStarted: false)
         #expect(t.stop(a, attempt: 1, .cancel) == [], "its job is being looked for")
+        #expect(t.polled([]) == [])
         #expect(t.polled([]) == [.finish(a, attempt: 1, .neverSubmitted, .cancel), .removeJobFiles(a, attempt: 1, owner: nil)])
     }
 
