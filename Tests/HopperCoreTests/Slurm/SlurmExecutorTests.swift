@@ -173,7 +173,7 @@ struct SlurmExecutorTests {
             daemon = try await Self.daemon(t, cluster)
         }
         #expect(kills >= 5, "the daemon was killed while jobs ran: \(kills) times")
-        try await Self.expectEachRecordedOnceFromItsExitFile(t, ids, kills: kills)
+        try await Self.expectEachRecordedOnceFromItsExitFile(t, cluster, ids, kills: kills)
         _ = try await daemon.stop()
     }
 
@@ -208,7 +208,7 @@ struct SlurmExecutorTests {
             kills += 1
             daemon = try await start()
         }
-        try await Self.expectEachRecordedOnceFromItsExitFile(t, ids, kills: kills)
+        try await Self.expectEachRecordedOnceFromItsExitFile(t, cluster, ids, kills: kills)
         if let hopper = childProcesses(of: daemon.pid).first { ProcessGroup.signalProcess(hopper, .term) }
         #expect(try await daemon.exited() == .exited(0))
     }
@@ -219,8 +219,19 @@ struct SlurmExecutorTests {
     /// running/. Failures name the spool
     /// (kept with HOPPER_TEST_KEEP=1) for a post-mortem of its records,
     /// events.jsonl and daemon logs.
-    static func expectEachRecordedOnceFromItsExitFile(_ t: TestSpool, _ ids: [String], kills: Int) async throws {
-        try await eventually("every record", timeout: 120) { t.records().count == ids.count }
+    static func expectEachRecordedOnceFromItsExitFile(_ t: TestSpool, _ cluster: SlurmCluster.Running, _ ids: [String], kills: Int) async throws {
+        do {
+            try await eventually("every record", timeout: 120) { t.records().count == ids.count }
+        } catch {
+            // Where the tasks without a record are, and what Slurm says of their jobs.
+            let missing = ids.filter { t.record($0) == nil }
+            let places = missing.prefix(20).map { id in "\(id) in \(["pending", "queued", "running"].first { t.names($0).contains("\(id).json") } ?? "no directory")" }
+            let names = Set(missing.map { "hopper-" + $0 })
+            let jobs = ((try? SlurmCluster.command(cluster, ["/usr/bin/squeue", "-h", "-t", "all", "-o", "%j %i %T %N %r"]).stdout) ?? "")
+                .split(separator: "\n").filter { names.contains(String($0.split(separator: " ").first ?? "")) }.prefix(20)
+            Issue.record("\(missing.count) of \(ids.count) tasks have no record: \(places); their jobs: \(jobs) (spool \(t.spool))")
+            throw error
+        }
         let records = t.records()
         for id in ids {
             #expect(records[id]?["message"] == .string("Exited with status 0."),
