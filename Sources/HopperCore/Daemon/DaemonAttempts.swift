@@ -35,15 +35,8 @@ extension Daemon {
                    message: "Hopper could not run the task as its owner: uid \(owner.uid) has no entry in the password database.")
             return
         }
-        if provider.mode == .slurm {
-            // sbatch as root would run the job as root: not until jobs can be submitted as their owner.
-            if runsAsOwner, let owner = task.owner, owner.uid != UInt32(geteuid()) {
-                finish(task, from: .queued, state: .error, reason: .spawn,
-                       message: "Slurm providers cannot yet run a task as its owner (\(owner.description)) under security.run_as \"owner\".")
-                return
-            }
-            return startSlurmAttempt(task, provider: provider)
-        }
+        // A Slurm job is submitted as the task's owner (DaemonSlurm.swift).
+        if provider.mode == .slurm { return startSlurmAttempt(task, provider: provider) }
         // `continue`: the conversation of the task it names, read from that task's record.
         var continuing: (session: String, result: JSONValue?)?
         if let earlier = task.request.continues {

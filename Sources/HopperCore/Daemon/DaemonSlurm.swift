@@ -6,7 +6,7 @@ enum SlurmNews: Sendable {
     case submitted(provider: String, [(TaskID, Result<String, SlurmJobTable.SubmitRefusal>)])
     /// `squeue` answered (nil: it failed).
     case polled(provider: String, [SlurmJobTable.JobState]?)
-    /// Renames in `.hopper/slurm/` (start and exit files).
+    /// Renames in the job directories (start and exit files).
     case files([InotifyEvent])
 }
 
@@ -16,7 +16,7 @@ struct SlurmRuntime {
     var tables: [String: SlurmJobTable] = [:]
     var commands: SlurmCommands?
     var inotify: Inotify?
-    var directory: Directory?
+    var directories: SlurmJobDirectories?
     /// When each running job began (its start file), for timeouts and records.
     var startedAt: [TaskID: (Timestamp, MonotonicInstant)] = [:]
     var nodes: [TaskID: String] = [:]
@@ -37,7 +37,7 @@ extension Daemon {
         let dir = spool.path + "/" + SlurmJobScript.directory
         do {
             if !spool.root.exists(FileName(SlurmJobScript.directory)) { try Directory.create(dir) }
-            slurm.directory = try Directory.open(dir)
+            slurm.directories = SlurmJobDirectories(shared: try Directory.open(dir))
         } catch {
             throw HopperError(error, "cannot create \(dir)")
         }
@@ -56,13 +56,18 @@ extension Daemon {
         }
     }
 
-    /// On the poller thread, before recovery: the watch on the jobs' files.
+    /// On the poller thread, before recovery: the watch on the jobs' files,
+    /// in the shared job directory and in every owner's found on disk.
     func watchSlurm() throws(HopperError) {
-        guard hasSlurmProviders else { return }
+        guard hasSlurmProviders, var directories = slurm.directories else { return }
         let dir = spool.path + "/" + SlurmJobScript.directory
         do {
             let inotify = try Inotify()
-            _ = try inotify.addWatch(dir, mask: InotifyMask.movedTo | InotifyMask.onlyDir)
+            try directories.watchShared(inotify)
+            if runsAsOwner {
+                for uid in directories.ownersOnDisk() { _ = try directories.directory(owner: uid, inotify: inotify) }
+            }
+            slurm.directories = directories
             let queue = self.queue
             _ = Poller.shared.register(inotify.descriptor, .readable) { _ in
                 let batch = (try? inotify.readEvents()) ?? [InotifyEvent(watch: -1, mask: InotifyMask.queueOverflow, cookie: 0, name: [])]
@@ -75,8 +80,28 @@ extension Daemon {
     }
 
     /// The environment of `sbatch`, `squeue` and `scancel` (and so of every
-    /// job, which `sbatch` exports): the daemon's, without its run marker.
-    var slurmEnvironment: [String] { baseEnvironment.map { "\($0.0)=\($0.1)" } }
+    /// job, which `sbatch` exports): the daemon's, without its run marker,
+    /// and with the `HOME`, `USER` and `LOGNAME` of the user `sbatch` runs as.
+    func slurmEnvironment(as user: UserAccount? = nil) -> [String] {
+        let identity = Daemon.identity(user)
+        let replaced = Set(identity.map(\.0))
+        return (baseEnvironment.filter { !replaced.contains($0.0) } + identity).map { "\($0.0)=\($0.1)" }
+    }
+    var slurmEnvironment: [String] { slurmEnvironment() }
+
+    /// The uid a task's job is submitted as and runs as, when that is not
+    /// the daemon's own: its owner, under `run_as: "owner"`.
+    func slurmOwner(_ task: SpooledTask) -> UInt32? {
+        guard runsAsOwner, let uid = task.owner?.uid, uid != UInt32(geteuid()) else { return nil }
+        return uid
+    }
+
+    /// The job directory of jobs that run as `owner`, if it is open.
+    private func jobDirectory(_ owner: UInt32?) -> Directory? {
+        guard let directories = slurm.directories else { return nil }
+        guard let owner else { return directories.shared }
+        return directories.owners[owner]
+    }
 
     /// The provider's table, with `max_jobs` as the configuration says now (a reload may change it).
     private func table(_ provider: Provider) -> SlurmJobTable {
@@ -91,19 +116,32 @@ extension Daemon {
     func slurmCanStart(_ provider: Provider) -> Bool { table(provider).hasCapacity }
 
     /// Starts a queued task of a Slurm provider: into running/, empty output
-    /// files (the job appends to them), the attempt noted in the task file
-    /// before anything is submitted, then the table decides when.
+    /// files (the job appends to them; its owner's, as a local task's are),
+    /// the attempt noted in the task file before anything is submitted, then
+    /// the table decides when. A job that runs as its owner gets the owner's
+    /// job directory, made on first use.
     func startSlurmAttempt(_ queuedTask: SpooledTask, provider: Provider) {
         var task = queuedTask
         let id = task.id
-        do { try store.move(id, from: .queued, to: .running) } catch {
-            finish(task, from: .queued, state: .error, reason: .spawn, message: "Hopper could not move the task to running/: \(error).")
-            return
+        let owner = slurmOwner(task)
+        if let owner {
+            let inotify = slurm.inotify
+            do { _ = try slurm.directories?.directory(owner: owner, inotify: inotify) } catch {
+                finish(task, from: .queued, state: .error, reason: .spawn, message: "Hopper could not make the Slurm job directory of uid \(owner): \(error).")
+                return
+            }
         }
         if task.attempts > 0 { store.removeOutputs(id, in: .queued) }
+        let access = FileAccess(owner: task.owner?.uid)
         for name in [Spool.outputFile(id), Spool.errorFile(id)] {
-            do { try spool[.running].openFile(name, O_WRONLY | O_CREAT | O_TRUNC).close() } catch {
-                finish(task, from: .running, state: .error, reason: .spawn, message: "Hopper could not create the output files: \(error).")
+            do {
+                let fd = try spool[.running].openFile(name, O_WRONLY | O_CREAT | O_TRUNC, mode: FileAccess.mode)
+                // The job opens it as its own user; the owner's, as a local task's output is.
+                access.apply(to: fd)
+                fd.close()
+            } catch {
+                store.removeOutputs(id, in: .running)
+                finish(task, from: .queued, state: .error, reason: .spawn, message: "Hopper could not create the output files: \(error).")
                 return
             }
         }
@@ -111,15 +149,23 @@ extension Daemon {
         task.started = true
         task.slurmAttempt = task.attempts
         task.slurmJobID = nil
+        // Written into running/ with its attempt, then gone from queued/: a
+        // crash in between leaves it in running/ with the attempt (followed,
+        // found never submitted, requeued uncharged), never in running/
+        // without one, which recovery would count as an interruption.
         guard write(task, to: .running) else {
-            finish(task, from: .running, state: .error, reason: .spawn, message: "Hopper could not write the task file before submitting its job.")
+            store.removeOutputs(id, in: .running)
+            finish(queuedTask, from: .queued, state: .error, reason: .spawn, message: "Hopper could not write the task file before submitting its job.")
             return
+        }
+        do { try store.removeTaskFile(id, from: .queued) } catch {
+            log.error("spool", "cannot remove a started task's file from queued/", [("id", id.rawValue), ("error", "\(error)")])
         }
         scheduler.update(task)
         events.append("task.state") { w in w.field("id", id.rawValue); w.field("from", "queued"); w.field("to", "running") }
         published.changed = true
         var t = table(provider)
-        let actions = t.start(id, attempt: task.attempts)
+        let actions = t.start(id, attempt: task.attempts, owner: owner)
         slurm.tables[provider.name] = t
         carryOut(actions, provider: provider.name)
     }
@@ -176,7 +222,7 @@ extension Daemon {
             if let states {
                 let active = Set(states.filter(\.isActive).map(\.jobID))
                 for (id, job) in before.jobs {
-                    if case .submitted(let jobID) = job.phase, !active.contains(jobID) { readJobFiles(id, attempt: job.attempt) }
+                    if case .submitted(let jobID) = job.phase, !active.contains(jobID) { readJobFiles(id, attempt: job.attempt, owner: job.owner) }
                 }
             }
             // Reading those files changed the table: take it as it is now.
@@ -187,27 +233,34 @@ extension Daemon {
             if slurm.tables[name]?.needsPolling == true { schedule(after: 1, .slurmPoll(name)) }
         case .files(let batch):
             if batch.contains(where: \.isOverflow) {
-                for name in (try? slurm.directory?.entries()) ?? [] { jobFile(name) }
+                for (owner, directory) in slurm.directories?.all ?? [] {
+                    for name in (try? directory.entries()) ?? [] { jobFile(name, owner: owner) }
+                }
             } else {
-                for event in batch { jobFile(FileName(bytes: event.name)) }
+                for event in batch {
+                    guard let owner = slurm.directories?.owner(ofWatch: event.watch) else { continue }
+                    jobFile(FileName(bytes: event.name), owner: owner)
+                }
             }
         }
     }
 
     /// Reads the start and exit files of one attempt, if they are there.
-    private func readJobFiles(_ id: TaskID, attempt: Int) {
-        jobFile(FileName("\(id.rawValue).\(attempt).start"))
-        jobFile(FileName("\(id.rawValue).\(attempt).exit"))
+    private func readJobFiles(_ id: TaskID, attempt: Int, owner: UInt32?) {
+        jobFile(FileName("\(id.rawValue).\(attempt).start"), owner: owner)
+        jobFile(FileName("\(id.rawValue).\(attempt).exit"), owner: owner)
     }
 
-    /// One `<id>.<attempt>.start` or `.exit` file, if it is there.
-    private func jobFile(_ name: FileName) {
+    /// One `<id>.<attempt>.start` or `.exit` file in the job directory of
+    /// `owner`, if it is there and that directory is its task's: a file in
+    /// one owner's directory never speaks for another owner's task.
+    private func jobFile(_ name: FileName, owner: UInt32?) {
         let text = String(decoding: name.bytes, as: UTF8.self)
         let parts = text.split(separator: ".")
         guard parts.count >= 3, let kind = parts.last, kind == "start" || kind == "exit",
               let attempt = Int(parts[parts.count - 2]), let id = TaskID(parts.dropLast(2).joined(separator: ".")),
-              let directory = slurm.directory, let entry = scheduler[id], entry.task.slurmAttempt == attempt,
-              var t = slurm.tables[entry.task.provider],
+              let entry = scheduler[id], entry.task.slurmAttempt == attempt, slurmOwner(entry.task) == owner,
+              let directory = jobDirectory(owner), var t = slurm.tables[entry.task.provider],
               let bytes = ((try? AtomicFile.read(name, in: directory, limit: 4096)) ?? nil) else { return }
         let fields = String(decoding: bytes, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
         let actions: [SlurmJobTable.Action]
@@ -234,8 +287,8 @@ extension Daemon {
             switch action {
             case .armSubmit:
                 schedule(after: 0, .slurmSubmit(name))
-            case .submit(let ids):
-                submit(ids, provider: name)
+            case .submit(let ids, let owner):
+                submit(ids, owner: owner, provider: name)
             case .writeJobID(let id, let jobID):
                 guard var task = scheduler[id]?.task else { continue }
                 task.slurmJobID = jobID
@@ -262,29 +315,46 @@ extension Daemon {
                 guard var task = scheduler[id]?.task else { continue }
                 log.info("slurm", "its job was never submitted; back to queued", [("id", id.rawValue)])
                 task.attempts = max(0, task.attempts - 1)
-                task.slurmAttempt = nil
-                task.slurmJobID = nil
                 requeueFromRunning(task)
+            case .removeJobFiles(let id, let attempt, let owner):
+                guard let directory = jobDirectory(owner) else { continue }
+                for suffix in ["job", "start", "exit", "stdin"] { try? directory.remove(FileName("\(id.rawValue).\(attempt).\(suffix)")) }
             }
         }
     }
 
+    /// Back to queued/, without its attempt: written there first, then gone
+    /// from running/, so that a crash in between leaves the task in running/
+    /// with its attempt (followed again), never there without one.
     private func requeueFromRunning(_ task: SpooledTask) {
-        removeJobFiles(task)
         var task = task
         task.slurmAttempt = nil
         task.slurmJobID = nil
-        write(task, to: .running)
-        moveFile(task.id, from: .running, to: .queued)
+        if write(task, to: .queued) {
+            try? store.removeTaskFile(task.id, from: .running)
+        } else {
+            moveFile(task.id, from: .running, to: .queued)
+        }
         store.removeOutputs(task.id, in: .running)
         scheduler.requeue(task)
         events.append("task.state") { w in w.field("id", task.id.rawValue); w.field("from", "running"); w.field("to", "queued") }
         published.changed = true
     }
 
-    /// Writes each task's job script and submits the batch in one process.
-    private func submit(_ ids: [TaskID], provider name: String) {
-        guard let provider = config.providers[name], let commands = slurm.commands, let directory = slurm.directory else { return }
+    /// Writes each task's job script and submits the batch in one process,
+    /// run as the tasks' owner when their jobs run as that owner: the job is
+    /// then the owner's in Slurm, from its accounting to the uid it runs as.
+    private func submit(_ ids: [TaskID], owner: UInt32?, provider name: String) {
+        let queue = self.queue
+        guard let provider = config.providers[name], let commands = slurm.commands else { return }
+        let user = owner.flatMap { account($0) }
+        guard let directory = jobDirectory(owner), owner == nil || user != nil else {
+            let why = owner.map { "uid \($0) has no entry in the password database, or no job directory" } ?? "no job directory"
+            queue.post(.slurm(.submitted(provider: name, ids.map { ($0, .failure(.init(message: "Hopper cannot submit as the task's owner: \(why)"))) })))
+            return
+        }
+        // Readable by the job's user, who runs sbatch and the job; no one else.
+        let access = FileAccess(owner: owner)
         var paths: [String] = []
         var submitted: [TaskID] = []
         var refused: [(TaskID, Result<String, SlurmJobTable.SubmitRefusal>)] = []
@@ -293,12 +363,12 @@ extension Daemon {
                 refused.append((id, .failure(.init(message: "the task is gone"))))
                 continue
             }
-            let script = jobScript(task, attempt: attempt, provider: provider)
+            let script = jobScript(task, attempt: attempt, provider: provider, jobDirectory: SlurmJobScript.directory(owner: owner))
             do {
                 if let stdin = task.request.stdin {
-                    try AtomicFile.write(Array(stdin.utf8), to: FileName("\(script.base).stdin"), in: directory, scratch: spool.tmp, sync: false)
+                    try AtomicFile.write(Array(stdin.utf8), to: FileName("\(script.base).stdin"), in: directory, scratch: spool.tmp, sync: false, private: access)
                 }
-                try AtomicFile.write(Array(script.text.utf8), to: FileName("\(script.base).job"), in: directory, scratch: spool.tmp, sync: false)
+                try AtomicFile.write(Array(script.text.utf8), to: FileName("\(script.base).job"), in: directory, scratch: spool.tmp, sync: false, private: access)
             } catch {
                 refused.append((id, .failure(.init(message: "Hopper could not write its job script: \(error)"))))
                 continue
@@ -306,7 +376,6 @@ extension Daemon {
             paths.append(script.path)
             submitted.append(id)
         }
-        let queue = self.queue
         guard !submitted.isEmpty else {
             queue.post(.slurm(.submitted(provider: name, refused)))
             return
@@ -316,7 +385,8 @@ extension Daemon {
         let loop = SlurmJobScript.submitLoop(sbatch: commands.sbatch, arguments: arguments)
         let ids = submitted
         let refusedEarly = refused
-        AuthRunner.run(["/bin/sh", "-c", loop, "hopper-sbatch"] + paths, environment: slurmEnvironment + ["\(Daemon.runMarker)=\(runID)"], timeout: 600) { outcome in
+        AuthRunner.run(["/bin/sh", "-c", loop, "hopper-sbatch"] + paths, environment: slurmEnvironment(as: user) + ["\(Daemon.runMarker)=\(runID)"],
+                       timeout: 600, user: user) { outcome in
             let message = outcome.spawnError ?? (outcome.timedOut ? "sbatch did not answer" : "")
             let results = message.isEmpty ? SlurmJobScript.parseSubmissions(outcome.stdout, count: ids.count)
                 : ids.map { _ in .failure(SlurmJobTable.SubmitRefusal(message: message)) }
@@ -324,7 +394,7 @@ extension Daemon {
         }
     }
 
-    private func jobScript(_ task: SpooledTask, attempt: Int, provider: Provider) -> SlurmJobScript {
+    private func jobScript(_ task: SpooledTask, attempt: Int, provider: Provider, jobDirectory: String) -> SlurmJobScript {
         var env = provider.env
         env += task.request.env.map { ($0.name, $0.value) }
         env += [("HOPPER_TASK_ID", task.id.rawValue), ("HOPPER_SPOOL", spool.path), ("HOPPER_ATTEMPT", String(attempt))]
@@ -332,7 +402,7 @@ extension Daemon {
                               argv: provider.command.map { $0.replacing("{command}", with: task.request.command) },
                               environment: env, workingDirectory: task.request.cwd ?? provider.cwd,
                               hasStdin: task.request.stdin != nil, spool: spool.path,
-                              timeout: task.request.timeout ?? config.commandDefaultTimeout)
+                              timeout: task.request.timeout ?? config.commandDefaultTimeout, jobDirectory: jobDirectory)
     }
 
     private func poll(provider name: String) {
@@ -345,7 +415,9 @@ extension Daemon {
     }
 
     /// A Slurm attempt is over: its record, a retry, or (the cluster lost it)
-    /// an interruption that submits it again.
+    /// an interruption that submits it again. The job's files are left for
+    /// the table's `removeJobFiles`, which follows: until the record is
+    /// written, its exit file is what a restarted daemon would record it from.
     private func finishSlurmAttempt(_ id: TaskID, attempt: Int, end: SlurmJobTable.End, stop: SlurmJobTable.Stop?) {
         guard var task = scheduler[id]?.task, task.slurmAttempt == attempt else { return }
         let timeout = task.request.timeout ?? config.commandDefaultTimeout
@@ -365,7 +437,6 @@ extension Daemon {
         case .interrupted(let why):
             task.interruptions += 1
             if task.interruptions >= Recovery.maxInterruptions {
-                removeJobFiles(task)
                 var record = TaskRecord(task: task, state: .error, reason: .interrupted, message: "\(why); interrupted \(task.interruptions) times, it is not retried again.", finishedAt: Timestamp.now())
                 record.slurmJobID = jobID
                 record.node = node
@@ -376,7 +447,6 @@ extension Daemon {
                 requeueFromRunning(task)
             }
         case .record(let state, let reason, let message, let exitCode, let signal):
-            removeJobFiles(task)
             let output = slurmOutputCounts(id)
             if state == .failed && stop == nil && task.attempts <= task.request.retries {
                 // The next attempt is a new job.
@@ -418,16 +488,11 @@ extension Daemon {
         return (sizes[0], sizes[1], truncated)
     }
 
-    private func removeJobFiles(_ task: SpooledTask) {
-        guard let directory = slurm.directory, let attempt = task.slurmAttempt else { return }
-        for suffix in ["job", "start", "exit", "stdin"] { try? directory.remove(FileName("\(task.id.rawValue).\(attempt).\(suffix)")) }
-    }
-
     /// After recovery: tasks left in running/ with a Slurm attempt are
     /// followed by their job id (or found by job name), never run again.
     func followSlurmJobs() {
         guard hasSlurmProviders else { return }
-        var followed = 0
+        var byID = 0, byName = 0
         for name in (try? spool[.running].entries()) ?? [] where name.hasSuffix(".json") {
             guard let bytes = ((try? AtomicFile.read(name, in: spool[.running])) ?? nil), let task = try? SpooledTask.decode(bytes),
                   let attempt = task.slurmAttempt, scheduler[task.id] == nil else { continue }
@@ -435,24 +500,38 @@ extension Daemon {
                 log.warning("slurm", "a task's Slurm job is left alone: its provider is no longer a Slurm provider", [("id", task.id.rawValue)])
                 continue
             }
+            let owner = slurmOwner(task)
+            if let owner {
+                let inotify = slurm.inotify
+                do { _ = try slurm.directories?.directory(owner: owner, inotify: inotify) } catch {
+                    log.error("slurm", "cannot open the job directory of a task's owner; its end will come from Slurm", [("id", task.id.rawValue), ("error", "\(error)")])
+                }
+            }
             scheduler.adoptRunning(task)
             var t = table(provider)
-            let actions = t.follow(task.id, attempt: attempt, jobID: task.slurmJobID, hasStarted: false)
+            let actions = t.follow(task.id, attempt: attempt, jobID: task.slurmJobID, hasStarted: false, owner: owner)
             slurm.tables[provider.name] = t
             carryOut(actions, provider: provider.name)
-            followed += 1
+            if task.slurmJobID == nil { byName += 1 } else { byID += 1 }
         }
+        let directories = slurm.directories?.all ?? []
         // Files of attempts that are over (a crash between the record and their removal).
-        for name in (try? slurm.directory?.entries()) ?? [] {
-            let parts = String(decoding: name.bytes, as: UTF8.self).split(separator: ".")
-            guard parts.count >= 3, let attempt = Int(parts[parts.count - 2]), let id = TaskID(parts.dropLast(2).joined(separator: ".")) else { continue }
-            if scheduler[id]?.task.slurmAttempt != attempt { try? slurm.directory?.remove(name) }
+        for (owner, directory) in directories {
+            for name in (try? directory.entries()) ?? [] {
+                let parts = String(decoding: name.bytes, as: UTF8.self).split(separator: ".")
+                guard parts.count >= 3, let attempt = Int(parts[parts.count - 2]), let id = TaskID(parts.dropLast(2).joined(separator: ".")) else { continue }
+                if let task = scheduler[id]?.task, task.slurmAttempt == attempt, slurmOwner(task) == owner { continue }
+                try? directory.remove(name)
+            }
         }
-        guard followed > 0 else { return }
-        log.info("slurm", "following jobs a previous daemon submitted", [("tasks", "\(followed)")])
+        guard byID + byName > 0 else { return }
+        log.info("slurm", "following jobs a previous daemon submitted", [("by_job_id", "\(byID)"), ("by_job_name", "\(byName)")])
         // Jobs that started or ended while no daemon watched.
-        for name in (try? slurm.directory?.entries()) ?? [] where name.hasSuffix(".start") { handleSlurm(.files([InotifyEvent(watch: 0, mask: InotifyMask.movedTo, cookie: 0, name: name.bytes)])) }
-        for name in (try? slurm.directory?.entries()) ?? [] where name.hasSuffix(".exit") { handleSlurm(.files([InotifyEvent(watch: 0, mask: InotifyMask.movedTo, cookie: 0, name: name.bytes)])) }
+        for suffix in [".start", ".exit"] {
+            for (owner, directory) in directories {
+                for name in (try? directory.entries()) ?? [] where name.hasSuffix(suffix) { jobFile(name, owner: owner) }
+            }
+        }
         published.changed = true
     }
 }

@@ -1,8 +1,11 @@
 /// The batch script of one Slurm attempt, and the shell line that submits a
 /// batch of them. Pure text; the daemon writes and runs them.
 ///
-/// The on-disk protocol, all under `spool/.hopper/slurm/` on the shared file
-/// system, each file written to a temporary name and renamed into place:
+/// The on-disk protocol, all in the job directory on the shared file system
+/// (`spool/.hopper/slurm/` for jobs that run as the daemon's user,
+/// `spool/.hopper/slurm/<uid>/`, the owner's own and mode 0700, for jobs that
+/// run as a task's owner), each file written to a temporary name and renamed
+/// into place:
 ///
 /// - `<id>.<attempt>.job`: the batch script. Slurm's own `--output` and
 ///   `--error` are the task's `running/<id>.out` and `.err`, opened for
@@ -29,18 +32,23 @@ struct SlurmJobScript {
     var spool: String
     /// Hopper's timeout in seconds; the job's limit is that rounded up to a minute.
     var timeout: Double
+    /// The job directory's path relative to the spool: `directory`, or an owner's below it.
+    var jobDirectory = SlurmJobScript.directory
 
     static let directory = ".hopper/slurm"
 
+    /// The job directory of jobs that run as `owner` (nil: the daemon's user).
+    static func directory(owner: UInt32?) -> String { owner.map { "\(directory)/\($0)" } ?? directory }
+
     var base: String { "\(id.rawValue).\(attempt)" }
-    var path: String { "\(spool)/\(SlurmJobScript.directory)/\(base).job" }
-    var stdinPath: String { "\(spool)/\(SlurmJobScript.directory)/\(base).stdin" }
+    var path: String { "\(spool)/\(jobDirectory)/\(base).job" }
+    var stdinPath: String { "\(spool)/\(jobDirectory)/\(base).stdin" }
 
     /// The job's time limit in whole minutes (Slurm's granularity).
     var timeLimitMinutes: Int { max(1, Int((timeout / 60).rounded(.up))) }
 
     var text: String {
-        let dir = "\(spool)/\(SlurmJobScript.directory)"
+        let dir = "\(spool)/\(jobDirectory)"
         var lines = [
             "#!/bin/sh",
             "#SBATCH --job-name=\(SlurmJobTable.jobName(id))",
@@ -77,15 +85,22 @@ struct SlurmJobScript {
 
     /// `sh -c` text that submits the scripts given as its arguments one after
     /// another in this one process (no round trip to the daemon each), and
-    /// prints per script `ok <job id>` or `err <message>`, in order.
+    /// prints per script one line, `ok <job id>` or `err <message>`, in order.
+    ///
+    /// `sbatch --parsable` prints the job id as its last line; what it says
+    /// on standard error before that (a warning, "Slurm temporarily unable
+    /// to accept job, sleeping and retrying") is dropped from an `ok` line,
+    /// which would otherwise take two lines and shift every later result.
     static func submitLoop(sbatch: String, arguments: [String]) -> String {
         let args = ([sbatch, "--parsable"] + arguments).map(quote).joined(separator: " ")
         // The marker stays on this shell (so a later daemon kills it if this
         // one crashed), not on sbatch, whose environment every job inherits.
         return """
         unset HOPPER_RUN
+        nl='
+        '
         for f in "$@"; do
-          if out=$(\(args) "$f" 2>&1); then echo "ok ${out%%;*}"; else echo "err $(printf '%s' "$out" | tr '\\n' ' ')"; fi
+          if out=$(\(args) "$f" 2>&1); then out=${out##*$nl}; echo "ok ${out%%;*}"; else echo "err $(printf '%s' "$out" | tr '\\n' ' ')"; fi
         done
         """
     }

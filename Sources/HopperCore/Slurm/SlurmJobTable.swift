@@ -9,12 +9,21 @@
 /// | waiting        |            |                   |                  |              |           |                             | finish (never submitted) |
 /// | submitting     |            | submitted(+writeJobID, or scancel if stop asked) | finish(notSubmitted) | running | finish | | stop noted |
 /// | submitted      |            |                   |                  | armTimeout   | finish    | finish(slurm state), after a second look | scancel |
-/// | locating (recovered, id unknown) | | polled by name: submitted / requeue | | | finish | | |
+/// | locating (recovered, id unknown) | | polled by name: submitted / requeue (after a second look) | | | finish | | |
 ///
-/// A batch of waiting tasks is submitted in one action, up to
+/// A batch of waiting tasks of one owner (the user `sbatch` runs as; nil:
+/// the daemon's own) is submitted in one action, up to
 /// `maxSubmissionsInFlight` at a time; a poll is asked for while jobs are
 /// submitted and none is in flight. Every end is returned once: the task
-/// leaves the table with its `finish`.
+/// leaves the table with its `finish` (or `requeue`), and always right after
+/// it `removeJobFiles`.
+///
+/// - Important: the exit file is the only proof of how the command ended.
+///   The loop must carry out `finish` (the record, retry or requeue written)
+///   before it removes the files: a daemon killed in between leaves the task
+///   in running/ with its exit file, and the next one records it from that
+///   file. The other way round, it would find a job Slurm calls COMPLETED
+///   with no exit file.
 struct SlurmJobTable: Sendable {
     /// Why Hopper stopped a job.
     enum Stop: Sendable, Equatable { case cancel, timeout }
@@ -30,11 +39,14 @@ struct SlurmJobTable: Sendable {
     struct Job: Sendable, Equatable {
         var attempt: Int
         var phase: Phase
+        /// The uid the job is submitted as and runs as; nil: the daemon's user.
+        var owner: UInt32? = nil
         var stop: Stop?
         var node: String?
         /// Whether the job's started file has been seen (its timeout is armed).
         var hasStarted = false
-        /// Polls that saw the job ended (or gone) with no exit file yet.
+        /// Polls that saw the job ended (or gone) with no exit file yet; or,
+        /// locating, that found no job of its name.
         var endedPolls = 0
     }
 
@@ -55,8 +67,8 @@ struct SlurmJobTable: Sendable {
     enum Action: Sendable, Equatable {
         /// Call `submitIfDue` at the next turn.
         case armSubmit
-        /// Submit these tasks (their job scripts), as one batch.
-        case submit([TaskID])
+        /// Submit these tasks (their job scripts), as one batch, as `owner` (nil: the daemon's user).
+        case submit([TaskID], owner: UInt32?)
         /// Keep the job id in the task file.
         case writeJobID(TaskID, String)
         case scancel(TaskID, String)
@@ -68,6 +80,13 @@ struct SlurmJobTable: Sendable {
         case finish(TaskID, attempt: Int, End, Stop?)
         /// Found never submitted after a restart: back to queued, uncharged.
         case requeue(TaskID)
+        /// The attempt's files (in its owner's job directory) go: only after its `finish` or `requeue`.
+        case removeJobFiles(TaskID, attempt: Int, owner: UInt32?)
+    }
+
+    /// A task's end, then its files.
+    private static func end(_ id: TaskID, _ job: Job, _ end: End, _ stop: Stop?) -> [Action] {
+        [.finish(id, attempt: job.attempt, end, stop), .removeJobFiles(id, attempt: job.attempt, owner: job.owner)]
     }
 
     /// What `squeue` said about one job.
@@ -105,8 +124,8 @@ struct SlurmJobTable: Sendable {
 
     /// A task starts: it waits for the next submission, which comes at the
     /// loop's next turn, so that the tasks started in one turn go together.
-    mutating func start(_ id: TaskID, attempt: Int) -> [Action] {
-        jobs[id] = Job(attempt: attempt, phase: .waiting)
+    mutating func start(_ id: TaskID, attempt: Int, owner: UInt32? = nil) -> [Action] {
+        jobs[id] = Job(attempt: attempt, phase: .waiting, owner: owner)
         order.append(id)
         guard !isSubmitArmed, submissionsInFlight < maxSubmissionsInFlight else { return [] }
         isSubmitArmed = true
@@ -114,8 +133,8 @@ struct SlurmJobTable: Sendable {
     }
 
     /// A task found in running/ at start, with its job id if it was known.
-    mutating func follow(_ id: TaskID, attempt: Int, jobID: String?, hasStarted: Bool) -> [Action] {
-        var job = Job(attempt: attempt, phase: jobID.map { .submitted(jobID: $0) } ?? .locating)
+    mutating func follow(_ id: TaskID, attempt: Int, jobID: String?, hasStarted: Bool, owner: UInt32? = nil) -> [Action] {
+        var job = Job(attempt: attempt, phase: jobID.map { .submitted(jobID: $0) } ?? .locating, owner: owner)
         job.hasStarted = hasStarted
         jobs[id] = job
         return pollIfDue()
@@ -127,12 +146,15 @@ struct SlurmJobTable: Sendable {
         var actions: [Action] = []
         while submissionsInFlight < maxSubmissionsInFlight {
             order.removeAll { jobs[$0]?.phase != .waiting }
-            guard !order.isEmpty else { break }
-            let batch = Array(order.prefix(maxBatch))
-            order.removeFirst(batch.count)
+            guard let first = order.first else { break }
+            // One owner a batch: its sbatch runs as that user.
+            let owner = jobs[first]!.owner
+            let batch = Array(order.filter { jobs[$0]!.owner == owner }.prefix(maxBatch))
+            let taken = Set(batch)
+            order.removeAll { taken.contains($0) }
             for id in batch { jobs[id]!.phase = .submitting }
             submissionsInFlight += 1
-            actions.append(.submit(batch))
+            actions.append(.submit(batch, owner: owner))
         }
         return actions
     }
@@ -151,7 +173,7 @@ struct SlurmJobTable: Sendable {
                 if job.stop != nil { actions.append(.scancel(id, jobID)) }
             case .failure(let refusal):
                 jobs[id] = nil
-                actions.append(.finish(id, attempt: job.attempt, job.stop != nil ? .neverSubmitted : .notSubmitted(refusal.message), job.stop))
+                actions += SlurmJobTable.end(id, job, job.stop != nil ? .neverSubmitted : .notSubmitted(refusal.message), job.stop)
             }
         }
         return actions + submitIfDue() + pollIfDue()
@@ -174,7 +196,7 @@ struct SlurmJobTable: Sendable {
         jobs[id] = nil
         var known = jobID
         if case .submitted(let j) = job.phase { known = j }
-        return [.finish(id, attempt: attempt, .exited(status, node: node ?? job.node, jobID: known), job.stop)]
+        return SlurmJobTable.end(id, job, .exited(status, node: node ?? job.node, jobID: known), job.stop)
     }
 
     /// Cancel or timeout: `scancel` what Slurm has; what it has not yet is never submitted.
@@ -184,7 +206,7 @@ struct SlurmJobTable: Sendable {
         switch job.phase {
         case .waiting:
             jobs[id] = nil
-            return [.finish(id, attempt: attempt, .neverSubmitted, why)]
+            return SlurmJobTable.end(id, job, .neverSubmitted, why)
         case .submitting, .locating:
             jobs[id] = job
             return []
@@ -217,13 +239,23 @@ struct SlurmJobTable: Sendable {
             case .locating:
                 if let found = byName[SlurmJobTable.jobName(id)] {
                     job.phase = .submitted(jobID: found.jobID)
+                    job.endedPolls = 0
                     jobs[id] = job
                     actions.append(.writeJobID(id, found.jobID))
                     if job.stop != nil { actions.append(.scancel(id, found.jobID)) }
                 } else {
+                    // Looked for once more before it counts as never submitted: an
+                    // sbatch killed with the previous daemon may have reached
+                    // slurmctld and not yet be listed.
+                    job.endedPolls += 1
+                    if job.endedPolls < 2 {
+                        jobs[id] = job
+                        continue
+                    }
                     jobs[id] = nil
                     // Never submitted: a cancel ends it here, anything else runs it again.
-                    actions.append(job.stop != nil ? .finish(id, attempt: job.attempt, .neverSubmitted, job.stop) : .requeue(id))
+                    actions += job.stop != nil ? SlurmJobTable.end(id, job, .neverSubmitted, job.stop)
+                        : [.requeue(id), .removeJobFiles(id, attempt: job.attempt, owner: job.owner)]
                 }
             case .submitted(let jobID):
                 let state = byID[jobID]
@@ -241,7 +273,7 @@ struct SlurmJobTable: Sendable {
                 }
                 jobs[id] = nil
                 let end: End = state.map { .slurm(state: $0.state, node: $0.node ?? job.node, jobID: jobID) } ?? .lost(jobID: jobID)
-                actions.append(.finish(id, attempt: job.attempt, end, job.stop))
+                actions += SlurmJobTable.end(id, job, end, job.stop)
             case .waiting, .submitting:
                 continue
             }

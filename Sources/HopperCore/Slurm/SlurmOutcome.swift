@@ -8,6 +8,7 @@
 /// | exit file: status 0                   | succeeded | exit        |
 /// | exit file: status 1-128               | failed    | exit        |
 /// | exit file: status above 128 (n+128)   | failed    | signal n    |
+/// | Slurm COMPLETED, no exit file         | succeeded | exit 0 (the job script exits with the command's status) |
 /// | Slurm TIMEOUT, DEADLINE               | failed    | timeout     |
 /// | Slurm NODE_FAIL, PREEMPTED, BOOT_FAIL | interruption: submitted again; at the third, error/interrupted |
 /// | Slurm OUT_OF_MEMORY                   | failed    | signal 9, "ran out of memory" |
@@ -45,6 +46,11 @@ enum SlurmOutcome: Equatable {
             return .record(state: .failed, reason: .signal, message: "Killed by signal \(s.rawValue) (\(s.name)).", exitCode: nil, signal: s.rawValue)
         case .slurm(let state, _, let jobID):
             switch state {
+            case "COMPLETED":
+                // The job script ends with `exit $status`: Slurm's COMPLETED is the command's
+                // status 0, whether or not its exit file could be read (NFS may not show it yet).
+                return .record(state: .succeeded, reason: .exit, message: "Exited with status 0 (Slurm job \(jobID) COMPLETED; its exit file was not found).",
+                               exitCode: 0, signal: nil)
             case "TIMEOUT", "DEADLINE":
                 return .record(state: .failed, reason: .timeout, message: "Slurm ended job \(jobID) at its time limit (\(state)).", exitCode: nil, signal: nil)
             case "NODE_FAIL", "PREEMPTED", "BOOT_FAIL":

@@ -44,14 +44,18 @@ enum SlurmSpoolProbe {
         var template = Array("/tmp/hopper-slurm-probe-XXXXXX".utf8CString)
         let fd = mkstemp(&template)
         guard fd >= 0 else { return (nil, "mkstemp failed") }
-        let path = String(cString: template)
-        defer { unlink(path); close(fd) }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        // Gone from /tmp at once: a daemon killed while the step runs leaves nothing behind.
+        unlink(String(cString: template))
+        let output = FileDescriptor(rawValue: fd)
+        defer { output.close() }
         var request = SpawnRequest(executable: argv[0], arguments: argv, environment: environment)
-        request.stdout = .fd(FileDescriptor(rawValue: fd))
-        request.stderr = .fd(FileDescriptor(rawValue: fd))
+        request.stdout = .fd(output)
+        request.stderr = .fd(output)
         guard let process = try? Spawner.spawn(request) else { return (nil, "cannot start \(argv[0])") }
         let status = process.exit.wait()
-        let text = (try? AtomicFile.read(path: path, limit: 65536)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        _ = lseek(fd, 0, SEEK_SET)
+        let text = (try? output.readAll(limit: 65536)).map { String(decoding: $0, as: UTF8.self) } ?? ""
         return (status, text)
     }
 }

@@ -25,7 +25,7 @@ import Testing
         #expect(t.start(a, attempt: 1) == [.armSubmit])
         #expect(t.start(b, attempt: 1) == [], "the submission is already armed")
         #expect(t.start(c, attempt: 2) == [])
-        #expect(t.submitIfDue() == [.submit([a, b, c])])
+        #expect(t.submitIfDue() == [.submit([a, b, c], owner: nil)])
         #expect(t.jobs[a]?.phase == .submitting)
         #expect(t.submitIfDue() == [], "nothing waits")
     }
@@ -34,9 +34,22 @@ import Testing
         var t = SlurmJobTable(maxJobs: 10, maxBatch: 2, maxSubmissionsInFlight: 2)
         let ids = (0..<7).map { TaskID("t\($0)")! }
         for id in ids { _ = t.start(id, attempt: 1) }
-        #expect(t.submitIfDue() == [.submit([ids[0], ids[1]]), .submit([ids[2], ids[3]])])
+        #expect(t.submitIfDue() == [.submit([ids[0], ids[1]], owner: nil), .submit([ids[2], ids[3]], owner: nil)])
         let next = t.submitted([(ids[0], .success("1")), (ids[1], .success("2"))])
-        #expect(next == [.writeJobID(ids[0], "1"), .writeJobID(ids[1], "2"), .submit([ids[4], ids[5]]), .poll])
+        #expect(next == [.writeJobID(ids[0], "1"), .writeJobID(ids[1], "2"), .submit([ids[4], ids[5]], owner: nil), .poll])
+    }
+
+    /// `sbatch` runs as the owner of the tasks it submits: a batch never mixes owners.
+    @Test func eachBatchHoldsTheTasksOfOneOwner() {
+        var t = SlurmJobTable(maxJobs: 10, maxBatch: 2, maxSubmissionsInFlight: 2)
+        let ids = (0..<5).map { TaskID("t\($0)")! }
+        for (id, owner) in zip(ids, [UInt32(1001), nil, 1001, 1001, 1002]) { _ = t.start(id, attempt: 1, owner: owner) }
+        #expect(t.submitIfDue() == [.submit([ids[0], ids[2]], owner: 1001), .submit([ids[1]], owner: nil)])
+        #expect(t.submitted([(ids[1], .success("7"))]) == [.writeJobID(ids[1], "7"), .submit([ids[3]], owner: 1001), .poll])
+        #expect(t.exited(ids[0], attempt: 1, status: .exited(0), node: "h1", jobID: "5")
+                == [.finish(ids[0], attempt: 1, .exited(.exited(0), node: "h1", jobID: "5"), nil), .removeJobFiles(ids[0], attempt: 1, owner: 1001)],
+                "the files go from the owner's job directory")
+        #expect(t.jobs[ids[4]]?.phase == .waiting, "the next owner's batch waits for a free submission")
     }
 
     @Test func maxJobsCountsEveryUnfinishedTask() {
@@ -55,7 +68,7 @@ import Testing
         _ = t.start(b, attempt: 1)
         _ = t.submitIfDue()
         let actions = t.submitted([(a, .success("5")), (b, .failure(.init(message: "invalid partition")))])
-        #expect(actions == [.writeJobID(a, "5"), .finish(b, attempt: 1, .notSubmitted("invalid partition"), nil), .poll])
+        #expect(actions == [.writeJobID(a, "5"), .finish(b, attempt: 1, .notSubmitted("invalid partition"), nil), .removeJobFiles(b, attempt: 1, owner: nil), .poll])
         #expect(t.count == 1)
     }
 
@@ -70,7 +83,7 @@ import Testing
     @Test func theExitFileEndsTheTaskExactlyOnce() {
         var t = submitted([a])
         let end = SlurmJobTable.End.exited(.exited(3), node: "h1", jobID: "101")
-        #expect(t.exited(a, attempt: 1, status: .exited(3), node: "h1", jobID: "101") == [.finish(a, attempt: 1, end, nil)])
+        #expect(t.exited(a, attempt: 1, status: .exited(3), node: "h1", jobID: "101") == [.finish(a, attempt: 1, end, nil), .removeJobFiles(a, attempt: 1, owner: nil)])
         #expect(t.exited(a, attempt: 1, status: .exited(3), node: "h1", jobID: "101") == [])
         #expect(t.polled([running("101", "hopper-a", "COMPLETED")]) == [])
     }
@@ -80,14 +93,14 @@ import Testing
         _ = t.start(a, attempt: 1)
         _ = t.submitIfDue()
         #expect(t.exited(a, attempt: 1, status: .exited(0), node: "h2", jobID: "9")
-                == [.finish(a, attempt: 1, .exited(.exited(0), node: "h2", jobID: "9"), nil)])
+                == [.finish(a, attempt: 1, .exited(.exited(0), node: "h2", jobID: "9"), nil), .removeJobFiles(a, attempt: 1, owner: nil)])
         #expect(t.submitted([(a, .success("9"))]) == [], "the late job id finds the task gone")
     }
 
     @Test func cancelBeforeSubmissionNeverSubmits() {
         var t = SlurmJobTable(maxJobs: 10)
         _ = t.start(a, attempt: 1)
-        #expect(t.stop(a, attempt: 1, .cancel) == [.finish(a, attempt: 1, .neverSubmitted, .cancel)])
+        #expect(t.stop(a, attempt: 1, .cancel) == [.finish(a, attempt: 1, .neverSubmitted, .cancel), .removeJobFiles(a, attempt: 1, owner: nil)])
         #expect(t.submitIfDue() == [])
     }
 
@@ -106,7 +119,8 @@ import Testing
         #expect(t.stop(b, attempt: 1, .timeout) == [.scancel(b, "102")])
         // Cancelled jobs leave no exit file: the poll ends them, with the stop carried.
         #expect(t.polled([]) == [])
-        #expect(t.polled([]) == [.finish(a, attempt: 1, .lost(jobID: "101"), .cancel), .finish(b, attempt: 1, .lost(jobID: "102"), .timeout)])
+        #expect(t.polled([]) == [.finish(a, attempt: 1, .lost(jobID: "101"), .cancel), .removeJobFiles(a, attempt: 1, owner: nil),
+                                 .finish(b, attempt: 1, .lost(jobID: "102"), .timeout), .removeJobFiles(b, attempt: 1, owner: nil)])
     }
 
     @Test func aJobEndedWithoutExitFileEndsWithSlurmsStateAtTheSecondLook() {
@@ -114,7 +128,7 @@ import Testing
         #expect(t.polled([running("101", "hopper-a")]) == [])
         #expect(t.polled([running("101", "hopper-a", "NODE_FAIL", node: "h2")]) == [], "the exit file may trail")
         #expect(t.polled([running("101", "hopper-a", "NODE_FAIL", node: "h2")])
-                == [.finish(a, attempt: 1, .slurm(state: "NODE_FAIL", node: "h2", jobID: "101"), nil)])
+                == [.finish(a, attempt: 1, .slurm(state: "NODE_FAIL", node: "h2", jobID: "101"), nil), .removeJobFiles(a, attempt: 1, owner: nil)])
     }
 
     @Test func anActiveStateBetweenTwoLooksResetsTheCount() {
@@ -129,17 +143,78 @@ import Testing
         #expect(t.follow(a, attempt: 2, jobID: "55", hasStarted: true) == [.poll])
         #expect(t.follow(b, attempt: 1, jobID: nil, hasStarted: false) == [], "one poll serves both")
         #expect(t.follow(c, attempt: 1, jobID: nil, hasStarted: false) == [])
-        let actions = t.polled([running("55", "hopper-a"), running("77", "hopper-b", "PENDING", node: nil)])
-        #expect(actions == [.writeJobID(b, "77"), .requeue(c)], "b was submitted; c never was")
+        let queue = [running("55", "hopper-a"), running("77", "hopper-b", "PENDING", node: nil)]
+        #expect(t.polled(queue) == [.writeJobID(b, "77")], "b was submitted; c is looked for once more")
         #expect(t.jobs[b]?.phase == .submitted(jobID: "77"))
+        #expect(t.polled(queue) == [.requeue(c), .removeJobFiles(c, attempt: 1, owner: nil)], "c never was")
         #expect(t.jobs[c] == nil)
+    }
+
+    /// A daemon killed while its sbatch ran: the next one kills that sbatch,
+    /// but the submission may have reached slurmctld and show in squeue only
+    /// a moment later. A task requeued then would run twice.
+    @Test func aJobNotFoundByNameIsLookedForOnceMoreBeforeItsTaskRunsAgain() {
+        var t = SlurmJobTable(maxJobs: 10)
+        _ = t.follow(a, attempt: 3, jobID: nil, hasStarted: false)
+        #expect(t.polled([]) == [], "not listed yet")
+        #expect(t.polled([running("90", "hopper-a", "PENDING", node: nil)]) == [.writeJobID(a, "90")], "it landed: followed, not run again")
+        #expect(t.jobs[a]?.phase == .submitted(jobID: "90") && t.jobs[a]?.endedPolls == 0)
     }
 
     @Test func aCancelledTaskFoundNeverSubmittedEndsInsteadOfRunning() {
         var t = SlurmJobTable(maxJobs: 10)
         _ = t.follow(a, attempt: 1, jobID: nil, hasStarted: false)
         #expect(t.stop(a, attempt: 1, .cancel) == [], "its job is being looked for")
-        #expect(t.polled([]) == [.finish(a, attempt: 1, .neverSubmitted, .cancel)])
+        #expect(t.polled([]) == [])
+        #expect(t.polled([]) == [.finish(a, attempt: 1, .neverSubmitted, .cancel), .removeJobFiles(a, attempt: 1, owner: nil)])
+    }
+
+    /// The flake of `killNineWhileJobsRunLosesNoneAndRunsNoneTwice`: a job
+    /// exits 0 and writes its exit file; the daemon removed the job's files
+    /// first and was killed before its record was written. The next daemon
+    /// followed the job by its id, found no exit file and Slurm saying
+    /// COMPLETED, and recorded it failed. The files now go only after the
+    /// end is carried out, so whatever instant the kill comes, the next daemon
+    /// still finds the exit file.
+    @Test func aKillBetweenAnEndAndItsRecordLeavesTheExitFileForTheNextDaemon() {
+        var before = submitted([a])
+        let ended = before.exited(a, attempt: 1, status: .exited(0), node: "h1", jobID: "101")
+        let end = SlurmJobTable.End.exited(.exited(0), node: "h1", jobID: "101")
+        #expect(ended == [.finish(a, attempt: 1, end, nil), .removeJobFiles(a, attempt: 1, owner: nil)], "the end first, its proof last")
+        // Killed after none, or only the first, of those actions: the task file
+        // is still in running/ with its job id, and the exit file is there.
+        var after = SlurmJobTable(maxJobs: 10)
+        #expect(after.follow(a, attempt: 1, jobID: "101", hasStarted: false) == [.poll])
+        #expect(after.exited(a, attempt: 1, status: .exited(0), node: "h1", jobID: "101") == ended, "recorded from the exit file, once")
+        #expect(after.polled([running("101", "hopper-a", "COMPLETED")]) == [], "Slurm's news of a job already ended changes nothing")
+    }
+
+    /// Whatever way a task leaves the table, its files go right after its end, never before.
+    @Test func jobFilesAreRemovedOnlyRightAfterTheirEnd() {
+        var t = SlurmJobTable(maxJobs: 20, maxBatch: 3)
+        var actions: [SlurmJobTable.Action] = []
+        let ids = (0..<9).map { TaskID("t\($0)")! }
+        for id in ids[0...5] + [ids[8]] { actions += t.start(id, attempt: 1) }
+        actions += t.stop(ids[8], attempt: 1, .cancel)
+        actions += t.submitIfDue()
+        actions += t.submitted([(ids[0], .success("1")), (ids[1], .success("2")), (ids[2], .failure(.init(message: "no")))])
+        actions += t.stop(ids[1], attempt: 1, .timeout)
+        actions += t.exited(ids[0], attempt: 1, status: .exited(0), node: "h1", jobID: "1")
+        actions += t.submitted([(ids[3], .success("4")), (ids[4], .success("5")), (ids[5], .success("6"))])
+        actions += t.follow(ids[6], attempt: 2, jobID: nil, hasStarted: false)
+        actions += t.follow(ids[7], attempt: 1, jobID: "8", hasStarted: true)
+        for _ in 0..<2 { actions += t.polled([running("4", "hopper-t3", "FAILED"), running("6", "hopper-t5")]) }
+        let removals = actions.indices.filter { if case .removeJobFiles = actions[$0] { true } else { false } }
+        #expect(removals.count == 8, "t0 exited, t1 timed out, t2 refused, t3 failed, t4 and t7 lost, t6 never submitted, t8 cancelled: \(actions)")
+        for i in removals {
+            guard case .removeJobFiles(let id, let attempt, _) = actions[i], i > 0 else { Issue.record("a removal first"); continue }
+            switch actions[i - 1] {
+            case .finish(let ended, let n, _, _): #expect(ended == id && n == attempt)
+            case .requeue(let requeued): #expect(requeued == id && attempt == 2)
+            default: Issue.record("\(actions[i]) does not follow its end but \(actions[i - 1])")
+            }
+        }
+        #expect(t.count == 1, "only t5 still runs")
     }
 
     @Test func aFailedPollChangesNothing() {
@@ -182,6 +257,13 @@ import Testing
         #expect(s2 == .failed && m2.contains("OUT_OF_MEMORY") && sig == 9)
     }
 
+    /// The job script exits with the command's status, so Slurm's COMPLETED
+    /// is status 0 even when the exit file cannot be read.
+    @Test func completedWithoutAnExitFileIsStatusZero() {
+        #expect(SlurmOutcome.of(.slurm(state: "COMPLETED", node: "h1", jobID: "4"), stop: nil, timeout: 5)
+                == .record(state: .succeeded, reason: .exit, message: "Exited with status 0 (Slurm job 4 COMPLETED; its exit file was not found).", exitCode: 0, signal: nil))
+    }
+
     @Test func aRefusedSubmissionIsASpawnError() throws {
         guard case .record(let s, let r, let m, _, _) = SlurmOutcome.of(.notSubmitted("invalid partition specified"), stop: nil, timeout: 5) else { throw TimedOut(what: "a record") }
         #expect(s == .error && r == .spawn && m.contains("invalid partition"))
@@ -201,6 +283,16 @@ import Testing
         #expect(text.contains("export X='a'\\''b'\n"))
         #expect(text.contains("'/bin/sh' '-c' 'echo '\\''it'\\'''\\''s'\\'' $HOME' < '/sp/.hopper/slurm/t1.2.stdin'\n"))
         #expect(text.contains("'/sp/.hopper/slurm/t1.2.exit'"))
+    }
+
+    @Test func anOwnersJobKeepsItsFilesInTheOwnersJobDirectory() {
+        let script = SlurmJobScript(id: TaskID("t1")!, attempt: 2, argv: ["/bin/true"], environment: [], workingDirectory: nil,
+                                    hasStdin: true, spool: "/sp", timeout: 60, jobDirectory: SlurmJobScript.directory(owner: 1001))
+        #expect(script.path == "/sp/.hopper/slurm/1001/t1.2.job")
+        #expect(script.text.contains("< '/sp/.hopper/slurm/1001/t1.2.stdin'\n"))
+        #expect(script.text.contains("'/sp/.hopper/slurm/1001/.t1.2.start.tmp'") && script.text.contains("'/sp/.hopper/slurm/1001/t1.2.exit'"))
+        #expect(script.text.contains("#SBATCH --output=/sp/running/t1.out\n"), "the outputs stay in running/")
+        #expect(SlurmJobScript.directory(owner: nil) == ".hopper/slurm")
     }
 
     @Test func submissionsParseInOrder() throws {
