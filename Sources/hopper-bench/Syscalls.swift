@@ -1,12 +1,13 @@
 import Glibc
 import HopperCore
 
-/// System calls per task: the daemon traced with `strace -c -f -b execve`
-/// (attached once it is up, all its threads, and each child it spawns until
-/// that child's execve: the spawn's own work counts, the task's program does
-/// not) while it runs `n` exec tasks of `true`, renamed into incoming/ at
-/// once. Only with `--only syscalls`: tracing slows the daemon, so nothing
-/// else is measured in these runs.
+/// System calls per task: the daemon traced with `strace -c` (attached once
+/// it is up) while it runs `n` exec tasks of `true`, renamed into incoming/
+/// at once. Two ways: its threads alone (`-p` each thread), and with
+/// `-f -b execve`, also each child it spawns until that child's execve (the
+/// spawn's own work in the child, such as resetting every signal's
+/// disposition, counts; the task's program does not). Only with `--only
+/// syscalls`: tracing slows the daemon, so nothing else is measured in these runs.
 enum Syscalls {
     struct Count {
         /// Calls per task, all kinds together.
@@ -15,7 +16,7 @@ enum Syscalls {
         var byName: [(String, Double)]
     }
 
-    static func perTask(_ n: Int, durability: String, root: String) -> Count? {
+    static func perTask(_ n: Int, durability: String, root: String, children: Bool) -> Count? {
         let candidates: [String] = ["/usr/bin/strace", "/bin/strace"]
         guard let strace = candidates.first(where: { access($0, X_OK) == 0 }) else {
             Harness.log("strace is missing: no system call counts")
@@ -24,8 +25,8 @@ enum Syscalls {
         let daemon = BenchDaemon(under: root, config: #"{"workers": 2, "durability": "\#(durability)", "default_provider": "exec"}"#)
         defer { daemon.stop() }
         let output = daemon.base + "/strace.txt"
-        var request = SpawnRequest(executable: strace, arguments: [strace, "-c", "-f", "-b", "execve", "-qq", "-o", output, "-p", "\(daemon.pid.rawValue)"],
-                                   environment: Harness.environment())
+        let targets = children ? ["-f", "-b", "execve", "-p", "\(daemon.pid.rawValue)"] : threads(daemon.pid).flatMap { ["-p", $0] }
+        var request = SpawnRequest(executable: strace, arguments: [strace, "-c", "-qq", "-o", output] + targets, environment: Harness.environment())
         request.newProcessGroup = false
         guard let tracer = try? Spawner.spawn(request) else { Harness.fail("cannot start \(strace)") }
         let deadline = Harness.now() + 10
@@ -40,13 +41,18 @@ enum Syscalls {
         return parse(text, tasks: n)
     }
 
+    /// The thread ids of `pid`.
+    static func threads(_ pid: ProcessID) -> [String] {
+        guard let directory = try? Directory.open("/proc/\(pid.rawValue)/task") else { return [] }
+        defer { directory.close() }
+        return ((try? directory.entries()) ?? []).map(\.escaped)
+    }
+
     /// Whether every thread of `pid` has a tracer.
     static func isTraced(_ pid: ProcessID) -> Bool {
-        guard let threads = try? Directory.open("/proc/\(pid.rawValue)/task") else { return false }
-        defer { threads.close() }
-        let names = (try? threads.entries()) ?? []
+        let names = threads(pid)
         return !names.isEmpty && names.allSatisfy { name in
-            let status = Harness.read("/proc/\(pid.rawValue)/task/\(name.escaped)/status") ?? ""
+            let status = Harness.read("/proc/\(pid.rawValue)/task/\(name)/status") ?? ""
             return status.split(separator: "\n").contains { $0.hasPrefix("TracerPid:") && !$0.hasSuffix("\t0") }
         }
     }

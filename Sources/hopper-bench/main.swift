@@ -11,7 +11,8 @@ import HopperCore
 //                  (client: a hopper submit's wall time, and 1,000 tasks submitted one call each
 //                  beside task-spooler driven the same way when tsp is on PATH, and in one --each call);
 //                  or, not in the default run: sustained (the two 20,000 runs of --long alone),
-//                  syscalls (system calls per exec task, the daemon under strace -c; disk fsync, tmpfs none)
+//                  syscalls (system calls per exec task, the daemon under strace -c; disk fsync, tmpfs none),
+//                  commit (ways to make a turn's new files durable, on the disk, without a daemon)
 //   --soak         the soak alone (with --only, those groups too): 200,000 tasks, every record
 //                  checked, the pid range wrapping (see Soak.swift); never part of --smoke;
 //                  exits 1 after the table when a record was wrong
@@ -43,7 +44,7 @@ while let a = arguments.popFirst() {
         }
         soakOptions.providers = list
     case "--help", "-h":
-        print("usage: hopper-bench [--smoke] [--long] [--n N] [--json FILE] [--only GROUP,...] [--slurm] [--soak [--soak-tasks N] [--soak-pid-max N] [--soak-providers exec,sh,agent]]  (groups: exec session latency overhead backlog client idle; only when named: sustained syscalls; slurm with --slurm)")
+        print("usage: hopper-bench [--smoke] [--long] [--n N] [--json FILE] [--only GROUP,...] [--slurm] [--soak [--soak-tasks N] [--soak-pid-max N] [--soak-providers exec,sh,agent]]  (groups: exec session latency overhead backlog client idle; only when named: sustained syscalls commit; slurm with --slurm)")
         exit(0)
     default:
         FileDescriptor.standardError.writeLine("hopper-bench: unknown option \(a)")
@@ -113,10 +114,15 @@ if (long && runs("exec")) || named("sustained") {
 
 // System calls per exec task (only with --only syscalls): the daemon traced, so no throughput here.
 if named("syscalls") {
+    let rounded = { (v: Double) in (v * 100).rounded() / 100 }
     for (dir, label, durability) in [(disk, "disk", "fsync"), (tmpfs, "tmpfs", "none")] {
-        guard let count = Syscalls.perTask(n, durability: durability, root: dir) else { break }
-        report.add("daemon system calls per exec task, \(label), \(durability)", count.total, "")
-        Harness.log("system calls per task, \(label), \(durability): " + count.byName.prefix(16).map { "\($0.0) \((($0.1 * 100).rounded() / 100))" }.joined(separator: ", "))
+        for children in [false, true] {
+            guard let count = Syscalls.perTask(n, durability: durability, root: dir, children: children) else { break }
+            let what = children ? "daemon and its spawns" : "daemon threads"
+            report.add("system calls per exec task, \(what), \(label), \(durability)", count.total, "")
+            Harness.log("system calls per task, \(what), \(label), \(durability): "
+                        + count.byName.map { "\($0.0) \(rounded($0.1))" }.joined(separator: ", "))
+        }
     }
 }
 
@@ -136,6 +142,21 @@ if runs("latency") {
         let hopper = Percentiles(DropLatency.hopper(count: latencyCount, interval: 0.01, durability: durability, root: dir))
         for p in [50.0, 90, 99] {
             report.add("drop → start p\(Int(p)), \(label), \(durability)", hopper.at(p), "ms", baseline: direct.at(p))
+        }
+    }
+}
+
+// Ways to commit a turn's new files (only with --only commit): the disk alone, no daemon.
+if named("commit") {
+    for k in [2, 16] {
+        // Interleaved in rounds, so that a change in the disk's load falls on all three alike.
+        var samples: [CommitStrategies.Way: [Double]] = [:]
+        for _ in 0..<4 {
+            for way in CommitStrategies.Way.allCases { samples[way, default: []] += CommitStrategies.measure(way, files: k, rounds: 25, root: disk) }
+        }
+        for way in CommitStrategies.Way.allCases {
+            let p = Percentiles(samples[way] ?? [])
+            for q in [50.0, 99] { report.add("commit of \(k) files, \(way.label), disk, p\(Int(q))", p.at(q), "ms") }
         }
     }
 }
