@@ -27,8 +27,8 @@ public struct DaemonOptions: Sendable {
 /// is handled where it is read, without a thread hand-off per task.
 /// A turn: handle the batch (claim and accept dropped files, finish attempts,
 /// cancel), fire due deadlines, start queued tasks on free workers, commit
-/// (the staged files synced together, renamed into place, changed
-/// directories fsync'ed), then acknowledge (remove claimed files, write
+/// (the staged files synced together, renamed into place, the renames
+/// synced), then acknowledge (remove claimed files, write
 /// events) and publish status. Nothing is acknowledged before its commit.
 ///
 /// `@unchecked Sendable`: once `run` has opened the spool, every property is
