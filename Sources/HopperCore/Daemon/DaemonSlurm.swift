@@ -405,11 +405,20 @@ extension Daemon {
                               timeout: task.request.timeout ?? config.commandDefaultTimeout, jobDirectory: jobDirectory)
     }
 
+    /// Asks `squeue` about this provider's jobs, by their names: only
+    /// Hopper's, as a cluster's whole queue can be more than a poll keeps.
     private func poll(provider name: String) {
-        guard let squeue = slurm.commands?.squeue else { return }
         let queue = self.queue
-        AuthRunner.run([squeue] + SlurmJobScript.queueArguments, environment: slurmEnvironment, timeout: 60) { outcome in
-            let states = outcome.status == .exited(0) ? SlurmJobScript.parseQueue(outcome.stdout) : nil
+        guard let squeue = slurm.commands?.squeue, let ids = slurm.tables[name]?.jobs.keys, !ids.isEmpty else {
+            queue.post(.slurm(.polled(provider: name, nil)))
+            return
+        }
+        let log = self.log
+        AuthRunner.run([squeue] + SlurmJobScript.queueArguments(for: ids.sorted { $0.rawValue < $1.rawValue }), environment: slurmEnvironment, timeout: 60) { outcome in
+            // Cut at the 64 KiB a step keeps: jobs past the cut would look gone. A failed poll changes nothing.
+            let isCut = outcome.stdout.utf8.count >= 65536
+            if isCut { log.warning("slurm", "squeue said more than a poll reads; its answer is not used", [("provider", name)]) }
+            let states = outcome.status == .exited(0) && !isCut ? SlurmJobScript.parseQueue(outcome.stdout) : nil
             queue.post(.slurm(.polled(provider: name, states)))
         }
     }

@@ -128,8 +128,12 @@ struct SlurmJobScript {
         }
     }
 
-    /// `squeue`'s arguments for `parseQueue`.
-    static let queueArguments = ["-h", "-t", "all", "-o", "%i|%j|%T|%N"]
+    /// `squeue`'s arguments for `parseQueue`: the jobs named after these
+    /// tasks, in every state Slurm still remembers. Only Hopper's own: on a
+    /// busy cluster everyone's jobs are thousands of lines.
+    static func queueArguments(for ids: [TaskID]) -> [String] {
+        ["-h", "-t", "all", "--name=" + ids.map(SlurmJobTable.jobName).joined(separator: ","), "-o", "%i|%j|%T|%N"]
+    }
 }
 
 extension StringProtocol {

@@ -304,6 +304,11 @@ import Testing
         #expect((try? results[3].get()) == nil, "a missing line is a refusal")
     }
 
+    @Test func squeueIsAskedAboutHoppersJobsOnly() {
+        #expect(SlurmJobScript.queueArguments(for: [TaskID("a")!, TaskID("b.2")!])
+                == ["-h", "-t", "all", "--name=hopper-a,hopper-b.2", "-o", "%i|%j|%T|%N"])
+    }
+
     @Test func squeueLinesParse() {
         let states = SlurmJobScript.parseQueue("12|hopper-a|RUNNING|h1\n13|hopper-b|PENDING|\n14|x|COMPLETED|h2\n")
         #expect(states == [SlurmJobTable.JobState(jobID: "12", name: "hopper-a", state: "RUNNING", node: "h1"),
