@@ -103,6 +103,9 @@ public final class Daemon: @unchecked Sendable {
     var baseEnvironment: [(String, String)] = []
     /// Files claimed from incoming/ this turn, removed once the turn is committed.
     var acknowledged: [FileName] = []
+    /// Files that may go only once this turn's commit is durable (a Slurm
+    /// job's exit file, until its task's record is on disk).
+    var removeAfterCommit: [(Directory, FileName)] = []
     var rescanIncoming = false
     var shuttingDown = false
     var shutdownDeadline: MonotonicInstant?
@@ -400,6 +403,8 @@ public final class Daemon: @unchecked Sendable {
         // commit removes the claimed files only once their tasks are on disk.
         do { try store.commit(acknowledging: acknowledged) } catch { fatalDurabilityFailure(error) }
         acknowledged.removeAll(keepingCapacity: true)
+        for (directory, name) in removeAfterCommit { try? directory.remove(name) }
+        removeAfterCommit.removeAll(keepingCapacity: true)
         startDueHooks()
         events.flush(reportingTo: log)
         let wasStale = published.changed

@@ -318,7 +318,9 @@ extension Daemon {
                 requeueFromRunning(task)
             case .removeJobFiles(let id, let attempt, let owner):
                 guard let directory = jobDirectory(owner) else { continue }
-                for suffix in ["job", "start", "exit", "stdin"] { try? directory.remove(FileName("\(id.rawValue).\(attempt).\(suffix)")) }
+                // Only once the turn's commit has made the record (or the requeue)
+                // durable: until then the exit file is what the next daemon reads.
+                for suffix in ["job", "start", "exit", "stdin"] { removeAfterCommit.append((directory, FileName("\(id.rawValue).\(attempt).\(suffix)"))) }
             }
         }
     }
