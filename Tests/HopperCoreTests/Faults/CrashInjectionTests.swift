@@ -184,14 +184,6 @@ enum CrashWorkload {
     ]
 
     static func drop(into t: TestSpool) throws -> SpoolAudit {
-        let requests = [
-            ("a.json", #"{"id": "a", "provider": "exec", "command": "echo out-a; echo err-a >&2"}"#),
-            ("b.json", #"{"id": "b", "command": "printf '%s\\n' one two three"}"#),
-            ("c.json", #"{"id": "c", "provider": "exec", "command": "echo try; exit 3", "retries": 1}"#),
-            ("d.json", #"{"id": "d", "command": "echo after-a >&2", "after": ["a"]}"#),
-            ("e.sh", "echo from-a-script\n"),
-            ("bad.json", #"{"id": "#),
-        ]
         for (name, text) in requests { try t.drop(name, text) }
         return SpoolAudit(spool: t.spool, good: ["a.json", "b.json", "c.json", "d.json", "e.sh"], bad: ["bad.json"])
     }
