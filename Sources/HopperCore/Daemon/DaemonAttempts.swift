@@ -218,7 +218,7 @@ extension Daemon {
         guard agent.preset.invocation(.exec)?.resumeArguments != nil else {
             return .failure(ContinueRefusal(state: .error, reason: .spawn, message: "\(agent.preset.name.rawValue) cannot resume a conversation."))
         }
-        guard let bytes = store.readRecord(earlier), let record = try? RecordSummary(bytes: bytes) else {
+        guard let record = record(of: earlier) else {
             return .failure(ContinueRefusal(state: .cancelled, reason: .dependency, message: "Task \(earlier) has no record to continue."))
         }
         guard record.object["provider"]?.stringValue == task.provider else {
@@ -323,7 +323,7 @@ extension Daemon {
             } else {
                 // A session agent's conversation stays with its session, for `continue`.
                 let conversation: String? = if case .agent(let o) = end { o.agentSession } else { nil }
-                perform(sessions.release(attempt.task.provider, session, conversation: conversation, now: MonotonicInstant.now()))
+                releaseSession(provider: attempt.task.provider, session: session, conversation: conversation)
             }
         }
         var task = attempt.task

@@ -16,8 +16,7 @@ extension Daemon {
         }
         hookMarkers = dir
         for id in HookMarkers.list(dir) {
-            guard let bytes = try? AtomicFile.read(Spool.taskFile(id), in: spool[.done], limit: 16 << 20),
-                  let record = try? RecordSummary(bytes: bytes) else {
+            guard let record = record(of: id) else {
                 HookMarkers.clear(id, in: dir)
                 continue
             }

@@ -184,10 +184,14 @@ extension Daemon {
     func endedDependencies(_ task: SpooledTask) -> [TaskID: TaskState] {
         var ended: [TaskID: TaskState] = [:]
         for id in scheduler.dependenciesToLookUp(task) {
-            guard let bytes = store.readRecord(id), let record = try? RecordSummary(bytes: bytes) else { continue }
-            ended[id] = record.state
+            if let record = record(of: id) { ended[id] = record.state }
         }
         return ended
+    }
+
+    /// `id`'s record, staged this turn or in done/; nil when it has none or it cannot be read.
+    func record(of id: TaskID) -> RecordSummary? {
+        store.readRecord(id).flatMap { try? RecordSummary(bytes: $0) }
     }
 
     /// Enters a new task (`existing` nil) or a recovered one (found in

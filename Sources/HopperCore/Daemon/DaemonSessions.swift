@@ -14,17 +14,11 @@ extension Daemon {
         // conversation to be idle; with no such session it runs alone.
         if let earlier = task.request.continues, !pause.holds(lane.provider), let provider = config.providers[lane.provider],
            provider.mode == .session, provider.agent != nil, !isLimited(provider.name),
-           let conversation = recordedConversation(earlier) {
+           let conversation = record(of: earlier)?.object["agent_session"]?.stringValue {
             guard let holder = sessions.holder(of: conversation, in: lane) else { return true }
             return holder.lifecycle.state == .idle && holder.task == nil
         }
         return canStart(lane)
-    }
-
-    /// The `agent_session` of a task's record in done/, if any.
-    func recordedConversation(_ id: TaskID) -> String? {
-        guard let bytes = store.readRecord(id), let record = try? RecordSummary(bytes: bytes) else { return nil }
-        return record.object["agent_session"]?.stringValue
     }
 
     func canStart(_ lane: Lane) -> Bool {
@@ -50,7 +44,8 @@ extension Daemon {
     func openSessionsForWaitingLanes() {
         guard !shuttingDown else { return }
         let budget = config.workers - attempts.count
-        guard budget > 0 else { return }
+        // No lane listing a turn where no provider has sessions (an exec-only spool).
+        guard budget > 0, config.providers.values.contains(where: needsSession) else { return }
         let waiting = scheduler.lanesWithQueuedTasks().filter { lane in
             guard !pause.holds(lane.provider), let p = config.providers[lane.provider], p.mode != .slurm, needsSession(p),
                   !(p.agent != nil && isLimited(p.name)) else { return false }
@@ -157,8 +152,9 @@ extension Daemon {
     }
 
     /// A session's task is over: it is idle again, or retires.
-    func releaseSession(provider name: String, session id: String) {
-        perform(sessions.release(name, id, now: MonotonicInstant.now()))
+    /// `conversation`: the agent conversation its task left it holding (for `continue`).
+    func releaseSession(provider name: String, session id: String, conversation: String? = nil) {
+        perform(sessions.release(name, id, conversation: conversation, now: MonotonicInstant.now()))
     }
 
     func closeSession(provider name: String, session id: String, reason: SessionLifecycle.CloseReason) {
