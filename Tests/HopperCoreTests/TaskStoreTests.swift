@@ -159,4 +159,34 @@ struct TaskStoreTests {
         try f.store.commit()
         #expect(try f.happened() == ["from queued/a.json", "to running/a.json"])
     }
+    /// A Slurm task whose job was never submitted goes back to queued/ and,
+    /// a worker being free, starts again in the same turn: the removal of
+    /// its old file in running/, waiting for the commit, must not remove
+    /// the new one (the kill test once lost 15 tasks this way).
+    @Test(arguments: [true, false])
+    func aTaskRequeuedAndWrittenBackInOneTurnKeepsItsFile(durable: Bool) throws {
+        let f = try Fixture(durable: durable)
+        try f.put("running/a.json", String(decoding: Self.task("a", command: "first").encoded(), as: UTF8.self))
+        let id = TaskID("a")!
+        try f.store.write(Self.task("a", command: "requeued"), in: .queued)
+        f.store.removeTaskFile(id, from: .running)
+        try f.store.write(Self.task("a", command: "second"), in: .running)
+        f.store.removeTaskFile(id, from: .queued)
+        try f.store.commit()
+        #expect(f.names("running") == ["a.json"] && f.names("queued").isEmpty)
+        #expect(Self.command(f.text("running/a.json")) == "second")
+    }
+
+    /// The same with a local start, which moves the file into running/ at once.
+    @Test func aTaskRequeuedAndMovedBackInOneTurnKeepsItsFile() throws {
+        let f = try Fixture(durable: true)
+        try f.put("running/a.json", String(decoding: Self.task("a", command: "first").encoded(), as: UTF8.self))
+        let id = TaskID("a")!
+        try f.store.write(Self.task("a", command: "requeued"), in: .queued)
+        f.store.removeTaskFile(id, from: .running)
+        try f.store.move(id, from: .queued, to: .running)
+        try f.store.commit()
+        #expect(f.names("running") == ["a.json"] && f.names("queued").isEmpty)
+        #expect(Self.command(f.text("running/a.json")) == "requeued")
+    }
 }

@@ -12,6 +12,8 @@ extension Daemon {
         nextSeq = loaded.nextSeq
         let now = Timestamp.now()
         var origins = loaded.finishedOrigins
+        // Tasks whose Slurm jobs are followed (after this) were accepted too.
+        for task in loaded.following { if let origin = task.origin { origins[origin] = task.id } }
         for (task, directory) in loaded.tasks {
             if let origin = task.origin { origins[origin] = task.id }
             place(task, now: now, existing: directory)

@@ -132,6 +132,8 @@ extension Daemon {
             }
         }
         if task.attempts > 0 { store.removeOutputs(id, in: .queued) }
+        // A requeue this turn staged the removal of the last job's outputs in running/: these replace them.
+        store.keepOutputs(id, in: .running)
         let access = FileAccess(owner: task.owner?.uid)
         for name in [Spool.outputFile(id), Spool.errorFile(id)] {
             do {
@@ -158,9 +160,7 @@ extension Daemon {
             finish(queuedTask, from: .queued, state: .error, reason: .spawn, message: "Hopper could not write the task file before submitting its job.")
             return
         }
-        do { try store.removeTaskFile(id, from: .queued) } catch {
-            log.error("spool", "cannot remove a started task's file from queued/", [("id", id.rawValue), ("error", "\(error)")])
-        }
+        store.removeTaskFile(id, from: .queued)
         scheduler.update(task)
         events.append("task.state") { w in w.field("id", id.rawValue); w.field("from", "queued"); w.field("to", "running") }
         published.changed = true
@@ -333,7 +333,7 @@ extension Daemon {
         task.slurmAttempt = nil
         task.slurmJobID = nil
         if write(task, to: .queued) {
-            try? store.removeTaskFile(task.id, from: .running)
+            store.removeTaskFile(task.id, from: .running)
         } else {
             moveFile(task.id, from: .running, to: .queued)
         }

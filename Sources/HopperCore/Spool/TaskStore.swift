@@ -67,6 +67,7 @@ public final class TaskStore {
             if staged.placesLast(id, name, in: from) && !spool[from].exists(name) { return staged.redirect(id, to: to) }
             guard to == .running else { return staged.append(id, .move(name, from: from, to: to)) }
             try carryOut(id)
+            staged.keep(id, name, in: to)
         }
         try spool[from].rename(name, to: spool[to], as: name)
         directoriesChanged = true
@@ -77,6 +78,13 @@ public final class TaskStore {
         for name in [Spool.outputFile(id), Spool.errorFile(id)] {
             if staged.isStaged(id) { staged.append(id, .moveOutput(name, from: from, to: to)) } else { try? apply(.moveOutput(name, from: from, to: to)) }
         }
+    }
+
+    /// The task's outputs are made anew in `directory` (opened with
+    /// `O_TRUNC`) ahead of the commit: a removal of the old ones there,
+    /// still staged, is dropped.
+    public func keepOutputs(_ id: TaskID, in directory: SpoolDirectory) {
+        for name in [Spool.outputFile(id), Spool.errorFile(id)] { staged.keep(id, name, in: directory) }
     }
 
     public func removeOutputs(_ id: TaskID, in directory: SpoolDirectory) {
@@ -256,8 +264,28 @@ struct StagedChanges {
     func isStaged(_ id: TaskID) -> Bool { waiting[id] != nil }
 
     mutating func append(_ id: TaskID, _ change: Change) {
+        switch change {
+        case .place(_, let name, let directory), .move(let name, _, let directory): keep(id, name, in: directory)
+        default: break
+        }
         waiting[id, default: []].append(changes.count)
         changes.append((id, change))
+    }
+
+    /// A new version of the task's file lands as `name` in `directory`, or
+    /// a new output file is made there: a removal of the old one there,
+    /// waiting for the commit, would remove the new one instead (a task
+    /// requeued and started again in one turn would be left without a
+    /// file). The rename, or the truncating open, replaces the old file.
+    mutating func keep(_ id: TaskID, _ name: FileName, in directory: SpoolDirectory) {
+        for index in waiting[id] ?? [] {
+            switch changes[index]?.change {
+            case .retire(name, directory)?, .removeOutput(name, directory)?: changes[index] = nil
+            default: break
+            }
+        }
+        waiting[id]?.removeAll { changes[$0] == nil }
+        if waiting[id]?.isEmpty == true { waiting[id] = nil }
     }
 
     /// Stages a write of `name` into `directory`. Returns the temporary file
@@ -281,6 +309,7 @@ struct StagedChanges {
     /// Sends the task's last change, a write, to `directory` instead.
     mutating func redirect(_ id: TaskID, to directory: SpoolDirectory) {
         guard let last = waiting[id]?.last, case .place(let temp, let name, _)? = changes[last]?.change else { return }
+        keep(id, name, in: directory)
         changes[last] = (id, .place(temp: temp, name: name, in: directory))
     }
 
