@@ -74,7 +74,9 @@ struct SlurmOwnerTests {
 
     /// Bob cannot write into Alice's job directory, and an exit file he
     /// writes in his own for Alice's task is not taken: her job's own says
-    /// how it ended.
+    /// how it ended. Her job runs until the test has tried both (it waits
+    /// for a file the test makes last), so its start file is there to see
+    /// however slowly the test is scheduled.
     @Test func anotherOwnersFileNeverDecidesATasksEnd() async throws {
         let cluster = try SlurmCluster.require()
         let (alice, bob) = try OwnerTests().accounts()
@@ -82,13 +84,16 @@ struct SlurmOwnerTests {
         let daemon = try await DaemonProcess(t, environment: cluster.environment).ready(timeout: 30)
         try OwnerTests().drop(t, as: bob, "mine.json", #"{"id": "mine", "command": "true"}"#)
         _ = try await eventuallyValue("bob's record", timeout: 60) { t.record("mine") }
-        try OwnerTests().drop(t, as: alice, "hers.json", #"{"id": "hers", "command": "sleep 3; exit 3"}"#)
+        let go = t.base + "/go"
+        try OwnerTests().drop(t, as: alice, "hers.json", #"{"id": "hers", "command": "while [ ! -e \#(go) ]; do sleep 0.1; done; exit 3"}"#)
         let aliceDir = t.spool + "/.hopper/slurm/\(alice.uid)", bobDir = t.spool + "/.hopper/slurm/\(bob.uid)"
         try await eventually("her job started", timeout: 60) { t.names(".hopper/slurm/\(alice.uid)").contains("hers.1.start") }
         let intrude = try Self.run(as: bob, ["/bin/sh", "-c", "echo 0 h1 999 > \"$0/hers.1.exit\"", aliceDir])
         #expect(intrude.exitCode != 0, "bob wrote into alice's job directory")
         let forge = try Self.run(as: bob, ["/bin/sh", "-c", "echo 0 h1 999 > \"$0/.x\" && mv \"$0/.x\" \"$0/hers.1.exit\"", bobDir])
         #expect(forge.exitCode == 0, "\(forge.stderr)")
+        #expect(t.record("hers") == nil, "her task ended before her job did")
+        try t.write(go, "")
         let record = try await eventuallyValue("her record", timeout: 60) { t.record("hers") }
         #expect(record["state"] == .string("failed") && record["exit_code"] == .int(3), "\(record["message"] ?? .null)")
         #expect(record["slurm_job_id"] != .string("999"))
@@ -102,10 +107,13 @@ struct SlurmOwnerTests {
         let (alice, _) = try OwnerTests().accounts()
         let t = try Self.spool()
         var daemon = try await DaemonProcess(t, environment: cluster.environment).ready(timeout: 30)
-        try OwnerTests().drop(t, as: alice, "long.json", #"{"id": "long", "command": "sleep 3; id -u"}"#)
+        // Her job runs until the next daemon is up (it waits for a file the test makes then).
+        let go = t.base + "/go"
+        try OwnerTests().drop(t, as: alice, "long.json", #"{"id": "long", "command": "while [ ! -e \#(go) ]; do sleep 0.1; done; id -u"}"#)
         try await eventually("her job started", timeout: 60) { t.names(".hopper/slurm/\(alice.uid)").contains("long.1.start") }
         try await daemon.crash()
         daemon = try await DaemonProcess(t, environment: cluster.environment).ready(timeout: 30)
+        try t.write(go, "")
         let record = try await eventuallyValue("her record", timeout: 60) { t.record("long") }
         #expect(record["message"] == .string("Exited with status 0."), "recorded from her job's exit file: \(record["message"] ?? .null)")
         #expect(t.read("done/long.out") == "\(alice.uid)\n")
