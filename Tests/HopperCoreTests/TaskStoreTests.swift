@@ -189,4 +189,41 @@ struct TaskStoreTests {
         #expect(f.names("running") == ["a.json"] && f.names("queued").isEmpty)
         #expect(Self.command(f.text("running/a.json")) == "requeued")
     }
+    /// The daemon's turns: what may go only once a rename is durable waits
+    /// for the next commit's sync, so a turn makes one sync, not two.
+    @Test func removalsWaitForTheNextTurnsSync() throws {
+        let f = try Fixture(durable: true)
+        try f.put("running/a.json", String(decoding: Self.task("a").encoded(), as: UTF8.self))
+        try f.put(".hopper/claimed/b.json", "{}")
+        try f.put("job.exit", "0")
+        let id = TaskID("a")!
+        try f.store.writeRecord(TaskRecord(task: Self.task("a"), state: .succeeded, reason: .exit, message: "Done.", finishedAt: Timestamp.now()))
+        f.store.removeTaskFile(id, from: .running)
+        try f.store.write(Self.task("b"), in: .queued)
+        try f.store.commit(acknowledging: [FileName("b.json")], removing: [(f.spool.root, FileName("job.exit"))], settle: false)
+        #expect(f.names("done") == ["a.json"] && f.names("queued") == ["b.json"])
+        #expect(f.names("running") == ["a.json"] && f.names(".hopper/claimed") == ["b.json"] && f.text("job.exit") == "0", "they wait for a sync")
+        #expect(f.store.awaitsSync && f.store.awaitsAcknowledgement(FileName("b.json")))
+        try f.store.commit(settle: false)
+        #expect(f.names("running").isEmpty && f.names(".hopper/claimed").isEmpty && f.text("job.exit") == nil)
+        #expect(!f.store.awaitsSync)
+        #expect(try f.happened() == ["to done/a.json", "to queued/b.json", "delete .hopper/claimed/b.json", "delete running/a.json"])
+    }
+
+    /// A task requeued in one turn (its old file's removal waiting for a
+    /// sync) and written back in the next keeps its new file.
+    @Test func aWaitingRemovalNeverTakesANewFile() throws {
+        let f = try Fixture(durable: true)
+        try f.put("running/a.json", String(decoding: Self.task("a", command: "first").encoded(), as: UTF8.self))
+        let id = TaskID("a")!
+        try f.store.write(Self.task("a", command: "requeued"), in: .queued)
+        f.store.removeTaskFile(id, from: .running)
+        try f.store.commit(settle: false)
+        try f.store.write(Self.task("a", command: "second"), in: .running)
+        f.store.removeTaskFile(id, from: .queued)
+        try f.store.commit(settle: false)
+        try f.store.settle()
+        #expect(f.names("running") == ["a.json"] && f.names("queued").isEmpty)
+        #expect(Self.command(f.text("running/a.json")) == "second")
+    }
 }

@@ -101,10 +101,10 @@ public final class Daemon: @unchecked Sendable {
     var nextSeq: UInt64 = 1
     var idSuffixes = IDSuffixGenerator()
     var baseEnvironment: [(String, String)] = []
-    /// Files claimed from incoming/ this turn, removed once the turn is committed.
+    /// Files claimed from incoming/ this turn, removed once the turn is durable.
     var acknowledged: [FileName] = []
-    /// Files that may go only once this turn's commit is durable (a Slurm
-    /// job's exit file, until its task's record is on disk).
+    /// Files that may go only once this turn is durable (a Slurm job's exit
+    /// file, until its task's record is on disk).
     var removeAfterCommit: [(Directory, FileName)] = []
     var rescanIncoming = false
     var shuttingDown = false
@@ -218,7 +218,7 @@ public final class Daemon: @unchecked Sendable {
     private func turn() -> MonotonicInstant? {
         // --exit-when-idle looks at every wake-up, the first one included.
         let watchingForIdle = options.exitWhenIdle && !shuttingDown
-        if queue.isEmpty && !rescanIncoming && !watchingForIdle {
+        if queue.isEmpty && !rescanIncoming && !watchingForIdle && !store.awaitsSync {
             guard let next = deadlines.peek() else { return nil }
             if next.at > MonotonicInstant.now() { return next.at }
         }
@@ -237,8 +237,9 @@ public final class Daemon: @unchecked Sendable {
             stopped.set(.success(0))
             return nil
         }
-        // Posted during the turn (a rescan asked for): the next turn comes at once.
-        if !queue.isEmpty || rescanIncoming { return MonotonicInstant.now() }
+        // Posted during the turn (a rescan asked for), or removals waiting
+        // for a sync: the next turn comes at once.
+        if !queue.isEmpty || rescanIncoming || store.awaitsSync { return MonotonicInstant.now() }
         return deadlines.peek()?.at
     }
 
@@ -401,9 +402,10 @@ public final class Daemon: @unchecked Sendable {
         openSessionsForWaitingLanes()
         // A transition that cannot be made durable is never acknowledged: the
         // commit removes the claimed files only once their tasks are on disk.
-        do { try store.commit(acknowledging: acknowledged) } catch { fatalDurabilityFailure(error) }
+        // What waits for the turn to be durable goes after the next turn's
+        // sync (`TaskStore.commit`): the loop turns again at once for it.
+        do { try store.commit(acknowledging: acknowledged, removing: removeAfterCommit, settle: shuttingDown) } catch { fatalDurabilityFailure(error) }
         acknowledged.removeAll(keepingCapacity: true)
-        for (directory, name) in removeAfterCommit { try? directory.remove(name) }
         removeAfterCommit.removeAll(keepingCapacity: true)
         startDueHooks()
         events.flush(reportingTo: log)

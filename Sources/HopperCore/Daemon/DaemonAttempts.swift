@@ -326,7 +326,7 @@ extension Daemon {
                 releaseSession(provider: attempt.task.provider, session: session, conversation: conversation)
             }
         }
-        var task = attempt.task
+        let task = attempt.task
         published.changed = true
         switch attempt.settlement.settle(end, attemptsMade: task.attempts, retries: task.request.retries, timeout: attempt.timeout,
                                           idleOutput: attempt.idleOutput) {

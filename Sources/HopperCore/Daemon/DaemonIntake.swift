@@ -256,7 +256,7 @@ extension Daemon {
     func retryClaimed() {
         claimedRetryAt = nil
         let pending = Set(acknowledged.map(\.bytes))
-        for name in (try? spool.claimed.entries()) ?? [] where !pending.contains(name.bytes) { examineClaimed(name) }
+        for name in (try? spool.claimed.entries()) ?? [] where !pending.contains(name.bytes) && !store.awaitsAcknowledgement(name) { examineClaimed(name) }
     }
 
     func moveFile(_ id: TaskID, from: SpoolDirectory, to: SpoolDirectory) {

@@ -25,13 +25,17 @@ import Glibc
 ///   (a move into running/): what is staged for that task is carried out
 ///   first, because the daemon creates the task's outputs and runs it next.
 ///
-/// `commit` makes the turn durable: one syncfs(2) of the spool's file system
-/// when a file was staged (the staged files and the outputs beside their
-/// records reach the disk together), the staged renames and what waits
-/// behind them in order, a second syncfs when a directory changed (every
-/// changed directory at once), then the claimed files are acknowledged,
-/// then the task files whose records are now durable are removed. With
-/// durability `none`, the same without the syncs.
+/// `commit` makes the turn durable with one syncfs(2) of the spool's file
+/// system: it makes the turn's staged files (and the outputs beside their
+/// records) durable before they are renamed into place, and it makes the
+/// renames of the turn before durable before what waited for them goes.
+/// Then the staged renames and what waits behind them, in order. What may
+/// go only once a rename is durable (the claimed files acknowledged, task
+/// files whose records were renamed into done/, a Slurm job's files) waits
+/// for the next commit's sync; the daemon turns again at once while
+/// anything waits (`awaitsSync`). `settle` syncs and removes it now. A
+/// commit with nothing to sync makes no call. With durability `none`,
+/// the same without the syncs, and nothing waits.
 /// A staged change the file system refuses is never acknowledged: `commit`
 /// throws it, and the daemon stops as it does for a failed sync.
 public final class TaskStore {
@@ -45,6 +49,22 @@ public final class TaskStore {
     /// A staged change that failed outside `commit` (in a start): the next
     /// commit throws it, so the turn is not acknowledged.
     private var failure: SystemError?
+    /// Removals whose reason (a rename) is on disk but not yet durable:
+    /// carried out after the next sync.
+    private var waiting = Removals()
+    /// Files written into `.hopper/tmp` so far, and how many of them the
+    /// last sync covered (a start's sync covers every file written before it).
+    private var written = 0, syncedWritten = 0
+    /// The count of `written` after each staged task's last write.
+    private var lastWrite: [TaskID: Int] = [:]
+
+    /// What goes once the renames before it are durable.
+    private struct Removals {
+        var claimed: [FileName] = []
+        var retired: [(id: TaskID, name: FileName, directory: SpoolDirectory)] = []
+        var others: [(Directory, FileName)] = []
+        var isEmpty: Bool { claimed.isEmpty && retired.isEmpty && others.isEmpty }
+    }
 
     public init(spool: Spool, durable: Bool) {
         self.spool = spool
@@ -56,7 +76,30 @@ public final class TaskStore {
         let name = Spool.taskFile(task.id)
         // The request can hold secrets (its env): the owner's and the daemon group's to read, like its record.
         let temp = try AtomicFile.writeTemporary(task.encoded(), for: name, in: spool.tmp, private: FileAccess(owner: task.owner?.uid))
+        noteWrite(task.id)
         if let cancelled = staged.place(task.id, temp: temp, as: name, in: directory) { try? spool.tmp.remove(cancelled) }
+        keepWaiting(task.id, name, in: directory)
+    }
+
+    private func noteWrite(_ id: TaskID) {
+        written += 1
+        lastWrite[id] = written
+    }
+
+    /// A new version of a task file lands where the removal of its old one
+    /// waits for a sync: the removal is dropped (see `StagedChanges.keep`).
+    private func keepWaiting(_ id: TaskID, _ name: FileName, in directory: SpoolDirectory) {
+        guard !waiting.retired.isEmpty else { return }
+        waiting.retired.removeAll { $0.id == id && $0.name == name && $0.directory == directory }
+    }
+
+    /// Whether removals wait for a sync: the daemon turns again to make it.
+    public var awaitsSync: Bool { !waiting.isEmpty }
+
+    /// Whether `name` in `.hopper/claimed` belongs to an accepted task whose
+    /// acknowledgement waits for a sync (it must not be examined again).
+    public func awaitsAcknowledgement(_ name: FileName) -> Bool {
+        waiting.claimed.contains { $0.bytes == name.bytes }
     }
 
     /// Moves a task file from one state directory to another.
@@ -64,12 +107,14 @@ public final class TaskStore {
         let name = Spool.taskFile(id)
         if staged.isStaged(id) {
             // The task file is new this turn: it is written where it goes.
+            keepWaiting(id, name, in: to)
             if staged.placesLast(id, name, in: from) && !spool[from].exists(name) { return staged.redirect(id, to: to) }
             guard to == .running else { return staged.append(id, .move(name, from: from, to: to)) }
             try carryOut(id)
             staged.keep(id, name, in: to)
         }
         try spool[from].rename(name, to: spool[to], as: name)
+        keepWaiting(id, name, in: to)
         directoriesChanged = true
     }
 
@@ -98,6 +143,7 @@ public final class TaskStore {
         let name = Spool.taskFile(record.task.id)
         let temp = try AtomicFile.writeTemporary(mask.apply(record.encoded()), for: name, in: spool.tmp,
                                                  private: FileAccess(owner: record.task.owner?.uid))
+        noteWrite(record.task.id)
         if let cancelled = staged.place(record.task.id, temp: temp, as: name, in: .done) { try? spool.tmp.remove(cancelled) }
     }
 
@@ -178,38 +224,69 @@ public final class TaskStore {
         try AtomicFile.write(mask.apply(bytes), to: FileName(name), in: spool.root, scratch: spool.tmp, sync: false)
     }
 
-    /// Makes the turn durable, then acknowledges `claimed` (files in
-    /// `.hopper/claimed` whose tasks the turn accepted) and removes the task
-    /// files whose records it made durable. Throws, acknowledging nothing,
-    /// when a sync or a staged rename fails.
-    public func commit(acknowledging claimed: [FileName] = []) throws(SystemError) {
+    /// Makes the turn durable and removes what waited for it: `claimed`
+    /// (files in `.hopper/claimed` whose tasks the turn accepted),
+    /// `removals` (files that may go once the turn is durable), and the task
+    /// files whose records the turn renamed into done/. With `settle` false
+    /// (the daemon's turns) those wait for the next commit's sync; with
+    /// `settle` true they go now, after a second sync. Throws, removing
+    /// nothing, when a sync or a staged rename fails.
+    public func commit(acknowledging claimed: [FileName] = [], removing removals: [(Directory, FileName)] = [], settle: Bool = true) throws(SystemError) {
         if let failure {
             self.failure = nil
             throw failure
         }
         let changes = staged.takeAll()
-        // The staged files' data, and the outputs beside their records, on
-        // disk before any of them is renamed into place.
-        if durable && changes.contains(where: { $0.change.isPlace }) { try spool.tmp.syncFileSystem() }
-        var retired: [StagedChanges.Change] = []
-        for (_, change) in changes {
-            if case .retire = change { retired.append(change) } else { try apply(change) }
+        lastWrite.removeAll(keepingCapacity: true)
+        // One sync: the staged files' data (and the outputs beside their
+        // records) on disk before any of them is renamed into place, and
+        // the earlier turn's renames durable before what waited goes.
+        let earlier = waiting
+        if durable && (written > syncedWritten || !earlier.isEmpty) { try sync() }
+        waiting = Removals()
+        var now = Removals(claimed: claimed, others: removals)
+        for (id, change) in changes {
+            if case .retire(let name, let directory) = change { now.retired.append((id, name, directory)) } else { try apply(change) }
         }
-        // Every changed directory on disk at once: syncfs(2) is fsync(2) of
-        // every file and directory of the file system, one journal commit,
-        // where an fsync per directory costs a device flush each.
-        if durable && directoriesChanged { try spool.tmp.syncFileSystem() }
+        remove(earlier)
+        if durable && directoriesChanged {
+            waiting = now
+            if settle { try self.settle() }
+        } else {
+            remove(now)
+        }
         directoriesChanged = false
-        for name in claimed { try? spool.claimed.remove(name) }
-        for change in retired { try? apply(change) }
+    }
+
+    /// Makes the renames made so far durable and removes what waited for that.
+    public func settle() throws(SystemError) {
+        guard !waiting.isEmpty else { return }
+        if durable { try sync() }
+        let due = waiting
+        waiting = Removals()
+        remove(due)
+    }
+
+    private func sync() throws(SystemError) {
+        let covered = written
+        try spool.tmp.syncFileSystem()
+        syncedWritten = covered
+    }
+
+    private func remove(_ due: Removals) {
+        for name in due.claimed { try? spool.claimed.remove(name) }
+        for (_, name, directory) in due.retired { try? spool[directory].remove(name) }
+        for (directory, name) in due.others { try? directory.remove(name) }
     }
 
     /// Carries out what is staged for `id`, in order, its staged files
-    /// synced first. A removal after a record stays staged for the commit.
+    /// synced first (unless a sync since their writes covered them). A
+    /// removal after a record stays staged for the commit.
     private func carryOut(_ id: TaskID) throws(SystemError) {
         let changes = staged.take(id)
+        let lastWritten = lastWrite.removeValue(forKey: id) ?? 0
         do {
-            if durable && changes.contains(where: \.isPlace) { try spool.tmp.syncFileSystem() }
+            if durable && lastWritten > syncedWritten && changes.contains(where: \.isPlace) { try sync() }
             for change in changes {
                 if case .retire = change { staged.append(id, change) } else { try apply(change) }
             }
