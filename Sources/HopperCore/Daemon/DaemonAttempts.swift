@@ -313,8 +313,14 @@ extension Daemon {
         if attempt.inSessionProcess {
             // What the task left, adopted by the daemon: escaped with setsid, or
             // still in the session's group (a closed session's group dies with it).
-            Orphans.killLeftovers(markedWith: escapeMarker(id), inGroup: closesSession ? nil : attempt.process.processGroup,
-                                  except: attempt.process.pid)
+            // A look again (one caught in its execve) goes by the marker only:
+            // by then the session's group may run the next task.
+            let marker = escapeMarker(id), group = closesSession ? nil : attempt.process.processGroup, shell = attempt.process.pid
+            var first = true
+            Orphans.sweep(on: Poller.shared) {
+                defer { first = false }
+                return Orphans.killLeftovers(markedWith: marker, inGroup: first ? group : nil, except: shell)
+            }
         }
         if let session = attempt.session {
             if closesSession {

@@ -159,7 +159,9 @@ private final class Attempt: @unchecked Sendable {
     }
 
     private func killEscaped() {
-        if !marker.isEmpty { Orphans.killEscaped(markedWith: marker) }
+        guard !marker.isEmpty else { return }
+        let marker = marker
+        Orphans.sweep(on: poller) { Orphans.killEscaped(markedWith: marker) }
     }
 
     private func finishIfDone() {

@@ -24,16 +24,34 @@ public enum Orphans {
         children().filter { !Reaper.shared.isAwaited($0) }
     }
 
+    /// What one look at the adopted children did.
+    public struct Sweep: Equatable {
+        public var killed = 0
+        /// Adopted children whose environment could not be read (one in the
+        /// middle of an execve, most often): the look must be made again.
+        public var unsure = 0
+    }
+
     /// SIGKILLs the daemon's adopted children whose environment holds every
     /// one of `entries`, each with its process group: what a task left
     /// behind after escaping its process group with setsid(2), adopted by
-    /// the daemon when its parent exited. Returns how many.
+    /// the daemon when its parent exited.
     ///
     /// A process that cleared its environment, or whose parent (outside the
     /// task's group) is still alive, is not found.
     @discardableResult
-    public static func killEscaped(markedWith entries: [String]) -> Int {
+    public static func killEscaped(markedWith entries: [String]) -> Sweep {
         kill(adopted(), markedWith: entries)
+    }
+
+    /// Runs `look` now and, while it is unsure of an adopted child, again
+    /// every `interval` seconds on `poller`, at most `tries` times in all:
+    /// an escaped process caught in its execve is found a moment later.
+    public static func sweep(on poller: Poller, tries: Int = 50, interval: Double = 0.002, _ look: @escaping () -> Sweep) {
+        guard tries > 0 else { return }
+        if look().unsure > 0 && tries > 1 {
+            poller.after(interval) { sweep(on: poller, tries: tries - 1, interval: interval, look) }
+        }
     }
 
     /// What a finished task of a shared session left behind, from one read
@@ -42,7 +60,7 @@ public enum Orphans {
     /// its group anyway) and those marked with `entries` (escaped with
     /// setsid). Never `shell`, the session's own process. Returns how many.
     @discardableResult
-    public static func killLeftovers(markedWith entries: [String], inGroup group: ProcessID?, except shell: ProcessID) -> Int {
+    public static func killLeftovers(markedWith entries: [String], inGroup group: ProcessID?, except shell: ProcessID) -> Sweep {
         var stragglers = 0
         var others: [ProcessID] = []
         for pid in adopted() where pid != shell {
@@ -53,23 +71,41 @@ public enum Orphans {
                 others.append(pid)
             }
         }
-        return stragglers + kill(others, markedWith: entries)
+        var sweep = kill(others, markedWith: entries)
+        sweep.killed += stragglers
+        return sweep
     }
 
-    private static func kill(_ candidates: [ProcessID], markedWith entries: [String]) -> Int {
-        guard !candidates.isEmpty, let proc = try? Directory.open("/proc") else { return 0 }
+    private static func kill(_ candidates: [ProcessID], markedWith entries: [String]) -> Sweep {
+        var sweep = Sweep()
+        guard !candidates.isEmpty, let proc = try? Directory.open("/proc") else { return sweep }
         defer { proc.close() }
         let needles = entries.map { Array($0.utf8) }
-        var killed = 0
-        for pid in candidates where ProcessScan.environment(of: pid, in: proc, holdsAll: needles) {
+        for pid in candidates {
+            switch ProcessScan.environment(of: pid, in: proc, holdsAll: needles) {
+            case .lacks: continue
+            case .unknown:
+                // Gone (or a zombie, reaped soon) is no reason to look again.
+                if isAlive(pid) { sweep.unsure += 1 }
+                continue
+            case .holds: break
+            }
             // Its group only when it leads one of its own: one caught between
             // fork and setsid is still in its task's group, which may be a
             // session's that runs on.
             if getpgid(pid.rawValue) == pid.rawValue { ProcessGroup.signal(pid, .kill) }
             ProcessGroup.signalProcess(pid, .kill)
-            killed += 1
+            sweep.killed += 1
         }
-        return killed
+        return sweep
+    }
+
+    /// Whether `pid` (an unreaped child of this process, so its pid is its
+    /// own) is alive: not yet a zombie.
+    private static func isAlive(_ pid: ProcessID) -> Bool {
+        var info = siginfo_t()
+        // WNOWAIT|WNOHANG: a terminated child is seen and left for the reaper.
+        return waitid(P_PID, id_t(pid.rawValue), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info._sifields._sigchld.si_pid == 0
     }
 
     private static let files = Mutex(ChildrenFiles())

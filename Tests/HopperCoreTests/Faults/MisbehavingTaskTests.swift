@@ -75,6 +75,44 @@ import Testing
         #expect(t.survivors().isEmpty)
     }
 
+    /// What a task left behind with setsid is found by its environment,
+    /// which reads empty for a moment while the process is in execve(2).
+    /// Processes that execute themselves again and again are caught there
+    /// often; the daemon looks again until it is sure of every adopted
+    /// child, so none of them outlives its task. (The test counts them by
+    /// their `comm`, which an execve never hides.)
+    @Test func anEscapedProcessCaughtInItsExecIsStillKilled() async throws {
+        let t = try TestSpool(config: Self.configuration())
+        // A name of its own (`comm` keeps 15 bytes), so only this test's processes are counted.
+        let name = "rx\(getpid() % 100_000)\(Int.random(in: 1000...9999))"
+        let script = t.base + "/" + name
+        _ = try runProcess(["/bin/cp", SessionTests.fixtures + "/reexec.sh", script])
+        defer { _ = try? runProcess(["/usr/bin/pkill", "-KILL", "-x", name]) }
+        func leftBehind() -> Int {
+            let proc = (try? Directory.open("/proc"))
+            defer { proc?.close() }
+            return ((try? proc?.entries()) ?? []).filter { entry in
+                guard let pid = entry.string.flatMap({ Int32($0) }), pid > 0 else { return false }
+                return SystemTestProbe.contents("/proc/\(pid)/comm").map { String(decoding: $0, as: UTF8.self) } == name + "\n"
+            }.count
+        }
+        let daemon = try await Self.warmedDaemon(t)
+        var ids: [String] = []
+        for provider in Self.providers {
+            for i in 0..<30 {
+                let id = "\(provider)-rx\(i)"
+                ids.append(id)
+                try t.drop("\(id).json", #"{"id": "\#(id)", "provider": "\#(provider)", "command": "setsid \#(script) 1000000 </dev/null >/dev/null 2>&1 & echo started"}"#)
+            }
+        }
+        for id in ids {
+            let record = try await eventuallyValue("\(id)'s record", timeout: 60) { t.record(id) }
+            #expect(record["state"] == .string("succeeded"), "\(id): \(record["message"] ?? .null)")
+        }
+        try await eventually("no process the tasks left behind (\(leftBehind()) at first)", timeout: 10) { leftBehind() == 0 }
+        #expect(try await daemon.stop() == .exited(0))
+    }
+
     @Test func aGigabyteOfOutputIsCutAtTheCapInBoundedMemory() async throws {
         let t = try TestSpool(config: Self.configuration())
         let daemon = try await Self.warmedDaemon(t)

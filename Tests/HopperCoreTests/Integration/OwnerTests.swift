@@ -120,7 +120,10 @@ import Testing
         let t = try sharedSpool(#""workers": 2, "default_provider": "exec", "security": {"allowed_owners": ["*"]}"#)
         chmod(t.spool + "/cancel", 0o1777)
         let daemon = try await DaemonProcess(t).ready()
-        try drop(t, as: alice, "long.json", #"{"id": "long", "command": "echo secret of alice; sleep 2; echo done"}"#)
+        // It runs until the test has looked at it (it waits for a file the
+        // test makes), so it is seen in running/ however slowly the test is scheduled.
+        let go = t.base + "/go"
+        try drop(t, as: alice, "long.json", #"{"id": "long", "command": "echo secret of alice; while [ ! -e \#(go) ]; do sleep 0.05; done; echo done"}"#)
         try await eventually("long running") { t.names("running").contains("long.json") }
         // Her task file (the request, env included) is hers to read, not Bob's.
         var taskFile = stat()
@@ -138,6 +141,8 @@ import Testing
             try t.events().contains { $0["event"] == .string("task.cancel_refused") && $0["id"] == .string("long") }
         }
         #expect(t.names("cancel").isEmpty)
+        #expect(t.record("long") == nil, "the refused cancel did not end it")
+        _ = try runProcess(["/bin/touch", go])
         let record = try await eventuallyValue("long's record") { t.record("long") }
         #expect(record["state"] == .string("succeeded"), "\(record["message"] ?? .null)")
         // Alice reads her outputs and record; Bob reads neither.

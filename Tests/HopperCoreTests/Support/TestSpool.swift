@@ -149,10 +149,10 @@ func runProcess(_ argv: [String], environment: [String] = [], stdin: String? = n
     Reaper.shared.start()
     var template = Array("/tmp/hopper-out-XXXXXX".utf8CString)
     let outFD = mkstemp(&template)
-    let outPath = String(cString: template)
+    let outPath = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
     var template2 = Array("/tmp/hopper-err-XXXXXX".utf8CString)
     let errFD = mkstemp(&template2)
-    let errPath = String(cString: template2)
+    let errPath = String(decoding: template2.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
     defer { unlink(outPath); unlink(errPath); close(outFD); close(errFD) }
     var request = SpawnRequest(executable: argv[0], arguments: argv, environment: inheritedEnvironment() + environment)
     request.stdout = .fd(FileDescriptor(rawValue: outFD))
