@@ -247,7 +247,7 @@ public final class Daemon: @unchecked Sendable {
         let path = Spool.absolute(options.spoolPath)
         do {
             try Spool.create(at: path)
-            let daemonUID = UInt32(geteuid())
+            let daemonUID = ProcessIdentity.effectiveUID
             if let problem = Daemon.securityProblem(config, spool: path, daemonUID: daemonUID) {
                 throw HopperError(.config, "refusing to run on spool \(path): \(problem)")
             }

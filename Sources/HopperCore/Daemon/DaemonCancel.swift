@@ -15,7 +15,7 @@ extension Daemon {
         guard let st = (try? spool[.cancel].status(name)) ?? nil else { return }
         let requester = UInt32(st.st_uid)
         let task = attempts[id]?.task ?? scheduler[id]?.task
-        if let taskOwner = task?.owner?.uid, !Daemon.mayCancel(requester: requester, taskOwner: taskOwner, daemonUID: UInt32(geteuid())) {
+        if let taskOwner = task?.owner?.uid, !Daemon.mayCancel(requester: requester, taskOwner: taskOwner, daemonUID: ProcessIdentity.effectiveUID) {
             let who = owner(requester)
             log.warning("cancel", "refused a cancel by another user", [("id", id.rawValue), ("requester", who.description), ("owner", task!.owner!.description)])
             events.append("task.cancel_refused") { w in

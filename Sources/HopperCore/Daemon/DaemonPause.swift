@@ -7,7 +7,7 @@ extension Daemon {
     /// this turn start its tasks.
     func readPauseFiles() {
         // Only root's and the daemon user's pause files count: a submitter cannot stop everyone's work.
-        for change in pause.observe(PauseFiles.list(spool.path, owners: [0, UInt32(geteuid())])) {
+        for change in pause.observe(PauseFiles.list(spool.path, owners: [0, ProcessIdentity.effectiveUID])) {
             switch change {
             case .paused(let name):
                 log.info("pause", name == PauseSwitch.all ? "paused: no task starts" : "paused: no task of this provider starts", [("provider", name)])

@@ -92,7 +92,7 @@ extension Daemon {
     /// The uid a task's job is submitted as and runs as, when that is not
     /// the daemon's own: its owner, under `run_as: "owner"`.
     func slurmOwner(_ task: SpooledTask) -> UInt32? {
-        guard runsAsOwner, let uid = task.owner?.uid, uid != UInt32(geteuid()) else { return nil }
+        guard runsAsOwner, let uid = task.owner?.uid, uid != ProcessIdentity.effectiveUID else { return nil }
         return uid
     }
 

@@ -14,7 +14,7 @@ public struct Intake: Sendable {
     /// The daemon's effective uid: allowed by default, with root.
     public var daemonUID: UInt32
 
-    public init(config: Configuration, daemonUID: UInt32 = UInt32(geteuid())) {
+    public init(config: Configuration, daemonUID: UInt32 = ProcessIdentity.effectiveUID) {
         rules = TaskRequest.Rules(config)
         defaultProvider = config.defaultProvider
         maxRequestBytes = config.maxRequestBytes

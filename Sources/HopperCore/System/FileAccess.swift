@@ -18,8 +18,8 @@ public struct FileAccess: Sendable, Equatable {
     /// fchown(2), as root for another user only: no system call otherwise.
     /// A failure leaves the file the daemon's, mode 0640.
     public func apply(to fd: FileDescriptor) {
-        if let owner, geteuid() == 0, owner != geteuid() {
-            _ = fchown(fd.rawValue, owner, getegid())
+        if let owner, ProcessIdentity.effectiveUID == 0, owner != ProcessIdentity.effectiveUID {
+            _ = fchown(fd.rawValue, owner, ProcessIdentity.effectiveGID)
         }
     }
 }

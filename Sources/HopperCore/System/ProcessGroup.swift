@@ -15,7 +15,7 @@ public enum ProcessGroup {
     ///   much more than one task.
     @discardableResult
     public static func signal(_ group: ProcessID, _ signal: Signal) -> Bool {
-        guard group.rawValue > 1, group.rawValue != getpgrp() else { return false }
+        guard group.rawValue > 1, group.rawValue != ProcessIdentity.processGroup else { return false }
         return killpg(group.rawValue, signal.rawValue) == 0
     }
 

@@ -81,7 +81,7 @@ public enum ProcessScan {
         let pids = processes(withEnvironment: entry)
         for pid in pids {
             let group = getpgid(pid.rawValue)
-            if group > 1 && group != getpgrp() { ProcessGroup.signal(ProcessID(rawValue: group), .kill) }
+            if group > 1 && group != ProcessIdentity.processGroup { ProcessGroup.signal(ProcessID(rawValue: group), .kill) }
             ProcessGroup.signalProcess(pid, .kill)
         }
         return pids.count

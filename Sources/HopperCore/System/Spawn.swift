@@ -117,14 +117,14 @@ public enum Spawner {
             let ends = [stdin, stdout, stderr]
             exit = try Reaper.shared.spawn(killsGroupAtExit: request.killsGroupAtExit) { () throws(SystemError) in
                 let pid: pid_t
-                if let user = request.user, user.uid != UInt32(geteuid()) {
+                if let user = request.user, user.uid != ProcessIdentity.effectiveUID {
                     pid = try launch(path, as: user, stdio: ends, workingDirectory: request.workingDirectory,
                                      newProcessGroup: request.newProcessGroup, argv: argv, envp: envp, subject: subject)
                 } else {
                     pid = try launch(path, actions: &actions, newProcessGroup: request.newProcessGroup,
                                      argv: argv, envp: envp, subject: subject)
                 }
-                return (pid, request.newProcessGroup ? pid : getpgrp())
+                return (pid, request.newProcessGroup ? pid : ProcessIdentity.processGroup)
             }
         } catch {
             stdio.closeParentEnds()
