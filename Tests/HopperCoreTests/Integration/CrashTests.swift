@@ -8,11 +8,18 @@ import Testing
     @Test func killNineMidRunThenRestartLosesNothing() async throws {
         let t = try TestSpool(config: TestSpool.configuration(#""durability": "fsync""#))
         var daemon = try await DaemonProcess(t).ready()
-        // Every tenth sleeps a second, so that some task is running whenever the test looks.
-        for i in 0..<40 { try t.drop("t\(i).json", #"{"id": "t\#(i)", "command": "sleep \#(i % 10 == 9 ? "1" : "0.0\(i % 10)")"}"#) }
+        // Every tenth runs until the test lets it go (after the restart), so
+        // the workers are held with some tasks finished and some running
+        // however slowly the test is scheduled.
+        let go = t.base + "/go"
+        for i in 0..<40 {
+            let command = i % 10 == 9 ? "while [ ! -e \(go) ]; do sleep 0.02; done" : "sleep 0.0\(i % 10)"
+            try t.drop("t\(i).json", JSONValue.object(JSONObject([("id", .string("t\(i)")), ("command", .string(command))])).serialized())
+        }
         try await eventually("some finished, some running") { t.records().count >= 5 && !t.names("running").isEmpty }
         try await daemon.crash()
         daemon = try await DaemonProcess(t).ready()
+        try t.write(go, "")
         try await eventually("all forty records") { t.records().count == 40 }
         let records = t.records()
         for i in 0..<40 { #expect(records["t\(i)"]?["state"] == .string("succeeded"), "t\(i)") }
