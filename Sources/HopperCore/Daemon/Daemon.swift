@@ -107,6 +107,11 @@ public final class Daemon: @unchecked Sendable {
     /// file, until its task's record is on disk).
     var removeAfterCommit: [(Directory, FileName)] = []
     var rescanIncoming = false
+    /// When removals waiting for a sync (`TaskStore.awaitsSync`) get a turn
+    /// of their own if no other turn has come by then: under load they ride
+    /// on the next turn's sync, so a turn makes one.
+    var settleBy: MonotonicInstant?
+    static let settleDelay = 0.005
     var shuttingDown = false
     var shutdownDeadline: MonotonicInstant?
     var stats = Stats()
@@ -218,9 +223,9 @@ public final class Daemon: @unchecked Sendable {
     private func turn() -> MonotonicInstant? {
         // --exit-when-idle looks at every wake-up, the first one included.
         let watchingForIdle = options.exitWhenIdle && !shuttingDown
-        if queue.isEmpty && !rescanIncoming && !watchingForIdle && !store.awaitsSync {
-            guard let next = deadlines.peek() else { return nil }
-            if next.at > MonotonicInstant.now() { return next.at }
+        if queue.isEmpty && !rescanIncoming && !watchingForIdle {
+            guard let next = nextWake() else { return nil }
+            if next > MonotonicInstant.now() { return next }
         }
         for event in queue.take() { handle(event) }
         finishTurn()
@@ -237,10 +242,17 @@ public final class Daemon: @unchecked Sendable {
             stopped.set(.success(0))
             return nil
         }
-        // Posted during the turn (a rescan asked for), or removals waiting
-        // for a sync: the next turn comes at once.
-        if !queue.isEmpty || rescanIncoming || store.awaitsSync { return MonotonicInstant.now() }
-        return deadlines.peek()?.at
+        // Posted during the turn (a rescan asked for): the next turn comes at once.
+        if !queue.isEmpty || rescanIncoming { return MonotonicInstant.now() }
+        return nextWake()
+    }
+
+    /// The earliest deadline, or the settle time of removals waiting for a sync.
+    private func nextWake() -> MonotonicInstant? {
+        let deadline = deadlines.peek()?.at
+        guard let settleBy else { return deadline }
+        guard let deadline else { return settleBy }
+        return min(deadline, settleBy)
     }
 
     private func open() throws(HopperError) {
@@ -403,10 +415,15 @@ public final class Daemon: @unchecked Sendable {
         // A transition that cannot be made durable is never acknowledged: the
         // commit removes the claimed files only once their tasks are on disk.
         // What waits for the turn to be durable goes after the next turn's
-        // sync (`TaskStore.commit`): the loop turns again at once for it.
+        // sync (`TaskStore.commit`), which comes within `settleDelay`.
         do { try store.commit(acknowledging: acknowledged, removing: removeAfterCommit, settle: shuttingDown) } catch { fatalDurabilityFailure(error) }
         acknowledged.removeAll(keepingCapacity: true)
         removeAfterCommit.removeAll(keepingCapacity: true)
+        if !store.awaitsSync {
+            settleBy = nil
+        } else if settleBy == nil {
+            settleBy = MonotonicInstant.now().adding(seconds: Daemon.settleDelay)
+        }
         startDueHooks()
         events.flush(reportingTo: log)
         let wasStale = published.changed
