@@ -55,6 +55,17 @@ struct TaskStoreTests {
         SpooledTask(id: TaskID(id)!, request: TaskRequest(command: command), provider: "exec", source: id + ".json", submittedAt: Timestamp.now(), seq: 1)
     }
 
+    /// Task `a` in running/ (command "first"), then requeued as a Slurm
+    /// task is: written into queued/ (command "requeued"), its file in
+    /// running/ to go after the commit.
+    static func requeue(_ f: Fixture) throws -> TaskID {
+        try f.put("running/a.json", String(decoding: task("a", command: "first").encoded(), as: UTF8.self))
+        let id = TaskID("a")!
+        try f.store.write(task("a", command: "requeued"), in: .queued)
+        f.store.removeTaskFile(id, from: .running)
+        return id
+    }
+
     static func command(_ text: String?) -> String? {
         text.flatMap { try? SpooledTask.decode(Array($0.utf8)).request.command }
     }
@@ -166,10 +177,7 @@ struct TaskStoreTests {
     @Test(arguments: [true, false])
     func aTaskRequeuedAndWrittenBackInOneTurnKeepsItsFile(durable: Bool) throws {
         let f = try Fixture(durable: durable)
-        try f.put("running/a.json", String(decoding: Self.task("a", command: "first").encoded(), as: UTF8.self))
-        let id = TaskID("a")!
-        try f.store.write(Self.task("a", command: "requeued"), in: .queued)
-        f.store.removeTaskFile(id, from: .running)
+        let id = try Self.requeue(f)
         try f.store.write(Self.task("a", command: "second"), in: .running)
         f.store.removeTaskFile(id, from: .queued)
         try f.store.commit()
@@ -180,15 +188,13 @@ struct TaskStoreTests {
     /// The same with a local start, which moves the file into running/ at once.
     @Test func aTaskRequeuedAndMovedBackInOneTurnKeepsItsFile() throws {
         let f = try Fixture(durable: true)
-        try f.put("running/a.json", String(decoding: Self.task("a", command: "first").encoded(), as: UTF8.self))
-        let id = TaskID("a")!
-        try f.store.write(Self.task("a", command: "requeued"), in: .queued)
-        f.store.removeTaskFile(id, from: .running)
+        let id = try Self.requeue(f)
         try f.store.move(id, from: .queued, to: .running)
         try f.store.commit()
         #expect(f.names("running") == ["a.json"] && f.names("queued").isEmpty)
         #expect(Self.command(f.text("running/a.json")) == "requeued")
     }
+
     /// The daemon's turns: what may go only once a rename is durable waits
     /// for the next commit's sync, so a turn makes one sync, not two.
     @Test func removalsWaitForTheNextTurnsSync() throws {
@@ -214,10 +220,7 @@ struct TaskStoreTests {
     /// sync) and written back in the next keeps its new file.
     @Test func aWaitingRemovalNeverTakesANewFile() throws {
         let f = try Fixture(durable: true)
-        try f.put("running/a.json", String(decoding: Self.task("a", command: "first").encoded(), as: UTF8.self))
-        let id = TaskID("a")!
-        try f.store.write(Self.task("a", command: "requeued"), in: .queued)
-        f.store.removeTaskFile(id, from: .running)
+        let id = try Self.requeue(f)
         try f.store.commit(settle: false)
         try f.store.write(Self.task("a", command: "second"), in: .running)
         f.store.removeTaskFile(id, from: .queued)

@@ -105,16 +105,15 @@ public final class TaskStore {
     /// Moves a task file from one state directory to another.
     public func move(_ id: TaskID, from: SpoolDirectory, to: SpoolDirectory) throws(SystemError) {
         let name = Spool.taskFile(id)
+        keepWaiting(id, name, in: to)
         if staged.isStaged(id) {
             // The task file is new this turn: it is written where it goes.
-            keepWaiting(id, name, in: to)
             if staged.placesLast(id, name, in: from) && !spool[from].exists(name) { return staged.redirect(id, to: to) }
             guard to == .running else { return staged.append(id, .move(name, from: from, to: to)) }
             try carryOut(id)
             staged.keep(id, name, in: to)
         }
         try spool[from].rename(name, to: spool[to], as: name)
-        keepWaiting(id, name, in: to)
         directoriesChanged = true
     }
 

@@ -86,7 +86,7 @@ public enum Orphans {
             case .lacks: continue
             case .unknown:
                 // Gone (or a zombie, reaped soon) is no reason to look again.
-                if isAlive(pid) { sweep.unsure += 1 }
+                if ProcessScan.isRunning(pid, in: proc) { sweep.unsure += 1 }
                 continue
             case .holds: break
             }
@@ -98,14 +98,6 @@ public enum Orphans {
             sweep.killed += 1
         }
         return sweep
-    }
-
-    /// Whether `pid` (an unreaped child of this process, so its pid is its
-    /// own) is alive: not yet a zombie.
-    private static func isAlive(_ pid: ProcessID) -> Bool {
-        var info = siginfo_t()
-        // WNOWAIT|WNOHANG: a terminated child is seen and left for the reaper.
-        return waitid(P_PID, id_t(pid.rawValue), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info._sifields._sigchld.si_pid == 0
     }
 
     private static let files = Mutex(ChildrenFiles())
