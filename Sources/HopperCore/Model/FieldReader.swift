@@ -6,7 +6,9 @@
 public struct FieldReader {
     public let object: JSONObject
     public let path: String
-    private var seen: Set<String> = []
+    /// Keys asked for, in order (an object has a few dozen at most: a scan
+    /// in `finish` is cheaper than hashing every key as it is read).
+    private var seen: [String] = []
 
     public init(_ value: JSONValue, path: String = "") throws(HopperError) {
         guard case .object(let object) = value else {
@@ -27,7 +29,7 @@ public struct FieldReader {
     /// The raw value of `key`, marking it read; nil when absent. JSON `null`
     /// counts as absent so optional fields may be written out as null.
     public mutating func value(_ key: String) -> JSONValue? {
-        seen.insert(key)
+        seen.append(key)
         guard let v = object[key], v != .null else { return nil }
         return v
     }
@@ -62,23 +64,21 @@ public struct FieldReader {
 
     public mutating func int(_ key: String, in range: ClosedRange<Int>) throws(HopperError) -> Int? {
         guard let v = value(key) else { return nil }
-        let expectation = "an integer from \(range.lowerBound) to \(range.upperBound)"
         switch v {
         case .int(let i) where i >= range.lowerBound && i <= range.upperBound: return Int(i)
-        case .double(let d):
-            // Int(exactly:) rather than a comparison: Double(Int.max) rounds up to 2^63.
-            if let i = Int(exactly: d), range.contains(i) { return i }
-            throw invalid(key, expectation, v)
-        default: throw invalid(key, expectation, v)
+        // Int(exactly:) rather than a comparison: Double(Int.max) rounds up to 2^63.
+        case .double(let d): if let i = Int(exactly: d), range.contains(i) { return i }
+        default: break
         }
+        throw invalid(key, "an integer from \(range.lowerBound) to \(range.upperBound)", v)
     }
 
     /// A number of seconds; `minimum` is exclusive when `exclusive` is set.
     public mutating func seconds(_ key: String, minimum: Double = 0, exclusive: Bool = false, maximum: Double = 1e9) throws(HopperError) -> Double? {
         guard let v = value(key) else { return nil }
-        let expectation = "a number of seconds \(exclusive ? ">" : "≥") \(FieldReader.format(minimum))"
-        guard let d = v.doubleValue else { throw invalid(key, expectation, v) }
-        guard exclusive ? d > minimum : d >= minimum else { throw invalid(key, expectation, v) }
+        guard let d = v.doubleValue, exclusive ? d > minimum : d >= minimum else {
+            throw invalid(key, "a number of seconds \(exclusive ? ">" : "≥") \(FieldReader.format(minimum))", v)
+        }
         guard d <= maximum else { throw invalid(key, "at most \(FieldReader.format(maximum)) seconds", v) }
         // -0.0 is zero: never written back as "-0.0".
         return d == 0 ? 0 : d
