@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <malloc.h>
 #include <sys/syscall.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -180,4 +181,8 @@ pid_t hopper_spawn_as_user(const char *path, char *const argv[], char *const env
         *failed_errno = what[1];
     }
     return pid;
+}
+
+void hopper_release_free_memory(void) {
+    malloc_trim(0);
 }

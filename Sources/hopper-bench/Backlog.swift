@@ -11,12 +11,14 @@ import HopperCore
 ///    ("extra processes" later is the count above it: should be 0).
 /// 2. `small` requests of `true` are staged, renamed into incoming/ at once,
 ///    and timed until all are task files in queued/ (inotify on queued/,
-///    confirmed by a listing): acceptance. Then RSS and descendants.
+///    confirmed by a listing): acceptance. Then, once the daemon has used
+///    no CPU for 100 ms, RSS and descendants.
 /// 3. The same for `large − small` more, up to `large` queued.
 /// 4. SIGTERM: time until the daemon has exited (blockers go back to queued/).
 /// 5. `hopper run` again: time from the spawn until the first task file
 ///    appears in running/ (inotify on running/, set up before the spawn);
-///    the blockers, with the highest priority, are that first task. RSS then.
+///    the blockers, with the highest priority, are that first task. RSS once
+///    the daemon is at rest.
 /// 6. `n` more `true` requests with priority 1 are renamed into incoming/ at
 ///    once and the blockers cancelled (empty files in cancel/); the time from
 ///    the first rename until the `n` have records is the throughput with the
@@ -70,6 +72,7 @@ enum Backlog {
         daemon.start()
         guard let first = restarted.wait(forFirst: ".json", timeout: 300) else { daemon.fail("no task started after a restart with \(large) queued") }
         f.firstStart = first - spawned
+        waitUntilQuiet(daemon)
         f.rssRecovered = daemon.probe.rssKiB
 
         // Like the no-backlog figure, the measured tasks are dropped at once and
@@ -97,6 +100,23 @@ enum Backlog {
         let start = Harness.now()
         for name in names { daemon.drop(name) }
         if !queued.wait(forCount: before + names.count, timeout: 900) { daemon.fail("\(names.count) requests were not accepted") }
-        return Harness.now() - start
+        let elapsed = Harness.now() - start
+        waitUntilQuiet(daemon)
+        return elapsed
+    }
+
+    /// Waits (up to 5 s) until the daemon has used no CPU for 100 ms: the
+    /// last file lands in queued/ before its turn ends, and the memory
+    /// figures are of the daemon at rest with the backlog, not mid-turn.
+    private static func waitUntilQuiet(_ daemon: BenchDaemon) {
+        let probe = daemon.probe
+        let deadline = Harness.now() + 5
+        var last = probe.cpuSeconds
+        while Harness.now() < deadline {
+            usleep(100_000)
+            let now = probe.cpuSeconds
+            if now == last { return }
+            last = now
+        }
     }
 }

@@ -77,6 +77,10 @@ pid_t hopper_spawn_as_user(const char *path, char *const argv[], char *const env
                            unsigned int uid, unsigned int gid, const unsigned int *groups, int ngroups,
                            int *failed_step, int *failed_errno);
 
+/// Hands the heap's free pages back to the kernel: glibc's malloc_trim(0),
+/// which <malloc.h> declares and the Glibc module does not import.
+void hopper_release_free_memory(void);
+
 /// WIFEXITED(status) from <sys/wait.h>, as 0 or 1.
 int hopper_wait_exited(int status);
 /// WEXITSTATUS(status): the exit code when hopper_wait_exited(status).

@@ -148,6 +148,7 @@ extension Daemon {
                 task.owner!.write(to: &w)
             }
             acknowledged.append(name)
+            tasksSinceTrim += 1
         }
     }
 

@@ -7,6 +7,7 @@ extension Daemon {
         // Retention runs at start, then every tenth of done_max_age (1 min to 1 h).
         if config.retentionDoneMaxAge > 0 { schedule(after: 0, .retention) }
         let loaded = Recovery.run(store: store, log: log)
+        tasksSinceTrim = loaded.tasks.count
         if let failure = loaded.syncFailure { fatalDurabilityFailure(failure) }
         countTodaysSpend()
         nextSeq = loaded.nextSeq
