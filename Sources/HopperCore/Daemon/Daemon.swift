@@ -101,6 +101,14 @@ public final class Daemon: @unchecked Sendable {
     var nextSeq: UInt64 = 1
     var idSuffixes = IDSuffixGenerator()
     var baseEnvironment: [(String, String)] = []
+    /// The daemon's environment merged with each provider's and user's
+    /// (`EnvironmentBlock`), made at a provider's first start after a reload
+    /// and again when the user's name or home changed.
+    var environmentBlocks: [EnvironmentKey: (user: UserAccount?, block: EnvironmentBlock)] = [:]
+    struct EnvironmentKey: Hashable {
+        var provider: String
+        var uid: UInt32?
+    }
     /// Files claimed from incoming/ this turn, removed once the turn is durable.
     var acknowledged: [FileName] = []
     /// Files that may go only once this turn is durable (a Slurm job's exit
@@ -407,6 +415,7 @@ public final class Daemon: @unchecked Sendable {
             store.durable = fresh.durability == .fsync
             events.maxBytes = fresh.maxEventsBytes
             collectConfiguredSecrets()
+            environmentBlocks.removeAll()
             applyReloadedSessionSettings()
             hooksToStart += hooks.setLimit(fresh.workers)
             // Passes already scheduled carry on with the new age; a first non-zero age starts them.

@@ -255,21 +255,17 @@ extension Daemon {
     /// The environment of a task: the daemon's, the provider's, the task's,
     /// then Hopper's own markers.
     private func environment(for task: SpooledTask, provider: Provider, context: [(String, String)], user: UserAccount?) -> [String] {
-        var merged: [String: String] = [:]
-        var order: [String] = []
-        func set(_ k: String, _ v: String) {
-            if merged.updateValue(v, forKey: k) == nil { order.append(k) }
+        let key = EnvironmentKey(provider: provider.name, uid: user?.uid)
+        let block: EnvironmentBlock
+        if let cached = environmentBlocks[key], cached.user?.name == user?.name, cached.user?.home == user?.home {
+            block = cached.block
+        } else {
+            block = EnvironmentBlock(baseEnvironment, Daemon.identity(user), provider.env)
+            environmentBlocks[key] = (user, block)
         }
-        for (k, v) in baseEnvironment { set(k, v) }
-        for (k, v) in Daemon.identity(user) { set(k, v) }
-        for (k, v) in provider.env { set(k, v) }
-        for (k, v) in context { set(k, v) }
-        for p in task.request.env { set(p.name, p.value) }
-        set("HOPPER_TASK_ID", task.id.rawValue)
-        set("HOPPER_SPOOL", spool.path)
-        set("HOPPER_ATTEMPT", String(task.attempts))
-        set(Daemon.runMarker, runID)
-        return order.map { "\($0)=\(merged[$0]!)" }
+        return block.with(context, task.request.env.map { ($0.name, $0.value) },
+                          [("HOPPER_TASK_ID", task.id.rawValue), ("HOPPER_SPOOL", spool.path),
+                           ("HOPPER_ATTEMPT", String(task.attempts)), (Daemon.runMarker, runID)])
     }
 
     /// A task in a session process ended (or its session died).

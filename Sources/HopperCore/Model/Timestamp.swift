@@ -28,22 +28,28 @@ public struct Timestamp: Sendable, Hashable, Comparable {
         let (seconds, nanosecond) = CivilCalendar.floorDivide(nanoseconds, Self.nanosecondsPerSecond)
         let (days, secondOfDay) = CivilCalendar.floorDivide(seconds, Self.secondsPerDay)
         let (year, month, day) = CivilCalendar.date(days: days)
-        var text: [UInt8] = []
-        text.reserveCapacity(27)
-        for (value, width, separator) in [
-            (year, 4, "-"), (month, 2, "-"), (day, 2, "T"), (secondOfDay / 3600, 2, ":"),
-            (secondOfDay / 60 % 60, 2, ":"), (secondOfDay % 60, 2, "."), (nanosecond / 1000, 6, "Z"),
-        ] as [(Int64, Int, Unicode.Scalar)] {
-            var digits = [UInt8](repeating: UInt8(ascii: "0"), count: width)
-            var rest = value
-            for index in digits.indices.reversed() {
-                digits[index] += UInt8(rest % 10)
-                rest /= 10
+        // YYYY-MM-DDTHH:MM:SS.ffffffZ, written in place (records and event
+        // lines carry several of these each).
+        return String(unsafeUninitializedCapacity: 27) { text in
+            var at = 0
+            func put(_ value: Int64, _ width: Int, _ separator: Unicode.Scalar) {
+                var rest = value
+                for index in (at..<at + width).reversed() {
+                    text[index] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: rest % 10)
+                    rest /= 10
+                }
+                text[at + width] = UInt8(ascii: separator)
+                at += width + 1
             }
-            text += digits
-            text.append(UInt8(ascii: separator))
+            put(year, 4, "-")
+            put(month, 2, "-")
+            put(day, 2, "T")
+            put(secondOfDay / 3600, 2, ":")
+            put(secondOfDay / 60 % 60, 2, ":")
+            put(secondOfDay % 60, 2, ".")
+            put(nanosecond / 1000, 6, "Z")
+            return at
         }
-        return String(decoding: text, as: UTF8.self)
     }
 
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`; `t` and `z` may be lowercase.
