@@ -109,7 +109,7 @@ private final class Attempt: @unchecked Sendable {
 
     func begin(stdin: [UInt8]?) {
         for (fd, sink, stream) in [(process.stdout!, out, AgentTap.Stream.stdout), (process.stderr!, err, .stderr)] {
-            try? fd.setNonBlocking(true)
+            try? fd.setNonBlockingPipeEnd()
             let token = poller.register(fd, .readable) { [self] _ in drain(fd, into: sink, stream) }
             streams.append((fd, token))
         }
@@ -189,7 +189,7 @@ private final class StdinFeeder {
         self.fd = fd
         self.bytes = bytes
         self.poller = poller
-        try? fd.setNonBlocking(true)
+        try? fd.setNonBlockingPipeEnd()
         if pump() { stop(); return }
         token = poller.register(fd, .writable) { [unowned self] _ in if self.pump() { self.stop() } }
     }
