@@ -103,7 +103,7 @@ public final class Daemon: @unchecked Sendable {
     var baseEnvironment: [(String, String)] = []
     /// The daemon's environment merged with each provider's and user's
     /// (`EnvironmentBlock`), made at a provider's first start after a reload
-    /// and again when the user's name or home changed.
+    /// and again when the user's account changed.
     var environmentBlocks: [EnvironmentKey: (user: UserAccount?, block: EnvironmentBlock)] = [:]
     struct EnvironmentKey: Hashable {
         var provider: String
@@ -262,7 +262,7 @@ public final class Daemon: @unchecked Sendable {
 
     /// A burst of accepted (or recovered) tasks leaves the garbage of their
     /// decoding scattered between the tasks it keeps, where free(3) does not
-    /// give it back: a fifth of the resident memory after 100,000 dropped
+    /// give it back: about a sixth of the resident memory after 100,000 dropped
     /// files. Once the burst is over (nothing waits for the next turn), the
     /// heap's free pages go back to the kernel.
     private func releaseBurstGarbage() {

@@ -257,7 +257,7 @@ extension Daemon {
     private func environment(for task: SpooledTask, provider: Provider, context: [(String, String)], user: UserAccount?) -> [String] {
         let key = EnvironmentKey(provider: provider.name, uid: user?.uid)
         let block: EnvironmentBlock
-        if let cached = environmentBlocks[key], cached.user?.name == user?.name, cached.user?.home == user?.home {
+        if let cached = environmentBlocks[key], cached.user == user {
             block = cached.block
         } else {
             block = EnvironmentBlock(baseEnvironment, Daemon.identity(user), provider.env)

@@ -55,14 +55,11 @@ extension Daemon {
             return
         }
         let recordPath = spool.path + "/done/" + job.id.rawValue + ".json"
-        var environment = Dictionary(baseEnvironment, uniquingKeysWith: { _, last in last })
-        environment["HOPPER_TASK_ID"] = job.id.rawValue
-        environment["HOPPER_STATE"] = job.state.rawValue
-        environment["HOPPER_SPOOL"] = spool.path
-        environment[Daemon.runMarker] = runID
+        let environment = EnvironmentBlock(baseEnvironment, [("HOPPER_TASK_ID", job.id.rawValue), ("HOPPER_STATE", job.state.rawValue),
+                                                             ("HOPPER_SPOOL", spool.path), (Daemon.runMarker, runID)])
         let queue = self.queue
         let id = job.id
-        AuthRunner.run(command + [recordPath], environment: environment.map { "\($0.key)=\($0.value)" }, timeout: timeout,
+        AuthRunner.run(command + [recordPath], environment: environment.lines, timeout: timeout,
                        workingDirectory: spool.path) { outcome in
             queue.post(.hookFinished(id, outcome))
         }

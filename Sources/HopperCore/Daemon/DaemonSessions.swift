@@ -143,12 +143,7 @@ extension Daemon {
     /// The environment of a session process or auth command; running as
     /// `user`, with its `HOME`, `USER` and `LOGNAME`.
     func sessionEnvironment(_ context: [(String, String)], user: UserAccount? = nil) -> [String] {
-        var merged: [String: String] = [:]
-        var order: [String] = []
-        for (k, v) in baseEnvironment + Daemon.identity(user) + context + [("HOPPER_SPOOL", spool.path), (Daemon.runMarker, runID)] {
-            if merged.updateValue(v, forKey: k) == nil { order.append(k) }
-        }
-        return order.map { "\($0)=\(merged[$0]!)" }
+        EnvironmentBlock(baseEnvironment, Daemon.identity(user), context, [("HOPPER_SPOOL", spool.path), (Daemon.runMarker, runID)]).lines
     }
 
     /// A session's task is over: it is idle again, or retires.

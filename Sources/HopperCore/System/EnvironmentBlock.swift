@@ -2,12 +2,14 @@
 /// replaces a name's value where the name first appeared, and a new name
 /// goes at the end (the order `env(1)` and a shell keep).
 ///
-/// A task's environment is the daemon's, then the provider's user and
-/// `env`, then the session's, the request's and Hopper's own names. All but
-/// the last three are the same for every task of a provider and user, so
-/// they are merged once into a block (`init`), and a task's own names are
-/// laid over a copy of its lines (`with`): a few look-ups instead of
-/// hashing and joining every name of the daemon's environment per task.
+/// Every environment the daemon gives (a task's, a session's, an auth
+/// command's, a hook's) is the daemon's own with layers on top. A task's is
+/// the daemon's, then the provider's user and `env`, then the session's,
+/// the request's and Hopper's own names. All but the last three are the
+/// same for every task of a provider and user, so they are merged once into
+/// a block (`init`), and a task's own names are laid over a copy of its
+/// lines (`with`): a few look-ups instead of hashing and joining every name
+/// of the daemon's environment per task.
 public struct EnvironmentBlock: Sendable, Equatable {
     /// The merged lines, in order.
     public private(set) var lines: [String] = []

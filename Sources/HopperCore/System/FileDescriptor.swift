@@ -84,7 +84,6 @@ public struct FileDescriptor: Sendable, Hashable {
         return st
     }
 
-    /// Sets or clears O_NONBLOCK.
     /// O_NONBLOCK with one fcntl(2), for a pipe end this process made: its
     /// other status flags (O_APPEND, O_ASYNC, O_DIRECT, O_NOATIME) are known
     /// to be clear, so setting the flags outright loses nothing.
@@ -92,6 +91,7 @@ public struct FileDescriptor: Sendable, Hashable {
         _ = try retryingInterrupts("fcntl") { fcntl(rawValue, F_SETFL, O_NONBLOCK) }
     }
 
+    /// Sets or clears O_NONBLOCK.
     public func setNonBlocking(_ on: Bool) throws(SystemError) {
         let flags = try retryingInterrupts("fcntl") { fcntl(rawValue, F_GETFL) }
         let wanted = on ? flags | O_NONBLOCK : flags & ~O_NONBLOCK
