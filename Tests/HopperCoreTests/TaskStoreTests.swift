@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 import Testing
 @testable import HopperCore
 
@@ -228,5 +229,135 @@ struct TaskStoreTests {
         try f.store.settle()
         #expect(f.names("running") == ["a.json"] && f.names("queued").isEmpty)
         #expect(Self.command(f.text("running/a.json")) == "second")
+    }
+
+    // MARK: the sync in the background (the daemon's turns)
+
+    /// How many background syncs returned.
+    final class Count: Sendable {
+        let atomic = Atomic<Int>(0)
+        var value: Int { atomic.load(ordering: .sequentiallyConsistent) }
+    }
+
+    /// A store whose commits sync on a thread of their own, and how many syncs returned.
+    static func background(_ f: Fixture) throws -> (BackgroundSync, Count) {
+        let returned = Count()
+        let sync = try BackgroundSync(f.spool.tmp) { returned.atomic.add(1, ordering: .sequentiallyConsistent) }
+        f.store.syncInBackground(sync)
+        return (sync, returned)
+    }
+
+    /// Commits (a turn with nothing new) until `batch` is carried out.
+    static func turnUntilCarriedOut(_ f: Fixture, _ batch: UInt64) async throws {
+        try await eventually("batch \(batch) carried out") {
+            try f.store.commit(settle: false)
+            return f.store.carriedOut >= batch
+        }
+    }
+
+    @Test func aBackgroundCommitRenamesOnlyOnceItsSyncHasReturned() async throws {
+        let f = try Fixture(durable: true)
+        let (sync, returned) = try Self.background(f)
+        defer { sync.stop() }
+        try f.put(".hopper/claimed/a.json", "{}")
+        try f.store.write(Self.task("a"), in: .queued)
+        let batch = try f.store.commit(acknowledging: [FileName("a.json")], settle: false)
+        #expect(f.store.carriedOut < batch && sync.isRunning)
+        #expect(f.names("queued").isEmpty, "the rename waits for the sync, made by a later commit")
+        #expect(f.store.awaitsAcknowledgement(FileName("a.json")))
+        try await Self.turnUntilCarriedOut(f, batch)
+        #expect(f.names("queued") == ["a.json"])
+        #expect(f.names(".hopper/claimed") == ["a.json"], "the acknowledgement waits for the sync after the rename")
+        try await eventually("the acknowledgement made") {
+            try f.store.commit(settle: false)
+            return !f.store.awaitsSync
+        }
+        #expect(f.names(".hopper/claimed").isEmpty && f.names(".hopper/tmp").isEmpty)
+        #expect(try f.happened() == ["to queued/a.json", "delete .hopper/claimed/a.json"])
+        #expect(returned.value == 2, "one sync for the file, one for its rename")
+    }
+
+    /// What a turn stages while a sync runs goes with the next one; a
+    /// second write of a file the running sync covers does not cancel it.
+    @Test func aWriteAfterTheSealWaitsForTheNextSync() async throws {
+        let f = try Fixture(durable: true)
+        let (sync, _) = try Self.background(f)
+        defer { sync.stop() }
+        try f.store.write(Self.task("a", command: "first"), in: .queued)
+        try f.store.write(Self.task("b"), in: .queued)
+        let first = try f.store.commit(settle: false)
+        try f.store.write(Self.task("a", command: "second"), in: .queued)
+        #expect(f.names(".hopper/tmp").count == 3, "the sealed write is kept")
+        let second = try f.store.commit(settle: false)
+        #expect(second > first || f.store.carriedOut >= first)
+        try await Self.turnUntilCarriedOut(f, second)
+        #expect(f.names("queued") == ["a.json", "b.json"])
+        #expect(Self.command(f.text("queued/a.json")) == "second")
+        #expect(f.names(".hopper/tmp").isEmpty)
+        // (inotify merges two identical events in a row: b's rename keeps a's two apart.)
+        #expect(try f.happened() == ["to queued/a.json", "to queued/b.json", "to queued/a.json"])
+    }
+
+    /// A shutdown's commit settles: it waits for the sync under way and
+    /// carries out everything before it returns.
+    @Test func aSettlingCommitWaitsForTheSyncUnderWay() throws {
+        let f = try Fixture(durable: true)
+        let (sync, _) = try Self.background(f)
+        defer { sync.stop() }
+        try f.put(".hopper/claimed/a.json", "{}")
+        try f.put(".hopper/claimed/b.json", "{}")
+        try f.store.write(Self.task("a"), in: .queued)
+        _ = try f.store.commit(acknowledging: [FileName("a.json")], settle: false)
+        try f.store.write(Self.task("b"), in: .queued)
+        let last = try f.store.commit(acknowledging: [FileName("b.json")], settle: true)
+        #expect(f.store.carriedOut == last && !f.store.awaitsSync && !sync.isRunning)
+        #expect(f.names("queued") == ["a.json", "b.json"] && f.names(".hopper/claimed").isEmpty)
+        #expect(try f.happened() == ["to queued/a.json", "to queued/b.json", "delete .hopper/claimed/a.json", "delete .hopper/claimed/b.json"])
+    }
+
+    /// A start of a task whose new file the running sync covers does not
+    /// wait for it: the write is sent to running/ instead (the task runs
+    /// while its file waits in `.hopper/tmp`), and lands there when the sync
+    /// returns; nothing is renamed twice.
+    @Test func aTaskStartedUnderTheSyncOfItsFirstWriteIsWrittenIntoRunning() async throws {
+        let f = try Fixture(durable: true)
+        let (sync, _) = try Self.background(f)
+        defer { sync.stop() }
+        try f.store.write(Self.task("a"), in: .queued)
+        try f.store.write(Self.task("b"), in: .queued)
+        let batch = try f.store.commit(settle: false)
+        try f.store.move(TaskID("a")!, from: .queued, to: .running)
+        #expect(f.names("running").isEmpty && f.names(".hopper/tmp").count == 2)
+        try await Self.turnUntilCarriedOut(f, batch)
+        #expect(f.names("running") == ["a.json"] && f.names("queued") == ["b.json"])
+        #expect(try f.happened() == ["to running/a.json", "to queued/b.json"])
+    }
+
+    /// With nothing to sync a commit makes no sync, and its batch is carried out at once.
+    @Test func aCommitWithNothingToSyncIsCarriedOutAtOnce() throws {
+        let f = try Fixture(durable: true)
+        let (sync, returned) = try Self.background(f)
+        defer { sync.stop() }
+        let batch = try f.store.commit(settle: false)
+        #expect(f.store.carriedOut == batch && !sync.isRunning)
+        #expect(returned.value == 0)
+    }
+
+    /// Accepted, started and retried while the first write's sync runs: the
+    /// retry's version ends in queued/ and nothing is left in running/.
+    @Test func aTaskRetriedWhileItsFirstWriteSyncsEndsWhereItWasMoved() async throws {
+        let f = try Fixture(durable: true)
+        let (sync, _) = try Self.background(f)
+        defer { sync.stop() }
+        let id = TaskID("a")!
+        try f.store.write(Self.task("a", command: "first"), in: .queued)
+        _ = try f.store.commit(settle: false)
+        try f.store.move(id, from: .queued, to: .running)
+        try f.store.write(Self.task("a", command: "retry"), in: .running)
+        try f.store.move(id, from: .running, to: .queued)
+        let batch = try f.store.commit(settle: false)
+        try await Self.turnUntilCarriedOut(f, batch)
+        #expect(f.names("running").isEmpty && f.names("queued") == ["a.json"])
+        #expect(Self.command(f.text("queued/a.json")) == "retry")
     }
 }

@@ -44,6 +44,8 @@ public final class Daemon: @unchecked Sendable {
         case sessionExited(provider: String, session: String, ExitStatus)
         case slurm(SlurmNews)
         case hookFinished(TaskID, AuthRunner.Outcome)
+        /// The background sync returned (`TaskStore.commit` takes its result).
+        case synced
     }
 
     /// One attempt in flight.
@@ -115,11 +117,12 @@ public final class Daemon: @unchecked Sendable {
     /// file, until its task's record is on disk).
     var removeAfterCommit: [(Directory, FileName)] = []
     var rescanIncoming = false
-    /// When removals waiting for a sync (`TaskStore.awaitsSync`) get a turn
-    /// of their own if no other turn has come by then: under load they ride
-    /// on the next turn's sync, so a turn makes one.
-    var settleBy: MonotonicInstant?
-    static let settleDelay = 0.005
+    /// What turns left for after their commit's background sync: each
+    /// turn's event lines (up to `EventLog.appended`) and the hooks it made
+    /// due, released in order once the store has carried out the batch the
+    /// turn's changes went with (`TaskStore.carriedOut`).
+    var heldForSync: [(batch: UInt64, events: Int, hooks: [HookQueue.Job])] = []
+    var syncer: BackgroundSync?
     /// Tasks accepted or recovered since the heap was last trimmed, and how
     /// many make a burst worth trimming after (`releaseBurstGarbage`).
     var tasksSinceTrim = 0
@@ -250,6 +253,7 @@ public final class Daemon: @unchecked Sendable {
             Poller.shared.setTurnHandler(nil)
             closeAllSessions()
             events.flush(reportingTo: log)
+            syncer?.stop()
             log.info("daemon", "stopped")
             SignalStream.unsubscribe(signalSubscriptions)
             stopped.set(.success(0))
@@ -271,12 +275,9 @@ public final class Daemon: @unchecked Sendable {
         hopper_release_free_memory()
     }
 
-    /// The earliest deadline, or the settle time of removals waiting for a sync.
+    /// The earliest deadline.
     private func nextWake() -> MonotonicInstant? {
-        let deadline = deadlines.peek()?.at
-        guard let settleBy else { return deadline }
-        guard let deadline else { return settleBy }
-        return min(deadline, settleBy)
+        deadlines.peek()?.at
     }
 
     private func open() throws(HopperError) {
@@ -301,6 +302,10 @@ public final class Daemon: @unchecked Sendable {
             lock.record("\(getpid()) \(runID)\n")
             spool = try Spool.open(at: path)
             store = TaskStore(spool: spool, durable: config.durability == .fsync)
+            let queue = self.queue
+            let syncer = try BackgroundSync(spool.tmp) { queue.post(.synced) }
+            store.syncInBackground(syncer)
+            self.syncer = syncer
             events = try EventLog(root: spool.root, maxBytes: config.maxEventsBytes)
         } catch let e as HopperError {
             throw e
@@ -385,6 +390,7 @@ public final class Daemon: @unchecked Sendable {
         case .sessionExited(let provider, let session, _): sessionExited(provider: provider, session: session)
         case .slurm(let news): handleSlurm(news)
         case .hookFinished(let id, let outcome): hookFinished(id, outcome)
+        case .synced: break
         }
     }
 
@@ -439,18 +445,20 @@ public final class Daemon: @unchecked Sendable {
         openSessionsForWaitingLanes()
         // A transition that cannot be made durable is never acknowledged: the
         // commit removes the claimed files only once their tasks are on disk.
-        // What waits for the turn to be durable goes after the next turn's
-        // sync (`TaskStore.commit`), which comes within `settleDelay`.
-        do { try store.commit(acknowledging: acknowledged, removing: removeAfterCommit, settle: shuttingDown) } catch { fatalDurabilityFailure(error) }
+        // Its sync runs in the background; the turn's events and hooks wait
+        // until the renames it covers are made (a later turn's commit).
+        let batch: UInt64
+        do { batch = try store.commit(acknowledging: acknowledged, removing: removeAfterCommit, settle: shuttingDown) } catch { fatalDurabilityFailure(error) }
         acknowledged.removeAll(keepingCapacity: true)
         removeAfterCommit.removeAll(keepingCapacity: true)
-        if !store.awaitsSync {
-            settleBy = nil
-        } else if settleBy == nil {
-            settleBy = MonotonicInstant.now().adding(seconds: Daemon.settleDelay)
+        if let last = heldForSync.last, last.batch == batch {
+            heldForSync[heldForSync.count - 1].events = events.appended
+            heldForSync[heldForSync.count - 1].hooks += hooksToStart
+        } else {
+            heldForSync.append((batch, events.appended, hooksToStart))
         }
-        startDueHooks()
-        events.flush(reportingTo: log)
+        hooksToStart.removeAll()
+        releaseHeldForSync()
         let wasStale = published.changed
         publishIfDue()
         // status.json was just written: the same news, in one line, for `systemctl status`.

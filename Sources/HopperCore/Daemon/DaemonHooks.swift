@@ -39,7 +39,20 @@ extension Daemon {
         hooksToStart += hooks.due(.init(id: record.task.id, state: record.state, provider: record.task.provider))
     }
 
-    /// After the commit: starts the hooks the queue released this turn.
+    /// After a commit: writes the event lines and starts the hooks of the
+    /// turns whose changes the store has carried out (`heldForSync`).
+    func releaseHeldForSync() {
+        var through: Int?
+        while let first = heldForSync.first, first.batch <= store.carriedOut {
+            heldForSync.removeFirst()
+            hooksToStart += first.hooks
+            through = first.events
+        }
+        startDueHooks()
+        if let through { events.flush(through: through, reportingTo: log) }
+    }
+
+    /// Starts the hooks the queue released.
     func startDueHooks() {
         guard !hooksToStart.isEmpty else { return }
         let jobs = hooksToStart

@@ -3,8 +3,9 @@ import Glibc
 /// `events.jsonl`: one JSON object a line, appended with O_APPEND.
 ///
 /// Events of one loop turn are buffered and written with a single write(2)
-/// after the turn's commit, so every line lands whole and none tells of a
-/// change that a crash could still take back. Past `maxBytes` the file is
+/// once the turn's changes are carried out (after the background sync that
+/// covers them: `flush(through:)`), so every line lands whole and none tells
+/// of a change that a crash could still take back. Past `maxBytes` the file is
 /// renamed to `events.jsonl.1` (replacing the previous one) and a new file is
 /// started. A line torn by a crash is cut off when the log is opened again.
 /// Events are best effort: a write that fails (a full disk) loses that
@@ -14,7 +15,10 @@ public final class EventLog {
     private var fd: FileDescriptor
     private var size: Int
     private var buffer: [UInt8] = []
-    private var bufferedLines = 0
+    /// Bytes appended so far, written or not: a mark for `flush(through:)`.
+    public private(set) var appended = 0
+    /// Bytes written (or lost to a failed write) so far: `appended` less the buffer.
+    private var flushed = 0
     public var maxBytes: Int
     /// Secrets masked in every event.
     public var mask = SecretMask()
@@ -69,29 +73,42 @@ public final class EventLog {
         w.endObject()
         buffer.append(contentsOf: w.bytes)
         buffer.append(UInt8(ascii: "\n"))
-        bufferedLines += 1
+        appended += w.bytes.count + 1
     }
 
     /// Writes buffered events, rotating first when they would cross `maxBytes`.
     /// A failure is logged to `log`: at once, then at a falling rate while it
     /// lasts, and once when writing works again.
     public func flush(reportingTo log: Logger) {
-        guard !buffer.isEmpty else { return }
-        if !mask.isEmpty { buffer = mask.apply(buffer) }
+        flush(through: appended, reportingTo: log)
+    }
+
+    /// Writes the buffered events appended before `mark` (a value of
+    /// `appended`, taken between two events), as `flush` does; the later
+    /// ones stay buffered.
+    public func flush(through mark: Int, reportingTo log: Logger) {
+        let count = min(mark - flushed, buffer.count)
+        guard count > 0 else { return }
+        var part = count == buffer.count ? buffer : Array(buffer[..<count])
+        if !mask.isEmpty { part = mask.apply(part) }
         var failure: SystemError?
-        if size > 0 && size + buffer.count > maxBytes { failure = rotate() }
+        if size > 0 && size + part.count > maxBytes { failure = rotate() }
         do {
-            try fd.writeAll(buffer, subject: "events.jsonl")
-            size += buffer.count
+            try fd.writeAll(part, subject: "events.jsonl")
+            size += part.count
         } catch {
             failure = error
             // A full disk can take part of the buffer: cut it, so the next
             // lines are not appended to a torn one.
             _ = ftruncate(fd.rawValue, off_t(size))
         }
-        buffer.removeAll(keepingCapacity: buffer.capacity <= 1 << 20)
-        report(failure, lost: bufferedLines, to: log)
-        bufferedLines = 0
+        if count == buffer.count {
+            buffer.removeAll(keepingCapacity: buffer.capacity <= 1 << 20)
+        } else {
+            buffer.removeFirst(count)
+        }
+        flushed += count
+        report(failure, lost: failure == nil ? 0 : part.reduce(0) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }, to: log)
     }
 
     private func report(_ failure: SystemError?, lost lines: Int, to log: Logger) {

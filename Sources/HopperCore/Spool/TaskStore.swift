@@ -23,7 +23,9 @@ import Glibc
 ///   until the record is durable;
 /// - a change of a task with nothing staged is made at once, as is a start
 ///   (a move into running/): what is staged for that task is carried out
-///   first, because the daemon creates the task's outputs and runs it next.
+///   first, because the daemon creates the task's outputs and runs it next;
+///   except a task whose only staged change is the write of its new file,
+///   which is sent straight to running/ and lands there with the commit.
 ///
 /// `commit` makes the turn durable with one syncfs(2) of the spool's file
 /// system: it makes the turn's staged files (and the outputs beside their
@@ -32,10 +34,18 @@ import Glibc
 /// Then the staged renames and what waits behind them, in order. What may
 /// go only once a rename is durable (the claimed files acknowledged, task
 /// files whose records were renamed into done/, a Slurm job's files) waits
-/// for the next commit's sync; the daemon turns again at once while
-/// anything waits (`awaitsSync`). `settle` syncs and removes it now. A
-/// commit with nothing to sync makes no call. With durability `none`,
-/// the same without the syncs, and nothing waits.
+/// for the next sync. `settle` syncs and removes it now. A commit with
+/// nothing to sync makes no call. With durability `none`, the same without
+/// the syncs, and nothing waits.
+///
+/// The daemon's turns sync in the background (`syncInBackground`): a
+/// commit seals what is staged, starts its sync on another thread and
+/// returns; a later commit, once the sync has returned, makes the renames
+/// it covered (see `commit`). Meanwhile the staged changes stay here, so
+/// every rule above holds across the turns between: a start carries out
+/// its task's changes (syncing itself if the sync under way has not yet
+/// covered them), reads see staged records, and a later write never
+/// cancels a sealed one.
 /// A staged change the file system refuses is never acknowledged: `commit`
 /// throws it, and the daemon stops as it does for a failed sync.
 public final class TaskStore {
@@ -57,6 +67,17 @@ public final class TaskStore {
     private var written = 0, syncedWritten = 0
     /// The count of `written` after each staged task's last write.
     private var lastWrite: [TaskID: Int] = [:]
+    /// The thread that syncs while the loop goes on; nil: every commit
+    /// syncs on the caller's thread.
+    private var background: BackgroundSync?
+    /// What the next sync carries (the acknowledgements of the turns since
+    /// the last one was sealed), and the batch whose sync is under way.
+    private var open = Batch()
+    private var inFlight: Batch?
+    /// The number of the batch a turn's changes join now, and of the last
+    /// batch whose changes are all carried out (see `commit`).
+    private var openNumber: UInt64 = 1
+    public private(set) var carriedOut: UInt64 = 0
 
     /// What goes once the renames before it are durable.
     private struct Removals {
@@ -64,6 +85,18 @@ public final class TaskStore {
         var retired: [(id: TaskID, name: FileName, directory: SpoolDirectory)] = []
         var others: [(Directory, FileName)] = []
         var isEmpty: Bool { claimed.isEmpty && retired.isEmpty && others.isEmpty }
+    }
+
+    /// The turns that share one background sync: the staged changes below
+    /// `boundary` are renamed when it returns, then `acknowledgements` wait
+    /// for the sync after it; `earlier` (the removals that waited when it
+    /// started) go as soon as it returns.
+    private struct Batch {
+        var number: UInt64 = 0
+        var boundary = 0
+        var covered = 0
+        var acknowledgements = Removals()
+        var earlier = Removals()
     }
 
     public init(spool: Spool, durable: Bool) {
@@ -89,17 +122,22 @@ public final class TaskStore {
     /// A new version of a task file lands where the removal of its old one
     /// waits for a sync: the removal is dropped (see `StagedChanges.keep`).
     private func keepWaiting(_ id: TaskID, _ name: FileName, in directory: SpoolDirectory) {
-        guard !waiting.retired.isEmpty else { return }
-        waiting.retired.removeAll { $0.id == id && $0.name == name && $0.directory == directory }
+        if !waiting.retired.isEmpty { waiting.retired.removeAll { $0.id == id && $0.name == name && $0.directory == directory } }
+        if let batch = inFlight, !batch.earlier.retired.isEmpty {
+            inFlight?.earlier.retired.removeAll { $0.id == id && $0.name == name && $0.directory == directory }
+        }
     }
 
-    /// Whether removals wait for a sync: the daemon turns again to make it.
-    public var awaitsSync: Bool { !waiting.isEmpty }
+    /// Whether removals wait for a sync, or a background sync is under way.
+    public var awaitsSync: Bool { !waiting.isEmpty || inFlight != nil || !open.acknowledgements.isEmpty }
 
     /// Whether `name` in `.hopper/claimed` belongs to an accepted task whose
     /// acknowledgement waits for a sync (it must not be examined again).
     public func awaitsAcknowledgement(_ name: FileName) -> Bool {
-        waiting.claimed.contains { $0.bytes == name.bytes }
+        func holds(_ removals: Removals) -> Bool { removals.claimed.contains { $0.bytes == name.bytes } }
+        if holds(waiting) || holds(open.acknowledgements) { return true }
+        guard let inFlight else { return false }
+        return holds(inFlight.acknowledgements) || holds(inFlight.earlier)
     }
 
     /// Moves a task file from one state directory to another.
@@ -108,7 +146,7 @@ public final class TaskStore {
         keepWaiting(id, name, in: to)
         if staged.isStaged(id) {
             // The task file is new this turn: it is written where it goes.
-            if staged.placesLast(id, name, in: from) && !spool[from].exists(name) { return staged.redirect(id, to: to) }
+            if staged.placesOnly(id, name, in: from) && !spool[from].exists(name) { return staged.redirect(id, to: to) }
             guard to == .running else { return staged.append(id, .move(name, from: from, to: to)) }
             try carryOut(id)
             staged.keep(id, name, in: to)
@@ -223,6 +261,13 @@ public final class TaskStore {
         try AtomicFile.write(mask.apply(bytes), to: FileName(name), in: spool.root, scratch: spool.tmp, sync: false)
     }
 
+    /// Syncs on `sync`'s thread from now on: a daemon's `commit` (not a
+    /// settling one) starts the sync and returns, and the turn's renames
+    /// are made by a later commit, once that sync has returned.
+    public func syncInBackground(_ sync: BackgroundSync) {
+        background = sync
+    }
+
     /// Makes the turn durable and removes what waited for it: `claimed`
     /// (files in `.hopper/claimed` whose tasks the turn accepted),
     /// `removals` (files that may go once the turn is durable), and the task
@@ -230,11 +275,84 @@ public final class TaskStore {
     /// (the daemon's turns) those wait for the next commit's sync; with
     /// `settle` true they go now, after a second sync. Throws, removing
     /// nothing, when a sync or a staged rename fails.
-    public func commit(acknowledging claimed: [FileName] = [], removing removals: [(Directory, FileName)] = [], settle: Bool = true) throws(SystemError) {
+    ///
+    /// Returns the number of the batch the turn's changes went with: they
+    /// are all carried out once `carriedOut` reaches it (at once, unless a
+    /// background sync is attached). In the background, a commit
+    ///
+    /// 1. takes the result of a sync that has returned: throws its failure,
+    ///    or renames the changes it covered, removes what waited for it,
+    ///    and keeps that batch's acknowledgements for the next sync;
+    /// 2. adds the turn's acknowledgements to the open batch;
+    /// 3. when no sync is under way and anything waits for one, seals the
+    ///    open batch (everything staged so far) and starts its sync; when
+    ///    nothing waits, the open batch is carried out already.
+    ///
+    /// So the syncs follow one another while work comes, each covering what
+    /// the turns staged during the one before, and the loop never waits
+    /// for the disk (a start of a task whose file is not yet synced does).
+    @discardableResult
+    public func commit(acknowledging claimed: [FileName] = [], removing removals: [(Directory, FileName)] = [], settle: Bool = true) throws(SystemError) -> UInt64 {
         if let failure {
             self.failure = nil
             throw failure
         }
+        guard let background, durable, !settle else {
+            try finishSync(waiting: true)
+            try commitNow(acknowledging: open.acknowledgements.claimed + claimed,
+                          removing: open.acknowledgements.others + removals, settle: settle)
+            open = Batch()
+            carriedOut = openNumber
+            openNumber += 1
+            return carriedOut
+        }
+        try finishSync(waiting: false)
+        open.acknowledgements.claimed += claimed
+        open.acknowledgements.others += removals
+        let number = openNumber
+        if inFlight == nil {
+            if !staged.isEmpty || written > syncedWritten || !waiting.isEmpty || !open.acknowledgements.isEmpty {
+                var batch = open
+                batch.number = openNumber
+                batch.boundary = staged.seal()
+                batch.covered = written
+                batch.earlier = waiting
+                waiting = Removals()
+                open = Batch()
+                inFlight = batch
+                openNumber += 1
+                background.start()
+            } else {
+                carriedOut = openNumber
+                openNumber += 1
+            }
+        }
+        directoriesChanged = false
+        return number
+    }
+
+    /// Takes the background sync's result, if it has returned (or, with
+    /// `waiting`, once it has), and carries out what it covered.
+    private func finishSync(waiting wait: Bool) throws(SystemError) {
+        guard let batch = inFlight, let background else { return }
+        guard let result = wait ? background.wait() : background.poll() else { return }
+        inFlight = nil
+        if let error = result { throw error }
+        syncedWritten = max(syncedWritten, batch.covered)
+        if !lastWrite.isEmpty { lastWrite = lastWrite.filter { $0.value > syncedWritten } }
+        var now = batch.acknowledgements
+        for (id, change) in staged.take(through: batch.boundary) {
+            if case .retire(let name, let directory) = change { now.retired.append((id, name, directory)) } else { try apply(change) }
+        }
+        remove(batch.earlier)
+        waiting.claimed += now.claimed
+        waiting.retired += now.retired
+        waiting.others += now.others
+        carriedOut = batch.number
+    }
+
+    /// `commit` on the caller's thread.
+    private func commitNow(acknowledging claimed: [FileName], removing removals: [(Directory, FileName)], settle: Bool) throws(SystemError) {
         let changes = staged.takeAll()
         lastWrite.removeAll(keepingCapacity: true)
         // One sync: the staged files' data (and the outputs beside their
@@ -312,8 +430,15 @@ public final class TaskStore {
     }
 }
 
-/// The changes of a turn that wait for its commit, each with its task, in
-/// the order they were asked for. A pure value: `TaskStore` does the I/O.
+/// The changes that wait for a commit, each with its task, in the order
+/// they were asked for. A pure value: `TaskStore` does the I/O.
+///
+/// Indexes are absolute (they keep counting across commits). A commit in
+/// the background *seals* what is staged when its sync starts: the changes
+/// below the seal are carried out when that sync returns
+/// (`take(through:)`), the ones above it wait for the next. A write below
+/// the seal is never cancelled by a later one (its sync did not cover the
+/// later file).
 struct StagedChanges {
     enum Change: Equatable {
         /// rename(2) of a staged file from `.hopper/tmp` into place.
@@ -330,12 +455,18 @@ struct StagedChanges {
         var isPlace: Bool { if case .place = self { true } else { false } }
     }
 
-    /// Every change in order; nil once carried out ahead of the commit.
+    /// The changes from index `base` on, in order; nil once carried out ahead of the commit.
     private var changes: [(id: TaskID, change: Change)?] = []
-    /// Each task's changes still waiting, as indexes into `changes`.
+    private var base = 0
+    /// Changes below this index belong to a sync under way.
+    private(set) var sealed = 0
+    /// Each task's changes still waiting, as indexes, ascending.
     private var waiting: [TaskID: [Int]] = [:]
 
     var isEmpty: Bool { waiting.isEmpty }
+
+    /// The index the next change gets.
+    var end: Int { base + changes.count }
 
     func isStaged(_ id: TaskID) -> Bool { waiting[id] != nil }
 
@@ -344,7 +475,7 @@ struct StagedChanges {
         case .place(_, let name, let directory), .move(let name, _, let directory): keep(id, name, in: directory)
         default: break
         }
-        waiting[id, default: []].append(changes.count)
+        waiting[id, default: []].append(end)
         changes.append((id, change))
     }
 
@@ -354,45 +485,59 @@ struct StagedChanges {
     /// requeued and started again in one turn would be left without a
     /// file). The rename, or the truncating open, replaces the old file.
     mutating func keep(_ id: TaskID, _ name: FileName, in directory: SpoolDirectory) {
-        for index in waiting[id] ?? [] {
-            switch changes[index]?.change {
-            case .retire(name, directory)?, .removeOutput(name, directory)?: changes[index] = nil
+        guard let indexes = waiting[id] else { return }
+        var dropped = false
+        for index in indexes {
+            switch changes[index - base]?.change {
+            case .retire(name, directory)?, .removeOutput(name, directory)?:
+                changes[index - base] = nil
+                dropped = true
             default: break
             }
         }
-        waiting[id]?.removeAll { changes[$0] == nil }
-        if waiting[id]?.isEmpty == true { waiting[id] = nil }
+        guard dropped else { return }
+        let left = indexes.filter { changes[$0 - base] != nil }
+        waiting[id] = left.isEmpty ? nil : left
     }
 
     /// Stages a write of `name` into `directory`. Returns the temporary file
     /// of the write it cancels: the task's last change, a write of the same
-    /// name to the same place.
+    /// name to the same place not yet sealed.
     mutating func place(_ id: TaskID, temp: FileName, as name: FileName, in directory: SpoolDirectory) -> FileName? {
-        if let last = waiting[id]?.last, case .place(let earlier, name, directory)? = changes[last]?.change {
-            changes[last] = (id, .place(temp: temp, name: name, in: directory))
+        if let last = waiting[id]?.last, last >= sealed, case .place(let earlier, name, directory)? = changes[last - base]?.change {
+            changes[last - base] = (id, .place(temp: temp, name: name, in: directory))
             return earlier
         }
         append(id, .place(temp: temp, name: name, in: directory))
         return nil
     }
 
-    /// Whether the task's last change writes `name` into `directory`.
-    func placesLast(_ id: TaskID, _ name: FileName, in directory: SpoolDirectory) -> Bool {
-        guard let last = waiting[id]?.last, case .place(_, name, directory)? = changes[last]?.change else { return false }
+    /// Whether the task's last change writes `name` into `directory`, and
+    /// no earlier one still waiting puts a file of that name there (a write
+    /// sealed under a sync, which a later write could not cancel).
+    func placesOnly(_ id: TaskID, _ name: FileName, in directory: SpoolDirectory) -> Bool {
+        guard let indexes = waiting[id], let last = indexes.last,
+              case .place(_, name, directory)? = changes[last - base]?.change else { return false }
+        for index in indexes.dropLast() {
+            switch changes[index - base]?.change {
+            case .place(_, name, directory)?, .move(name, _, directory)?: return false
+            default: continue
+            }
+        }
         return true
     }
 
     /// Sends the task's last change, a write, to `directory` instead.
     mutating func redirect(_ id: TaskID, to directory: SpoolDirectory) {
-        guard let last = waiting[id]?.last, case .place(let temp, let name, _)? = changes[last]?.change else { return }
+        guard let last = waiting[id]?.last, case .place(let temp, let name, _)? = changes[last - base]?.change else { return }
         keep(id, name, in: directory)
-        changes[last] = (id, .place(temp: temp, name: name, in: directory))
+        changes[last - base] = (id, .place(temp: temp, name: name, in: directory))
     }
 
     /// The temporary file of the last staged write of `name` into `directory`, if any.
     func temp(of name: FileName, in directory: SpoolDirectory, for id: TaskID) -> FileName? {
         for index in (waiting[id] ?? []).reversed() {
-            if case .place(let temp, name, directory)? = changes[index]?.change { return temp }
+            if case .place(let temp, name, directory)? = changes[index - base]?.change { return temp }
         }
         return nil
     }
@@ -401,17 +546,41 @@ struct StagedChanges {
     mutating func take(_ id: TaskID) -> [Change] {
         guard let indexes = waiting.removeValue(forKey: id) else { return [] }
         return indexes.compactMap { index in
-            defer { changes[index] = nil }
-            return changes[index]?.change
+            defer { changes[index - base] = nil }
+            return changes[index - base]?.change
         }
+    }
+
+    /// Everything staged so far goes with the sync about to start; returns
+    /// the index below which that is.
+    mutating func seal() -> Int {
+        sealed = end
+        return sealed
+    }
+
+    /// Takes out every waiting change below `boundary`, in order.
+    mutating func take(through boundary: Int) -> [(id: TaskID, change: Change)] {
+        let count = min(max(boundary - base, 0), changes.count)
+        guard count > 0 else { return [] }
+        var taken: [(id: TaskID, change: Change)] = []
+        taken.reserveCapacity(count)
+        for position in 0..<count { if let change = changes[position] { taken.append(change) } }
+        for (id, _) in taken {
+            guard var indexes = waiting[id], let first = indexes.first, first < boundary else { continue }
+            indexes.removeAll { $0 < boundary }
+            waiting[id] = indexes.isEmpty ? nil : indexes
+        }
+        if count == changes.count {
+            changes.removeAll(keepingCapacity: changes.capacity <= 4096)
+        } else {
+            changes.removeFirst(count)
+        }
+        base += count
+        return taken
     }
 
     /// Takes every waiting change out, in order.
     mutating func takeAll() -> [(id: TaskID, change: Change)] {
-        defer {
-            changes.removeAll(keepingCapacity: changes.capacity <= 4096)
-            waiting.removeAll(keepingCapacity: true)
-        }
-        return changes.compactMap { $0 }
+        take(through: end)
     }
 }
