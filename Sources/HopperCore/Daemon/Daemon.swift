@@ -27,9 +27,10 @@ public struct DaemonOptions: Sendable {
 /// is handled where it is read, without a thread hand-off per task.
 /// A turn: handle the batch (claim and accept dropped files, finish attempts,
 /// cancel), fire due deadlines, start queued tasks on free workers, commit
-/// (the staged files synced together, renamed into place, the renames
-/// synced), then acknowledge (remove claimed files, write
-/// events) and publish status. Nothing is acknowledged before its commit.
+/// (the staged files synced together on the sync thread, renamed into place
+/// by a later turn once that sync returns, the renames synced by the next),
+/// then release what earlier turns held for their sync (hooks, event lines)
+/// and publish status. Nothing is acknowledged before its sync.
 ///
 /// `@unchecked Sendable`: once `run` has opened the spool, every property is
 /// touched on the poller thread only.
@@ -253,7 +254,6 @@ public final class Daemon: @unchecked Sendable {
             Poller.shared.setTurnHandler(nil)
             closeAllSessions()
             events.flush(reportingTo: log)
-            syncer?.stop()
             log.info("daemon", "stopped")
             SignalStream.unsubscribe(signalSubscriptions)
             stopped.set(.success(0))
@@ -302,11 +302,11 @@ public final class Daemon: @unchecked Sendable {
             lock.record("\(getpid()) \(runID)\n")
             spool = try Spool.open(at: path)
             store = TaskStore(spool: spool, durable: config.durability == .fsync)
+            events = try EventLog(root: spool.root, maxBytes: config.maxEventsBytes)
             let queue = self.queue
             let syncer = try BackgroundSync(spool.tmp) { queue.post(.synced) }
             store.syncInBackground(syncer)
             self.syncer = syncer
-            events = try EventLog(root: spool.root, maxBytes: config.maxEventsBytes)
         } catch let e as HopperError {
             throw e
         } catch {
@@ -347,6 +347,7 @@ public final class Daemon: @unchecked Sendable {
     private func close() {
         inotify?.close()
         hookMarkers?.close()
+        syncer?.stop()
         events?.flush(reportingTo: log)
         writeStatus(state: "stopped")
         spool?.close()

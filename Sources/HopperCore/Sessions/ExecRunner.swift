@@ -134,8 +134,7 @@ private final class Attempt: @unchecked Sendable {
 
     private func closeStream(_ fd: FileDescriptor) {
         guard let index = streams.firstIndex(where: { $0.fd == fd }) else { return }
-        poller.unregister(streams[index].token)
-        fd.close()
+        poller.unregisterAndClose(streams[index].token)
         streams.remove(at: index)
         finishIfDone()
     }

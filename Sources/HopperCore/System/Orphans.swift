@@ -6,15 +6,16 @@ import Synchronization
 /// subreaper, a task's background process whose parent exits becomes the
 /// daemon's child instead of init's, where it can be found and killed.
 public enum Orphans {
-    /// prctl(2) PR_SET_CHILD_SUBREAPER, and opens the threads' `children`
-    /// files now, so the daemon's descriptor count is flat from the start.
+    /// prctl(2) PR_SET_CHILD_SUBREAPER, and opens the main thread's
+    /// `children` file now, so the daemon's descriptor count is flat from the start.
     public static func adoptOrphans() {
         _ = hopper_become_subreaper()
         _ = children()
     }
 
-    /// The daemon's direct children, read from /proc/self/task/*/children.
-    public static func children() -> [ProcessID] {
+    /// The daemon's children that its main thread adopted, and any its main
+    /// thread started (see `ChildrenFiles`).
+    static func children() -> [ProcessID] {
         files.withLock { $0.children() }
     }
 
@@ -103,21 +104,25 @@ public enum Orphans {
     private static let files = Mutex(ChildrenFiles())
 }
 
-/// The `children` files of this process's threads, kept open and re-read
-/// with pread(2): one call per thread after a finished session task, instead
-/// of listing /proc/self/task and opening each file every time.
+/// The `children` file of the thread that adopts this process's orphans,
+/// kept open and re-read with pread(2): one call a look.
 ///
-/// The thread list is taken again when a file cannot be read (its thread has
-/// exited). A thread created later is not listed until then, which cannot
-/// hide an orphan: the kernel gives an orphan to the first live thread of the
-/// subreaper in creation order, and every listed thread is older than an
-/// unlisted one, so while any listed thread lives the adopter is listed.
+/// The kernel gives an orphan to the first live thread of the subreaper in
+/// creation order: the main thread, which in Hopper lives as long as the
+/// process (it waits in `Daemon.run`). The other threads' children are the
+/// processes they started, which the reaper awaits and `adopted` leaves out
+/// anyway. Should the main thread's file be unreadable, every thread's file
+/// is read from then on: while any listed thread lives the adopter is
+/// listed, since every listed thread is older than one created later.
 struct ChildrenFiles: ~Copyable {
     private var files: [FileDescriptor] = []
+    /// Whether the main thread's file alone failed once: every thread's is read since.
+    private var everyThread = false
 
     mutating func children() -> [ProcessID] {
         if files.isEmpty { reopen() }
         if let found = readAll() { return found }
+        everyThread = true
         reopen()
         return readAll() ?? []
     }
@@ -151,6 +156,10 @@ struct ChildrenFiles: ~Copyable {
         files.removeAll()
         guard let tasks = try? Directory.open("/proc/self/task") else { return }
         defer { tasks.close() }
+        if !everyThread, let fd = try? tasks.openFile(FileName("\(getpid())/children"), O_RDONLY) {
+            files.append(fd)
+            return
+        }
         for tid in (try? tasks.entries()) ?? [] {
             if let fd = try? tasks.openFile(FileName(tid.escaped + "/children"), O_RDONLY) { files.append(fd) }
         }

@@ -99,6 +99,18 @@ public final class Poller: Sendable {
         _ = hopper_epoll_ctl(epoll, 2, fd.rawValue, 0, 0)
     }
 
+    /// Stops watching and closes the descriptor, which takes it out of the
+    /// epoll set without an `EPOLL_CTL_DEL` (one system call fewer). For a
+    /// descriptor no other process shares beyond a spawn's fork-to-exec
+    /// moment (a pipe end of the daemon's own, O_CLOEXEC): until the last
+    /// copy is closed its events may still come, for a token no handler
+    /// answers. Poller thread only.
+    public func unregisterAndClose(_ token: Int) {
+        precondition(isCurrent, "Poller.unregisterAndClose off the poller thread")
+        guard let (fd, _) = loop.handlers.removeValue(forKey: token) else { return }
+        fd.close()
+    }
+
     /// Runs `body` on the poller thread after `seconds`. Poller thread only.
     public func after(_ seconds: Double, _ body: @escaping () -> Void) {
         precondition(isCurrent, "Poller.after off the poller thread")
