@@ -5,6 +5,9 @@
 #include <pthread.h>
 
 #include <errno.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <malloc.h>
@@ -14,22 +17,6 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-int hopper_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
-    return posix_spawn_file_actions_addchdir_np(actions, path);
-}
-
-int hopper_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int from) {
-    return posix_spawn_file_actions_addclosefrom_np(actions, from);
-}
-
-short hopper_spawn_flag_usevfork(void) {
-#ifdef POSIX_SPAWN_USEVFORK
-    return POSIX_SPAWN_USEVFORK;
-#else
-    return 0;
-#endif
-}
 
 int hopper_pipe2(int fds[2], int flags) {
     return pipe2(fds, flags);
@@ -179,6 +166,103 @@ pid_t hopper_spawn_as_user(const char *path, char *const argv[], char *const env
     if (got == (ssize_t)sizeof what) {
         *failed_step = what[0];
         *failed_errno = what[1];
+    }
+    return pid;
+}
+
+// What hopper_spawn's child needs, and what it reports back: the child
+// shares the parent's memory (CLONE_VM) until it execs.
+struct spawn_request {
+    const char *path;
+    char *const *argv;
+    char *const *envp;
+    int fds[3];
+    const char *cwd;
+    int new_group;
+    int step;
+    int error;
+};
+
+// The child of hopper_spawn, on its own stack in the parent's memory, with
+// every signal blocked. Raw system calls only: no lock, no allocation, and
+// nothing of the parent's state touched but the request.
+static int spawn_child(void *raw) {
+    struct spawn_request *request = raw;
+    int step = 0;
+    if (request->new_group && syscall(SYS_setpgid, 0, 0) != 0) { step = HOPPER_STEP_SETPGID; goto fail; }
+    // Default dispositions first, so that no handler of the parent's can run
+    // here once the mask is emptied (all zeros is SIG_DFL in either layout).
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    for (int s = 1; s < NSIG; s++) {
+        if (s == SIGKILL || s == SIGSTOP) continue;
+        syscall(SYS_rt_sigaction, s, &dfl, NULL, _NSIG / 8);
+    }
+    // Standard descriptors: moved above 2 first, so no source is overwritten by another's dup2.
+    int sources[3] = {request->fds[0], request->fds[1], request->fds[2]};
+    for (int i = 0; i < 3; i++) {
+        if (sources[i] < 0) {
+            sources[i] = (int)syscall(SYS_openat, AT_FDCWD, "/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
+            if (sources[i] < 0) { step = HOPPER_STEP_STDIO; goto fail; }
+        }
+        if (sources[i] <= 2) {
+            int moved = (int)syscall(SYS_fcntl, sources[i], F_DUPFD_CLOEXEC, 3);
+            if (moved < 0) { step = HOPPER_STEP_STDIO; goto fail; }
+            sources[i] = moved;
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        if (syscall(SYS_dup3, sources[i], i, 0) < 0) { step = HOPPER_STEP_STDIO; goto fail; }
+    }
+    if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+        for (int fd = 3; fd < 65536; fd++) {
+            int flags = (int)syscall(SYS_fcntl, fd, F_GETFD);
+            if (flags >= 0 && !(flags & FD_CLOEXEC)) syscall(SYS_fcntl, fd, F_SETFD, flags | FD_CLOEXEC);
+        }
+    }
+    if (request->cwd != NULL && syscall(SYS_chdir, request->cwd) != 0) { step = HOPPER_STEP_CHDIR; goto fail; }
+    sigset_t none;
+    sigemptyset(&none);
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, _NSIG / 8);
+    syscall(SYS_execve, request->path, request->argv, request->envp);
+    step = HOPPER_STEP_EXEC;
+fail:
+    request->step = step;
+    request->error = errno;
+    syscall(SYS_exit, 127);
+    return 127;
+}
+
+// One stack a thread, made at its first spawn and kept: the thread waits
+// (CLONE_VFORK) while its child runs on it, so a spawn never shares one.
+enum { SPAWN_STACK_SIZE = 64 * 1024 };
+static __thread char *spawn_stack;
+
+pid_t hopper_spawn(const char *path, char *const argv[], char *const envp[],
+                   int stdin_fd, int stdout_fd, int stderr_fd, const char *cwd, int new_group,
+                   int *failed_step) {
+    *failed_step = 0;
+    if (spawn_stack == NULL) {
+        spawn_stack = malloc(SPAWN_STACK_SIZE);
+        if (spawn_stack == NULL) { errno = ENOMEM; return -1; }
+    }
+    struct spawn_request request = {path, argv, envp, {stdin_fd, stdout_fd, stderr_fd}, cwd, new_group, 0, 0};
+    // Every signal blocked (glibc's internal ones too) until the child has
+    // made its dispositions default.
+    sigset_t all, old;
+    memset(&all, 0xff, sizeof all);
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, _NSIG / 8);
+    uintptr_t top = ((uintptr_t)spawn_stack + SPAWN_STACK_SIZE) & ~(uintptr_t)15;
+    pid_t pid = clone(spawn_child, (void *)top, CLONE_VM | CLONE_VFORK | SIGCHLD, &request);
+    int saved = errno;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, _NSIG / 8);
+    if (pid < 0) { errno = saved; return -1; }
+    if (request.step != 0) {
+        // It has exited (CLONE_VFORK returned): reaped here, as posix_spawn does.
+        while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR) {}
+        *failed_step = request.step;
+        errno = request.error;
+        return -1;
     }
     return pid;
 }

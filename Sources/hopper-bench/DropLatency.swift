@@ -12,7 +12,7 @@ import HopperCore
 /// first and dropped one every `interval` seconds, paced against absolute
 /// deadlines; results are collected after the last drop, through inotify.
 ///
-/// Baseline: the probe spawned directly with posix_spawn (stdout a pipe),
+/// Baseline: the probe spawned directly with Hopper's spawner (stdout a pipe),
 /// paced the same way, from just before the spawn to the probe's reading.
 enum DropLatency {
     /// Latencies in milliseconds of `count` drops on a fresh daemon.

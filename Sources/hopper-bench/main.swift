@@ -257,7 +257,7 @@ if slurm && runs("slurm") {
 }
 
 print(report.table, terminator: "")
-print("baselines: exec = /bin/true spawned directly with posix_spawn, 2 in flight; session = subshell round trips written straight into one sh; "
+print("baselines: exec = /bin/true spawned directly with Hopper's spawner (clone, as posix_spawn), 2 in flight; session = subshell round trips written straight into one sh; "
     + "drop → start = hopper-bench-probe spawned directly; session command = Hopper's framed subshell written straight into one sh; "
     + "backlog throughput = the exec tmpfs none row (no backlog); submit = cp of the same request file"
     + (tspFound ? "; one call a task and --each = task-spooler (tsp, 2 slots) driven by the same loop, one tsp call a task" : "")

@@ -75,13 +75,14 @@ struct SpawnerTests {
             missing.stderr = .pipe
             #expect { try Spawner.spawn(missing) } throws: { error in
                 let error = error as? SystemError
-                return error?.call == "posix_spawn" && error?.subject == "/nonexistent/tool" && error?.errno == .noEntry
+                return error?.call == "execve" && error?.subject == "/nonexistent/tool" && error?.errno == .noEntry
             }
             var noDirectory = SpawnRequest(executable: "/bin/true", arguments: ["true"], environment: [])
             noDirectory.workingDirectory = "/nonexistent/directory"
             noDirectory.stdout = .pipe
             #expect { try Spawner.spawn(noDirectory) } throws: { error in
-                (error as? SystemError)?.errno == .noEntry
+                let error = error as? SystemError
+                return error?.call == "chdir" && error?.subject == "/nonexistent/directory" && error?.errno == .noEntry
             }
         }
         // 50 rounds leaking would leave 200+ descriptors; allow for other tests' traffic.

@@ -1,28 +1,17 @@
 // Hopper's C shim for processes and signals: the glibc facilities Swift cannot reach directly.
 //
 // Swift's Glibc module is built without _GNU_SOURCE, so glibc's GNU extensions
-// (the posix_spawn `_np` file actions, pipe2, sigabbrev_np, POSIX_SPAWN_USEVFORK)
-// are invisible to it, and the <sys/wait.h> status macros are function-like
-// macros that Swift does not import. This target is compiled with _GNU_SOURCE
-// and wraps each of them in a plain function. Nothing here allocates; the only state is
-// the signal relay's (see hopper_signal_relay_install and SignalRelay.swift).
+// (clone, pipe2, sigabbrev_np) are invisible to it, and the <sys/wait.h> status
+// macros are function-like macros that Swift does not import; a spawn's child
+// must run nothing but system calls. This target is compiled with _GNU_SOURCE
+// and wraps each of them in a plain function. Nothing here allocates but
+// hopper_spawn's stack, one a thread, once; the other state is the signal
+// relay's (see hopper_signal_relay_install and SignalRelay.swift).
 
 #ifndef CHOPPER_PROCESS_H
 #define CHOPPER_PROCESS_H
 
-#include <spawn.h>
-
-/// posix_spawn_file_actions_addchdir_np(3): chdir(path) in the child before exec.
-/// Returns 0 or an error number (glibc reports the child's chdir failure from posix_spawn).
-int hopper_spawn_file_actions_addchdir(posix_spawn_file_actions_t *actions, const char *path);
-
-/// posix_spawn_file_actions_addclosefrom_np(3): close every descriptor >= `from` in the child.
-/// Returns 0 or an error number.
-int hopper_spawn_file_actions_addclosefrom(posix_spawn_file_actions_t *actions, int from);
-
-/// POSIX_SPAWN_USEVFORK, or 0 where glibc does not define it (it is a no-op since glibc 2.24,
-/// whose posix_spawn always uses clone(CLONE_VM | CLONE_VFORK)).
-short hopper_spawn_flag_usevfork(void);
+#include <sys/types.h>
 
 /// pipe2(2). Returns 0, or -1 with errno set.
 int hopper_pipe2(int fds[2], int flags);
@@ -76,6 +65,24 @@ pid_t hopper_spawn_as_user(const char *path, char *const argv[], char *const env
                            int stdin_fd, int stdout_fd, int stderr_fd, const char *cwd, int new_group,
                            unsigned int uid, unsigned int gid, const unsigned int *groups, int ngroups,
                            int *failed_step, int *failed_errno);
+
+/// clone(2) with CLONE_VM | CLONE_VFORK, as posix_spawn does, with the
+/// attributes every Hopper child gets: its own process group (if
+/// `new_group`), every catchable signal at its default disposition, an
+/// empty mask, `stdin_fd`/`stdout_fd`/`stderr_fd` on 0, 1, 2 (-1:
+/// /dev/null), every other descriptor closed at exec, chdir(`cwd`) if not
+/// NULL, then execve. The calling thread waits (CLONE_VFORK) until the child
+/// has exec'd or failed. Unlike glibc's posix_spawn it validates no file
+/// action against RLIMIT_NOFILE (six getrlimit calls a spawn) and maps no
+/// stack (the calling thread's own, kept from its first spawn), so the
+/// parent makes three system calls: the mask blocked, clone, the mask back.
+/// Returns the child's pid, or -1 with errno: for clone's failure, or for a
+/// step that failed in the child (`*failed_step`, HOPPER_STEP_*), which has
+/// then exited 127 and been reaped here (the caller must hold off any other
+/// reaping meanwhile, as `Reaper.spawn` does with its lock).
+pid_t hopper_spawn(const char *path, char *const argv[], char *const envp[],
+                   int stdin_fd, int stdout_fd, int stderr_fd, const char *cwd, int new_group,
+                   int *failed_step);
 
 /// Hands the heap's free pages back to the kernel: glibc's malloc_trim(0),
 /// which <malloc.h> declares and the Glibc module does not import.

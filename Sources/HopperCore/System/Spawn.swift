@@ -69,17 +69,21 @@ public struct SpawnedProcess: Sendable {
     public let stderr: FileDescriptor?
 }
 
-/// Starts children with posix_spawn(3).
+/// Starts children the way posix_spawn(3) does: clone(2) with CLONE_VM and
+/// CLONE_VFORK, the caller waiting until the child has exec'd
+/// (`hopper_spawn`; fork for a child that runs as another user).
 ///
 /// Every child gets: its own process group (unless the request says otherwise),
-/// the default disposition for every catchable signal, an empty signal mask,
-/// and only descriptors 0, 1 and 2.
+/// the default disposition for every catchable signal (glibc's two internal
+/// real-time signals included), an empty signal mask, and only descriptors
+/// 0, 1 and 2.
 public enum Spawner {
-    /// posix_spawn(3).
+    /// Starts the child.
     ///
-    /// Throws `SystemError("posix_spawn", executable, errno)` on failure: ENOENT
-    /// for a missing executable and also for a missing working directory,
-    /// EINVAL for an argument or environment entry containing a NUL byte.
+    /// Throws `SystemError("execve", executable, errno)` on failure: ENOENT
+    /// for a missing executable, EINVAL for an argument or environment entry
+    /// containing a NUL byte; `SystemError("chdir", directory, errno)` for a
+    /// working directory it cannot enter.
     /// Every pipe end it opened is closed before it throws; on success the
     /// child's ends are closed and the parent's returned.
     ///
@@ -89,40 +93,24 @@ public enum Spawner {
         let subject = request.executable
         let path = try resolve(request.executable, environment: request.environment)
         guard let argv = CStringArray(request.arguments), let envp = CStringArray(request.environment) else {
-            throw SystemError("posix_spawn", subject, errno: Errno(rawValue: EINVAL))
+            throw SystemError("execve", subject, errno: Errno(rawValue: EINVAL))
         }
 
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
         var stdio = SpawnStdio(subject: subject)
         // The child's ends belong to the child alone: closed here on success and on failure.
         defer { stdio.closeChildEnds() }
 
         let exit: ChildExit
         do throws(SystemError) {
-            let stdin = try stdio.source(request.stdin)
-            let stdout = try stdio.sink(request.stdout, target: 1)
-            let stderr = try stdio.sink(request.stderr, target: 2)
-            try add(&actions, stdin, target: 0, subject: subject)
-            try add(&actions, stdout, target: 1, subject: subject)
-            try add(&actions, stderr, target: 2, subject: subject)
-            // Every descriptor the parent opens is O_CLOEXEC; this catches any that is not.
-            try check("posix_spawn_file_actions_addclosefrom_np", subject,
-                      hopper_spawn_file_actions_addclosefrom(&actions, 3))
-            if let directory = request.workingDirectory {
-                try check("posix_spawn_file_actions_addchdir_np", subject,
-                          hopper_spawn_file_actions_addchdir(&actions, directory))
-            }
-            let ends = [stdin, stdout, stderr]
+            let ends = [try stdio.source(request.stdin), try stdio.sink(request.stdout, target: 1), try stdio.sink(request.stderr, target: 2)]
             exit = try Reaper.shared.spawn(killsGroupAtExit: request.killsGroupAtExit) { () throws(SystemError) in
                 let pid: pid_t
                 if let user = request.user, user.uid != ProcessIdentity.effectiveUID {
                     pid = try launch(path, as: user, stdio: ends, workingDirectory: request.workingDirectory,
                                      newProcessGroup: request.newProcessGroup, argv: argv, envp: envp, subject: subject)
                 } else {
-                    pid = try launch(path, actions: &actions, newProcessGroup: request.newProcessGroup,
-                                     argv: argv, envp: envp, subject: subject)
+                    pid = try launch(path, stdio: ends, workingDirectory: request.workingDirectory,
+                                     newProcessGroup: request.newProcessGroup, argv: argv, envp: envp, subject: subject)
                 }
                 return (pid, request.newProcessGroup ? pid : ProcessIdentity.processGroup)
             }
@@ -133,30 +121,32 @@ public enum Spawner {
         return SpawnedProcess(exit: exit, stdin: stdio.parentEnds[0], stdout: stdio.parentEnds[1], stderr: stdio.parentEnds[2])
     }
 
-    /// The attributes every child shares; see `Spawner`.
+    /// The attributes every child shares (see `Spawner`), with
+    /// `hopper_spawn`: clone(2) with CLONE_VM | CLONE_VFORK, as posix_spawn
+    /// does, without glibc's check of each file action against
+    /// RLIMIT_NOFILE (six getrlimit calls) or a stack mapped and unmapped
+    /// for each child. A step that fails in the child is thrown here,
+    /// naming the call.
     private static func launch(
-        _ path: String, actions: inout posix_spawn_file_actions_t, newProcessGroup: Bool,
+        _ path: String, stdio: [SpawnStdio.ChildEnd], workingDirectory: String?, newProcessGroup: Bool,
         argv: borrowing CStringArray, envp: borrowing CStringArray, subject: String
     ) throws(SystemError) -> pid_t {
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var flags = Int32(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK) | Int32(hopper_spawn_flag_usevfork())
-        if newProcessGroup {
-            flags |= Int32(POSIX_SPAWN_SETPGROUP)
-            posix_spawnattr_setpgroup(&attributes, 0)
+        let fds = stdio.map { end -> Int32 in if case .descriptor(let fd) = end { fd } else { -1 } }
+        var step: Int32 = 0
+        let argvPointers = argv.pointers, envpPointers = envp.pointers
+        func call(_ cwd: UnsafePointer<CChar>?) -> pid_t {
+            hopper_spawn(path, argvPointers, envpPointers, fds[0], fds[1], fds[2], cwd, newProcessGroup ? 1 : 0, &step)
         }
-        posix_spawnattr_setflags(&attributes, Int16(flags))
-        var emptyMask = sigset_t()
-        sigemptyset(&emptyMask)
-        posix_spawnattr_setsigmask(&attributes, &emptyMask)
-        var defaults = catchableSignals
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-
-        var pid: pid_t = 0
-        // posix_spawn returns the error number instead of setting errno.
-        try check("posix_spawn", subject, posix_spawn(&pid, path, &actions, &attributes, argv.pointers, envp.pointers))
-        return pid
+        let pid = workingDirectory.map { $0.withCString { call($0) } } ?? call(nil)
+        guard pid < 0 else { return pid }
+        let error = Errno.current
+        switch step {
+        case 0: throw SystemError("clone", subject, errno: error)
+        case 1: throw SystemError("setpgid", subject, errno: error)
+        case 2: throw SystemError("dup2", subject, errno: error)
+        case 6: throw SystemError("chdir", workingDirectory, errno: error)
+        default: throw SystemError("execve", subject, errno: error)
+        }
     }
 
     /// fork and exec as another user (`hopper_spawn_as_user`): the same
@@ -184,46 +174,11 @@ public enum Spawner {
         return pid
     }
 
-    /// Every signal a process can catch or ignore: the set POSIX_SPAWN_SETSIGDEF
-    /// resets, so a signal the daemon ignores (SIGPIPE, SIGTERM) is default in the child.
-    ///
-    /// Built bit by bit because glibc's sigfillset(3) and sigaddset(3) leave out
-    /// its internal signals 32 and 33; posix_spawn would then set those to
-    /// SIG_IGN in the child (they have handlers in a threaded parent), and the
-    /// ignored disposition would survive exec.
-    private static let catchableSignals: sigset_t = {
-        var set = sigset_t()
-        _ = withUnsafeMutableBytes(of: &set) { $0.initializeMemory(as: UInt8.self, repeating: 0xFF) }
-        sigdelset(&set, SIGKILL)
-        sigdelset(&set, SIGSTOP)
-        return set
-    }()
-
-    /// Adds the file action that puts `child` on descriptor `target` in the child.
-    private static func add(
-        _ actions: inout posix_spawn_file_actions_t, _ child: SpawnStdio.ChildEnd, target: Int32, subject: String
-    ) throws(SystemError) {
-        switch child {
-        case .devNull(let flags):
-            try check("posix_spawn_file_actions_addopen", subject,
-                      posix_spawn_file_actions_addopen(&actions, target, "/dev/null", flags, 0))
-        case .descriptor(let fd):
-            // glibc ≥ 2.29 clears FD_CLOEXEC when fd == target, as POSIX requires.
-            try check("posix_spawn_file_actions_adddup2", subject,
-                      posix_spawn_file_actions_adddup2(&actions, fd, target))
-        }
-    }
-
-    /// Throws for a call that returns an error number (0 meaning success) rather than setting errno.
-    private static func check(_ call: String, _ subject: String, _ result: Int32) throws(SystemError) {
-        if result != 0 { throw SystemError(call, subject, errno: Errno(rawValue: result)) }
-    }
-
-    /// The path to hand to posix_spawn: `executable` itself when it contains a "/",
+    /// The path to execute: `executable` itself when it contains a "/",
     /// else the first regular, executable file named so in the environment's PATH.
     static func resolve(_ executable: String, environment: [String]) throws(SystemError) -> String {
         if executable.contains("/") { return executable }
-        guard !executable.isEmpty else { throw SystemError("posix_spawn", executable, errno: .noEntry) }
+        guard !executable.isEmpty else { throw SystemError("execve", executable, errno: .noEntry) }
         // Like getenv(3): the first PATH entry wins.
         let searchPath = environment.first { $0.hasPrefix("PATH=") }?.dropFirst(5) ?? "/usr/local/bin:/usr/bin:/bin"
         var denied = false
@@ -234,6 +189,6 @@ public enum Spawner {
             if access(candidate, X_OK) == 0 { return candidate }
             denied = true
         }
-        throw SystemError("posix_spawn", executable, errno: denied ? Errno(rawValue: EACCES) : .noEntry)
+        throw SystemError("execve", executable, errno: denied ? Errno(rawValue: EACCES) : .noEntry)
     }
 }
