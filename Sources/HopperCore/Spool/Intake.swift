@@ -72,7 +72,7 @@ public struct Intake: Sendable {
                 let who = UserDatabase.account(uid: uid).map { "\($0.name) (uid \(uid))" } ?? "uid \(uid)"
                 return .rejected(HopperError(.foreignOwner, "the file is owned by \(who), whom security.allowed_owners does not allow to submit tasks"))
             }
-            bytes = try fd.readAll(limit: maxRequestBytes)
+            bytes = try fd.readAll(size: Int(after.st_size), limit: maxRequestBytes)
         } catch {
             if error.errno.rawValue == EFBIG { return .rejected(HopperError(.tooLarge, "the file is larger than limits.max_request_bytes (\(maxRequestBytes) bytes)")) }
             return .rejected(HopperError(.unreadable, "cannot read the file: \(error.errno)", underlying: error))

@@ -41,7 +41,28 @@ public struct FileDescriptor: Sendable, Hashable {
 
     /// Reads until end of file, failing when more than `limit` bytes arrive.
     public func readAll(limit: Int = .max, subject: String? = nil) throws(SystemError) -> [UInt8] {
-        var result: [UInt8] = []
+        try readAll(after: [], limit: limit, subject: subject)
+    }
+
+    /// `readAll` of a regular file that `fstat` said holds `size` bytes: one
+    /// read(2) of `size + 1` bytes, which ends it when exactly `size` come
+    /// back (the file is as it was, and its end was reached); otherwise (it
+    /// grew, shrank, or the read was short) the loop of `readAll` goes on
+    /// from there to a read of nothing.
+    public func readAll(size: Int, limit: Int, subject: String? = nil) throws(SystemError) -> [UInt8] {
+        let want = min(max(size, 0), limit) + 1
+        var result = [UInt8](repeating: 0, count: want)
+        let n = try result.withUnsafeMutableBytes { b in
+            Result { () throws(SystemError) in try read(into: b, subject: subject) }
+        }.get()
+        result.removeSubrange(n...)
+        if result.count > limit { throw SystemError("read", subject, errno: Errno(rawValue: EFBIG)) }
+        if n == size || n == 0 { return result }
+        return try readAll(after: result, limit: limit, subject: subject)
+    }
+
+    private func readAll(after start: [UInt8], limit: Int, subject: String?) throws(SystemError) -> [UInt8] {
+        var result = start
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
             // See writeAll.

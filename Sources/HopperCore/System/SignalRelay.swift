@@ -96,12 +96,16 @@ final class SignalRelay: Sendable {
         for handler in handlers { handler() }
     }
 
-    /// read(2) on the wake pipe until EAGAIN; the bytes only mean "look at the pending marks".
+    /// read(2) on the wake pipe until it is empty; the bytes only mean "look
+    /// at the pending marks". A read shorter than the buffer emptied the
+    /// pipe: a byte written after it makes the pipe readable again, and the
+    /// poller (level-triggered) comes back.
     private static func drain(_ fd: FileDescriptor) {
         var buffer: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+        let size = MemoryLayout.size(ofValue: buffer)
         while true {
             let (count, error) = (withUnsafeMutableBytes(of: &buffer) { read(fd.rawValue, $0.baseAddress, $0.count) }, Errno.current)
-            if count > 0 || (count == -1 && error == .interrupted) { continue }
+            if count == size || (count == -1 && error == .interrupted) { continue }
             return
         }
     }
