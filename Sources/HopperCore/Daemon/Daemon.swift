@@ -118,11 +118,23 @@ public final class Daemon: @unchecked Sendable {
     /// file, until its task's record is on disk).
     var removeAfterCommit: [(Directory, FileName)] = []
     var rescanIncoming = false
-    /// What turns left for after their commit's background sync: each
-    /// turn's event lines (up to `EventLog.appended`) and the hooks it made
-    /// due, released in order once the store has carried out the batch the
-    /// turn's changes went with (`TaskStore.carriedOut`).
-    var heldForSync: [(batch: UInt64, events: Int, hooks: [HookQueue.Job])] = []
+    /// What turns left for after their commit's background sync, released
+    /// in order once the store has carried out the batch the turn's changes
+    /// went with (`TaskStore.carriedOut`; `releaseHeldForSync`).
+    var heldForSync: [HeldForSync] = []
+    struct HeldForSync {
+        var batch: UInt64
+        /// The turn's event lines: those appended before this `EventLog.appended`.
+        var events: Int
+        /// The completion hooks the turn made due.
+        var hooks: [HookQueue.Job]
+        /// The counters at the turn's end.
+        var stats: Stats
+    }
+    /// The counters as of the last turn whose changes are carried out: what
+    /// status.json and metrics.prom say, so that they never count a task
+    /// whose record is not yet in done/.
+    var carriedOutStats = Stats()
     var syncer: BackgroundSync?
     /// Tasks accepted or recovered since the heap was last trimmed, and how
     /// many make a burst worth trimming after (`releaseBurstGarbage`).
@@ -455,8 +467,9 @@ public final class Daemon: @unchecked Sendable {
         if let last = heldForSync.last, last.batch == batch {
             heldForSync[heldForSync.count - 1].events = events.appended
             heldForSync[heldForSync.count - 1].hooks += hooksToStart
+            heldForSync[heldForSync.count - 1].stats = stats
         } else {
-            heldForSync.append((batch, events.appended, hooksToStart))
+            heldForSync.append(HeldForSync(batch: batch, events: events.appended, hooks: hooksToStart, stats: stats))
         }
         hooksToStart.removeAll()
         releaseHeldForSync()

@@ -40,13 +40,16 @@ extension Daemon {
     }
 
     /// After a commit: writes the event lines and starts the hooks of the
-    /// turns whose changes the store has carried out (`heldForSync`).
+    /// turns whose changes the store has carried out (`heldForSync`), and
+    /// takes their counters for the next status.json.
     func releaseHeldForSync() {
         var through: Int?
         while let first = heldForSync.first, first.batch <= store.carriedOut {
             heldForSync.removeFirst()
             hooksToStart += first.hooks
             through = first.events
+            carriedOutStats = first.stats
+            published.changed = true
         }
         startDueHooks()
         if let through { events.flush(through: through, reportingTo: log) }

@@ -202,6 +202,32 @@ struct PrometheusText {
         #expect(t.survivors().isEmpty)
     }
 
+    /// status.json never counts a task whose record is not yet in done/:
+    /// with `fsync` a turn's renames wait for its background sync, and the
+    /// published counters are those of the last turn carried out. SIGUSR1
+    /// (what `hopper status` sends) has it rewritten at every look, and
+    /// every sample read while 300 tasks run is checked against done/ read
+    /// after it.
+    @Test func statusNeverCountsATaskWhoseRecordIsNotInDone() async throws {
+        let t = try TestSpool(config: TestSpool.configuration(#""durability": "fsync""#))
+        let daemon = try await DaemonProcess(t).ready()
+        let n = 300
+        for i in 0..<n { try t.drop("t\(i).json", #"{"id": "t\#(i)", "command": "true"}"#) }
+        var samples = 0
+        try await eventually("status.json counting all \(n)", timeout: 60) {
+            daemon.signal(.user1)
+            guard let text = t.read("status.json"),
+                  let object = (try? JSONParser.parse(Array(text.utf8)))?.objectValue,
+                  let finished = object["finished_since_start"]?.objectValue?["succeeded"]?.intValue else { return false }
+            let records = (SystemTestProbe.directoryEntries(t.spool + "/done") ?? []).filter { $0.hasSuffix(".json") }.count
+            #expect(Int64(records) >= finished, "status.json counts \(finished) finished, done/ holds \(records) records")
+            samples += 1
+            return finished == Int64(n)
+        }
+        #expect(samples > 0)
+        #expect(try await daemon.stop() == .exited(0))
+    }
+
     @Test func readerRefusesWhatAScraperWould() {
         let good = "# HELP a_total A.\n# TYPE a_total counter\na_total{x=\"1\"} 2\n"
         #expect((try? PrometheusText(good)) != nil)
