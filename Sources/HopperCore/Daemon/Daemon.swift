@@ -128,13 +128,16 @@ public final class Daemon: @unchecked Sendable {
         var events: Int
         /// The completion hooks the turn made due.
         var hooks: [HookQueue.Job]
-        /// The counters at the turn's end.
+        /// The counters and the tasks in each state at the turn's end.
         var stats: Stats
+        var counts: [TaskState: Int]
     }
-    /// The counters as of the last turn whose changes are carried out: what
-    /// status.json and metrics.prom say, so that they never count a task
-    /// whose record is not yet in done/.
+    /// The counters and the tasks in each unfinished state as of the last
+    /// turn whose changes are carried out: what status.json and
+    /// metrics.prom say, so that they never count a task whose record is
+    /// not yet in done/, or whose file is not yet where its state says.
     var carriedOutStats = Stats()
+    var carriedOutCounts: [TaskState: Int] = [:]
     var syncer: BackgroundSync?
     /// Tasks accepted or recovered since the heap was last trimmed, and how
     /// many make a burst worth trimming after (`releaseBurstGarbage`).
@@ -468,8 +471,9 @@ public final class Daemon: @unchecked Sendable {
             heldForSync[heldForSync.count - 1].events = events.appended
             heldForSync[heldForSync.count - 1].hooks += hooksToStart
             heldForSync[heldForSync.count - 1].stats = stats
+            heldForSync[heldForSync.count - 1].counts = scheduler.counts()
         } else {
-            heldForSync.append(HeldForSync(batch: batch, events: events.appended, hooks: hooksToStart, stats: stats))
+            heldForSync.append(HeldForSync(batch: batch, events: events.appended, hooks: hooksToStart, stats: stats, counts: scheduler.counts()))
         }
         hooksToStart.removeAll()
         releaseHeldForSync()

@@ -49,6 +49,7 @@ extension Daemon {
             hooksToStart += first.hooks
             through = first.events
             carriedOutStats = first.stats
+            carriedOutCounts = first.counts
             published.changed = true
         }
         startDueHooks()

@@ -39,7 +39,7 @@ extension Daemon {
 
     func writeStatus(state: String) {
         guard let store else { return }
-        let counts = scheduler.counts()
+        let counts = carriedOutCounts
         var w = JSONWriter(capacity: 1024)
         w.beginObject()
         w.field("state", state)
