@@ -67,6 +67,8 @@ public final class TaskStore {
     private var written = 0, syncedWritten = 0
     /// The count of `written` after each staged task's last write.
     private var lastWrite: [TaskID: Int] = [:]
+    /// The size of `lastWrite` past which a background sync's return prunes it.
+    private var lastWritePruneAt = 4096
     /// The thread that syncs while the loop goes on; nil: every commit
     /// syncs on the caller's thread.
     private var background: BackgroundSync?
@@ -339,7 +341,15 @@ public final class TaskStore {
         inFlight = nil
         if let error = result { throw error }
         syncedWritten = max(syncedWritten, batch.covered)
-        if !lastWrite.isEmpty { lastWrite = lastWrite.filter { $0.value > syncedWritten } }
+        // Entries the sync covered are stale (a start no longer syncs for
+        // them): all go when every write is covered, else the covered ones
+        // once the table has doubled, so a burst costs O(1) a write.
+        if written == syncedWritten {
+            lastWrite.removeAll(keepingCapacity: lastWrite.count <= 4096)
+        } else if lastWrite.count > lastWritePruneAt {
+            lastWrite = lastWrite.filter { $0.value > syncedWritten }
+            lastWritePruneAt = max(4096, 2 * lastWrite.count)
+        }
         var now = batch.acknowledgements
         for (id, change) in staged.take(through: batch.boundary) {
             if case .retire(let name, let directory) = change { now.retired.append((id, name, directory)) } else { try apply(change) }
