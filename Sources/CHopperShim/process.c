@@ -91,15 +91,66 @@ int hopper_wait_exit_code(int status) { return WEXITSTATUS(status); }
 int hopper_wait_signaled(int status) { return WIFSIGNALED(status) ? 1 : 0; }
 int hopper_wait_term_signal(int status) { return WTERMSIG(status); }
 
-// See CHopperProcess.h. Between fork and exec only async-signal-safe calls
-// and raw system calls: the parent is multithreaded, and glibc's setgroups,
-// setgid and setuid would try to tell threads the child does not have.
+// The steps every child of Hopper's takes before its own: its process group,
+// default dispositions for every catchable signal (before the mask is
+// emptied, so no handler of the parent's can run in the child), an empty
+// mask, the standard descriptors, and every other descriptor closed at exec.
+// Raw system calls only: hopper_spawn's child shares the parent's memory,
+// hopper_spawn_as_user's is a fork of a threaded process. Returns 0, or the
+// HOPPER_STEP_* that failed (errno says why).
+static int child_prepare(int new_group, const int fds[3]) {
+    if (new_group && syscall(SYS_setpgid, 0, 0) != 0) return HOPPER_STEP_SETPGID;
+    struct sigaction dfl;  // all zeros: SIG_DFL in the kernel's layout and glibc's alike
+    memset(&dfl, 0, sizeof dfl);
+    for (int s = 1; s < NSIG; s++) {
+        if (s == SIGKILL || s == SIGSTOP) continue;
+        syscall(SYS_rt_sigaction, s, &dfl, NULL, _NSIG / 8);
+    }
+    sigset_t none;
+    sigemptyset(&none);
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, _NSIG / 8);
+    // Standard descriptors: every source moved above 2 first, so none is overwritten by another's dup3.
+    int sources[3] = {fds[0], fds[1], fds[2]};
+    for (int i = 0; i < 3; i++) {
+        if (sources[i] < 0) {
+            sources[i] = (int)syscall(SYS_openat, AT_FDCWD, "/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
+            if (sources[i] < 0) return HOPPER_STEP_STDIO;
+        }
+        if (sources[i] <= 2) {
+            int moved = (int)syscall(SYS_fcntl, sources[i], F_DUPFD_CLOEXEC, 3);
+            if (moved < 0) return HOPPER_STEP_STDIO;
+            sources[i] = moved;
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        if (syscall(SYS_dup3, sources[i], i, 0) < 0) return HOPPER_STEP_STDIO;
+    }
+    // Everything else closes at exec (hopper_spawn_as_user's report pipe too).
+    if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+        for (int fd = 3; fd < 65536; fd++) {
+            int flags = (int)syscall(SYS_fcntl, fd, F_GETFD);
+            if (flags >= 0 && !(flags & FD_CLOEXEC)) syscall(SYS_fcntl, fd, F_SETFD, flags | FD_CLOEXEC);
+        }
+    }
+    return 0;
+}
+
+// The last steps of every child: its working directory, then execve.
+// Returns the HOPPER_STEP_* that failed (execve returns only on failure).
+static int child_exec(const char *cwd, const char *path, char *const argv[], char *const envp[]) {
+    if (cwd != NULL && syscall(SYS_chdir, cwd) != 0) return HOPPER_STEP_CHDIR;
+    syscall(SYS_execve, path, argv, envp);
+    return HOPPER_STEP_EXEC;
+}
+
+// See CHopperProcess.h. The child's credentials change with raw system
+// calls: glibc's setgroups, setgid and setuid would try to tell threads the
+// child does not have.
 pid_t hopper_spawn_as_user(const char *path, char *const argv[], char *const envp[],
                            int stdin_fd, int stdout_fd, int stderr_fd, const char *cwd, int new_group,
                            unsigned int uid, unsigned int gid, const unsigned int *groups, int ngroups,
-                           int *failed_step, int *failed_errno) {
+                           int *failed_step) {
     *failed_step = 0;
-    *failed_errno = 0;
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) return -1;
     pid_t pid = fork();
@@ -111,49 +162,14 @@ pid_t hopper_spawn_as_user(const char *path, char *const argv[], char *const env
         return -1;
     }
     if (pid == 0) {
-        int step = 0;
-        if (new_group && setpgid(0, 0) != 0) { step = HOPPER_STEP_SETPGID; goto fail; }
-        // Default dispositions for every catchable signal, and an empty mask.
-        struct sigaction dfl;
-        memset(&dfl, 0, sizeof dfl);
-        dfl.sa_handler = SIG_DFL;
-        for (int s = 1; s < NSIG; s++) {
-            if (s == SIGKILL || s == SIGSTOP) continue;
-            syscall(SYS_rt_sigaction, s, &dfl, NULL, _NSIG / 8);
-        }
-        sigset_t none;
-        sigemptyset(&none);
-        syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, _NSIG / 8);
-        // Standard descriptors: moved above 2 first, so no source is overwritten by another's dup2.
-        int sources[3] = {stdin_fd, stdout_fd, stderr_fd};
-        for (int i = 0; i < 3; i++) {
-            if (sources[i] < 0) {
-                sources[i] = open("/dev/null", i == 0 ? O_RDONLY : O_WRONLY);
-                if (sources[i] < 0) { step = HOPPER_STEP_STDIO; goto fail; }
-            }
-            int moved = fcntl(sources[i], F_DUPFD_CLOEXEC, 3);
-            if (moved < 0) { step = HOPPER_STEP_STDIO; goto fail; }
-            sources[i] = moved;
-        }
-        for (int i = 0; i < 3; i++) {
-            if (dup2(sources[i], i) < 0) { step = HOPPER_STEP_STDIO; goto fail; }
-        }
-        // Everything else closes at exec (the report pipe too, which tells the parent it worked).
-        if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
-            for (int fd = 3; fd < 65536; fd++) {
-                int flags = fcntl(fd, F_GETFD);
-                if (flags >= 0 && !(flags & FD_CLOEXEC)) fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
-            }
-        }
+        int fds[3] = {stdin_fd, stdout_fd, stderr_fd};
+        int step = child_prepare(new_group, fds);
         // Groups, then group, then user: each checked; a failure never runs the command.
-        if (syscall(SYS_setgroups, (size_t)ngroups, groups) != 0) { step = HOPPER_STEP_SETGROUPS; goto fail; }
-        if (syscall(SYS_setresgid, gid, gid, gid) != 0) { step = HOPPER_STEP_SETGID; goto fail; }
-        if (syscall(SYS_setresuid, uid, uid, uid) != 0) { step = HOPPER_STEP_SETUID; goto fail; }
+        if (step == 0 && syscall(SYS_setgroups, (size_t)ngroups, groups) != 0) step = HOPPER_STEP_SETGROUPS;
+        if (step == 0 && syscall(SYS_setresgid, gid, gid, gid) != 0) step = HOPPER_STEP_SETGID;
+        if (step == 0 && syscall(SYS_setresuid, uid, uid, uid) != 0) step = HOPPER_STEP_SETUID;
         // The working directory with the user's own rights.
-        if (cwd != NULL && chdir(cwd) != 0) { step = HOPPER_STEP_CHDIR; goto fail; }
-        execve(path, argv, envp);
-        step = HOPPER_STEP_EXEC;
-    fail:;
+        if (step == 0) step = child_exec(cwd, path, argv, envp);
         int what[2] = {step, errno};
         (void)!write(report[1], what, sizeof what);
         _exit(127);
@@ -163,9 +179,12 @@ pid_t hopper_spawn_as_user(const char *path, char *const argv[], char *const env
     ssize_t got;
     do { got = read(report[0], what, sizeof what); } while (got < 0 && errno == EINTR);
     close(report[0]);
-    if (got == (ssize_t)sizeof what) {
+    if (got == (ssize_t)sizeof what && what[0] != 0) {
+        // It exits at once: reaped here, as hopper_spawn does.
+        while (waitpid(pid, NULL, __WALL) < 0 && errno == EINTR) {}
         *failed_step = what[0];
-        *failed_errno = what[1];
+        errno = what[1];
+        return -1;
     }
     return pid;
 }
@@ -184,49 +203,11 @@ struct spawn_request {
 };
 
 // The child of hopper_spawn, on its own stack in the parent's memory, with
-// every signal blocked. Raw system calls only: no lock, no allocation, and
-// nothing of the parent's state touched but the request.
+// every signal blocked: nothing of the parent's state touched but the request.
 static int spawn_child(void *raw) {
     struct spawn_request *request = raw;
-    int step = 0;
-    if (request->new_group && syscall(SYS_setpgid, 0, 0) != 0) { step = HOPPER_STEP_SETPGID; goto fail; }
-    // Default dispositions first, so that no handler of the parent's can run
-    // here once the mask is emptied (all zeros is SIG_DFL in either layout).
-    struct sigaction dfl;
-    memset(&dfl, 0, sizeof dfl);
-    for (int s = 1; s < NSIG; s++) {
-        if (s == SIGKILL || s == SIGSTOP) continue;
-        syscall(SYS_rt_sigaction, s, &dfl, NULL, _NSIG / 8);
-    }
-    // Standard descriptors: moved above 2 first, so no source is overwritten by another's dup2.
-    int sources[3] = {request->fds[0], request->fds[1], request->fds[2]};
-    for (int i = 0; i < 3; i++) {
-        if (sources[i] < 0) {
-            sources[i] = (int)syscall(SYS_openat, AT_FDCWD, "/dev/null", (i == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
-            if (sources[i] < 0) { step = HOPPER_STEP_STDIO; goto fail; }
-        }
-        if (sources[i] <= 2) {
-            int moved = (int)syscall(SYS_fcntl, sources[i], F_DUPFD_CLOEXEC, 3);
-            if (moved < 0) { step = HOPPER_STEP_STDIO; goto fail; }
-            sources[i] = moved;
-        }
-    }
-    for (int i = 0; i < 3; i++) {
-        if (syscall(SYS_dup3, sources[i], i, 0) < 0) { step = HOPPER_STEP_STDIO; goto fail; }
-    }
-    if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
-        for (int fd = 3; fd < 65536; fd++) {
-            int flags = (int)syscall(SYS_fcntl, fd, F_GETFD);
-            if (flags >= 0 && !(flags & FD_CLOEXEC)) syscall(SYS_fcntl, fd, F_SETFD, flags | FD_CLOEXEC);
-        }
-    }
-    if (request->cwd != NULL && syscall(SYS_chdir, request->cwd) != 0) { step = HOPPER_STEP_CHDIR; goto fail; }
-    sigset_t none;
-    sigemptyset(&none);
-    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, _NSIG / 8);
-    syscall(SYS_execve, request->path, request->argv, request->envp);
-    step = HOPPER_STEP_EXEC;
-fail:
+    int step = child_prepare(request->new_group, request->fds);
+    if (step == 0) step = child_exec(request->cwd, request->path, request->argv, request->envp);
     request->step = step;
     request->error = errno;
     syscall(SYS_exit, 127);

@@ -46,25 +46,24 @@ int hopper_signal_relay_take(int signo);
 /// Swift cannot read siginfo_t's si_pid, which sits in a union.
 int hopper_peek_terminated_child(void);
 
-/// Steps of hopper_spawn_as_user that can fail in the child.
+/// Steps of a spawn that can fail in the child (hopper_spawn, hopper_spawn_as_user).
 enum {
     HOPPER_STEP_SETPGID = 1, HOPPER_STEP_STDIO = 2, HOPPER_STEP_SETGROUPS = 3,
     HOPPER_STEP_SETGID = 4, HOPPER_STEP_SETUID = 5, HOPPER_STEP_CHDIR = 6, HOPPER_STEP_EXEC = 7,
 };
 
-/// fork(2), then in the child: its own process group (if `new_group`),
-/// default signal dispositions and an empty mask, `stdin_fd`/`stdout_fd`/
-/// `stderr_fd` on 0, 1, 2 (-1: /dev/null), every other descriptor closed at
-/// exec, setgroups(`groups`), setresgid(`gid`), setresuid(`uid`) — in that
-/// order, each checked — then chdir(`cwd`, if not NULL) with the user's
-/// rights, and execve. posix_spawn cannot change credentials, hence this.
-/// Returns the child's pid (or -1 with errno if fork failed). When a step
-/// failed in the child, `*failed_step` (HOPPER_STEP_*) and `*failed_errno`
-/// say which and why; the child then exits 127 without running anything.
+/// fork(2), then in the child the steps of hopper_spawn's child up to its
+/// working directory, then setgroups(`groups`), setresgid(`gid`),
+/// setresuid(`uid`) — in that order, each checked — then chdir(`cwd`, if
+/// not NULL) with the user's rights, and execve. posix_spawn cannot change
+/// credentials, hence this. Returns the child's pid, or -1 with errno: for
+/// fork's failure, or for a step that failed in the child (`*failed_step`,
+/// HOPPER_STEP_*), which has then exited 127, running nothing, and been
+/// reaped here (as hopper_spawn's).
 pid_t hopper_spawn_as_user(const char *path, char *const argv[], char *const envp[],
                            int stdin_fd, int stdout_fd, int stderr_fd, const char *cwd, int new_group,
                            unsigned int uid, unsigned int gid, const unsigned int *groups, int ngroups,
-                           int *failed_step, int *failed_errno);
+                           int *failed_step);
 
 /// clone(2) with CLONE_VM | CLONE_VFORK, as posix_spawn does, with the
 /// attributes every Hopper child gets: its own process group (if

@@ -91,7 +91,7 @@ public final class Daemon: @unchecked Sendable {
     var pausedWatch: Int32 = -1
     /// The providers paused by files in paused/.
     var pause = PauseSwitch()
-    /// Completion hooks due, running, and those to start after this turn's commit.
+    /// Completion hooks due, running, and those this turn made due (held with its sync: `holdForSync`).
     var hooks: HookQueue
     var hooksToStart: [HookQueue.Job] = []
     var hookMarkers: Directory?
@@ -467,15 +467,7 @@ public final class Daemon: @unchecked Sendable {
         do { batch = try store.commit(acknowledging: acknowledged, removing: removeAfterCommit, settle: shuttingDown) } catch { fatalDurabilityFailure(error) }
         acknowledged.removeAll(keepingCapacity: true)
         removeAfterCommit.removeAll(keepingCapacity: true)
-        if let last = heldForSync.last, last.batch == batch {
-            heldForSync[heldForSync.count - 1].events = events.appended
-            heldForSync[heldForSync.count - 1].hooks += hooksToStart
-            heldForSync[heldForSync.count - 1].stats = stats
-            heldForSync[heldForSync.count - 1].counts = scheduler.counts()
-        } else {
-            heldForSync.append(HeldForSync(batch: batch, events: events.appended, hooks: hooksToStart, stats: stats, counts: scheduler.counts()))
-        }
-        hooksToStart.removeAll()
+        holdForSync(batch)
         releaseHeldForSync()
         let wasStale = published.changed
         publishIfDue()

@@ -1,8 +1,9 @@
 /// Completion hooks: the daemon's side of `HookQueue` and `HookMarkers`.
 ///
 /// A record is marked before it is written (`markHook`), announced once it
-/// is (`hookDue`), and its hook started after the turn's commit
-/// (`startDueHooks`), so a hook never sees a record that a crash could
+/// is (`hookDue`), and its hook started once the sync that covers the
+/// record has returned and the record is renamed into done/
+/// (`releaseHeldForSync`), so a hook never sees a record that a crash could
 /// still take back. A hook runs as `AuthRunner` runs short commands: in its
 /// own process group, SIGKILLed at `on_finish_timeout`, output kept (64 KiB)
 /// for the log. Its end comes back as `.hookFinished`. Nothing about it
@@ -37,23 +38,6 @@ extension Daemon {
     func hookDue(_ record: TaskRecord) {
         guard config.hook(for: record.task.provider) != nil else { return }
         hooksToStart += hooks.due(.init(id: record.task.id, state: record.state, provider: record.task.provider))
-    }
-
-    /// After a commit: writes the event lines and starts the hooks of the
-    /// turns whose changes the store has carried out (`heldForSync`), and
-    /// takes their counters for the next status.json.
-    func releaseHeldForSync() {
-        var through: Int?
-        while let first = heldForSync.first, first.batch <= store.carriedOut {
-            heldForSync.removeFirst()
-            hooksToStart += first.hooks
-            through = first.events
-            carriedOutStats = first.stats
-            carriedOutCounts = first.counts
-            published.changed = true
-        }
-        startDueHooks()
-        if let through { events.flush(through: through, reportingTo: log) }
     }
 
     /// Starts the hooks the queue released.

@@ -339,7 +339,7 @@ public final class TaskStore {
         guard let batch = inFlight, let background else { return }
         guard let result = wait ? background.wait() : background.poll() else { return }
         inFlight = nil
-        if let error = result { throw error }
+        try result.get()
         syncedWritten = max(syncedWritten, batch.covered)
         // Entries the sync covered are stale (a start no longer syncs for
         // them): all go when every write is covered, else the covered ones
@@ -355,9 +355,8 @@ public final class TaskStore {
             if case .retire(let name, let directory) = change { now.retired.append((id, name, directory)) } else { try apply(change) }
         }
         remove(batch.earlier)
-        waiting.claimed += now.claimed
-        waiting.retired += now.retired
-        waiting.others += now.others
+        // Empty since this batch was sealed: only a returned sync fills it.
+        waiting = now
         carriedOut = batch.number
     }
 

@@ -10,18 +10,18 @@ import Synchronization
 /// returns). `onDone` is called on the sync thread as each sync returns,
 /// to wake whoever polls. `stop` ends the thread after the sync under way.
 ///
-///     state      start        returned      poll / wait
-///     idle       running      -             nil / precondition
-///     running    precondition returned      nil / (blocks) idle
-///     returned   precondition -             idle, the result
+///     state      start          the sync returns   poll            wait
+///     idle       → running      -                  nil             precondition
+///     running    precondition   → returned         nil             blocks, then → idle, the result
+///     returned   precondition   -                  → idle, the result  → idle, the result
 public final class BackgroundSync: @unchecked Sendable {
     private let fd: Int32
     private let path: String
     private let requests = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
     private let results = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
-    /// The last sync's failure; written by the sync thread before it posts
+    /// The last sync's result; written by the sync thread before it posts
     /// `results`, read after taking it.
-    private let failure = Mutex<SystemError?>(nil)
+    private let outcome = Mutex<Result<Void, SystemError>>(.success(()))
     private let stopping = Atomic<Bool>(false)
     private let onDone: @Sendable () -> Void
     /// Whether a sync was started and its result not yet taken (the caller's thread only).
@@ -34,19 +34,8 @@ public final class BackgroundSync: @unchecked Sendable {
         self.onDone = onDone
         sem_init(requests, 0, 0)
         sem_init(results, 0, 0)
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { raw in
-            let sync = Unmanaged<BackgroundSync>.fromOpaque(raw!).takeRetainedValue()
-            sync.run()
-            return nil
-        }, context)
-        guard rc == 0 else {
-            Unmanaged<BackgroundSync>.fromOpaque(context).release()
-            close(fd)
-            throw SystemError("pthread_create", "the sync thread", errno: Errno(rawValue: rc))
-        }
-        pthread_detach(thread)
+        let started = startDetachedThread { self.run() }
+        guard started == 0 else { throw SystemError("pthread_create", "the sync thread", errno: Errno(rawValue: started)) }
     }
 
     deinit {
@@ -67,21 +56,20 @@ public final class BackgroundSync: @unchecked Sendable {
         sem_post(requests)
     }
 
-    /// The result of the sync started last, once it has returned: nil for
-    /// success, or its failure. nil (not started, or still running) is
-    /// told from success by `isRunning` staying true.
-    public func poll() -> SystemError?? {
+    /// The result of the sync started last, once it has returned; nil
+    /// while it runs (or when none was started).
+    public func poll() -> Result<Void, SystemError>? {
         guard running, sem_trywait(results) == 0 else { return nil }
         running = false
-        return .some(failure.withLock { $0 })
+        return outcome.withLock { $0 }
     }
 
-    /// Waits for the sync started last; its failure, if any.
-    public func wait() -> SystemError? {
+    /// Waits for the sync started last; its result.
+    public func wait() -> Result<Void, SystemError> {
         precondition(running, "BackgroundSync.wait with no sync started")
         while sem_wait(results) != 0 {}
         running = false
-        return failure.withLock { $0 }
+        return outcome.withLock { $0 }
     }
 
     /// Ends the thread once the sync under way (if any) has returned; the
@@ -97,13 +85,8 @@ public final class BackgroundSync: @unchecked Sendable {
         while true {
             while sem_wait(requests) != 0 {}
             if stopping.load(ordering: .sequentiallyConsistent) { return }
-            var error: SystemError?
-            while hopper_syncfs(fd) != 0 {
-                if errno == EINTR { continue }
-                error = SystemError("syncfs", path, errno: Errno(rawValue: errno))
-                break
-            }
-            failure.withLock { $0 = error }
+            let result = Result { () throws(SystemError) in _ = try retryingInterrupts("syncfs", path) { hopper_syncfs(fd) } }
+            outcome.withLock { $0 = result }
             sem_post(results)
             onDone()
         }

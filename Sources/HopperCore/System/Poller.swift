@@ -47,15 +47,8 @@ public final class Poller: Sendable {
         precondition(epoll >= 0 && wakeFD >= 0, "hopper: cannot create the poller: \(Errno.current)")
         _ = hopper_epoll_ctl(epoll, 0, wakeFD, hopper_EPOLLIN, 0)
         loop = Loop()
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { raw in
-            let poller = Unmanaged<Poller>.fromOpaque(raw!).takeRetainedValue()
-            poller.run()
-            return nil
-        }, context)
-        precondition(rc == 0, "hopper: cannot start the poller thread")
-        pthread_detach(thread)
+        let started = startDetachedThread { self.run() }
+        precondition(started == 0, "hopper: cannot start the poller thread")
     }
 
     /// Runs `body` on the poller thread, soon: from the poller thread itself,

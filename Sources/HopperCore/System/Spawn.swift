@@ -103,15 +103,11 @@ public enum Spawner {
         let exit: ChildExit
         do throws(SystemError) {
             let ends = [try stdio.source(request.stdin), try stdio.sink(request.stdout, target: 1), try stdio.sink(request.stderr, target: 2)]
+            // Another user's child is forked (its credentials change before exec); the daemon's own are cloned.
+            let user = request.user.flatMap { $0.uid == ProcessIdentity.effectiveUID ? nil : $0 }
             exit = try Reaper.shared.spawn(killsGroupAtExit: request.killsGroupAtExit) { () throws(SystemError) in
-                let pid: pid_t
-                if let user = request.user, user.uid != ProcessIdentity.effectiveUID {
-                    pid = try launch(path, as: user, stdio: ends, workingDirectory: request.workingDirectory,
+                let pid = try launch(path, as: user, stdio: ends, workingDirectory: request.workingDirectory,
                                      newProcessGroup: request.newProcessGroup, argv: argv, envp: envp, subject: subject)
-                } else {
-                    pid = try launch(path, stdio: ends, workingDirectory: request.workingDirectory,
-                                     newProcessGroup: request.newProcessGroup, argv: argv, envp: envp, subject: subject)
-                }
                 return (pid, request.newProcessGroup ? pid : ProcessIdentity.processGroup)
             }
         } catch {
@@ -121,57 +117,32 @@ public enum Spawner {
         return SpawnedProcess(exit: exit, stdin: stdio.parentEnds[0], stdout: stdio.parentEnds[1], stderr: stdio.parentEnds[2])
     }
 
-    /// The attributes every child shares (see `Spawner`), with
-    /// `hopper_spawn`: clone(2) with CLONE_VM | CLONE_VFORK, as posix_spawn
-    /// does, without glibc's check of each file action against
-    /// RLIMIT_NOFILE (six getrlimit calls) or a stack mapped and unmapped
-    /// for each child. A step that fails in the child is thrown here,
-    /// naming the call.
+    /// Starts the child with the attributes every child shares (see
+    /// `Spawner`): `hopper_spawn`, clone(2) with CLONE_VM | CLONE_VFORK as
+    /// posix_spawn does, without glibc's check of each file action against
+    /// RLIMIT_NOFILE (six getrlimit calls) or a stack mapped and unmapped for
+    /// each child; or, for `user`, `hopper_spawn_as_user`, fork and exec with
+    /// the user's credentials. A step that fails in the child is thrown
+    /// here, naming the call.
     private static func launch(
-        _ path: String, stdio: [SpawnStdio.ChildEnd], workingDirectory: String?, newProcessGroup: Bool,
+        _ path: String, as user: UserAccount?, stdio fds: [Int32], workingDirectory: String?, newProcessGroup: Bool,
         argv: borrowing CStringArray, envp: borrowing CStringArray, subject: String
     ) throws(SystemError) -> pid_t {
-        let fds = stdio.map { end -> Int32 in if case .descriptor(let fd) = end { fd } else { -1 } }
         var step: Int32 = 0
         let argvPointers = argv.pointers, envpPointers = envp.pointers
-        func call(_ cwd: UnsafePointer<CChar>?) -> pid_t {
-            hopper_spawn(path, argvPointers, envpPointers, fds[0], fds[1], fds[2], cwd, newProcessGroup ? 1 : 0, &step)
-        }
-        let pid = workingDirectory.map { $0.withCString { call($0) } } ?? call(nil)
-        guard pid < 0 else { return pid }
-        let error = Errno.current
-        switch step {
-        case 0: throw SystemError("clone", subject, errno: error)
-        case 1: throw SystemError("setpgid", subject, errno: error)
-        case 2: throw SystemError("dup2", subject, errno: error)
-        case 6: throw SystemError("chdir", workingDirectory, errno: error)
-        default: throw SystemError("execve", subject, errno: error)
-        }
-    }
-
-    /// fork and exec as another user (`hopper_spawn_as_user`): the same
-    /// attributes as `launch(_:actions:...)`, and the user's credentials.
-    /// A step that fails in the child is thrown here, naming the call.
-    private static func launch(
-        _ path: String, as user: UserAccount, stdio: [SpawnStdio.ChildEnd], workingDirectory: String?, newProcessGroup: Bool,
-        argv: borrowing CStringArray, envp: borrowing CStringArray, subject: String
-    ) throws(SystemError) -> pid_t {
-        let fds = stdio.map { end -> Int32 in if case .descriptor(let fd) = end { fd } else { -1 } }
-        var step: Int32 = 0, failure: Int32 = 0
-        let argvPointers = argv.pointers, envpPointers = envp.pointers
-        let pid = user.groups.withUnsafeBufferPointer { groups -> pid_t in
+        let group: Int32 = newProcessGroup ? 1 : 0
+        let pid = (user?.groups ?? []).withUnsafeBufferPointer { groups -> pid_t in
             func call(_ cwd: UnsafePointer<CChar>?) -> pid_t {
-                hopper_spawn_as_user(path, argvPointers, envpPointers, fds[0], fds[1], fds[2], cwd, newProcessGroup ? 1 : 0,
-                                     user.uid, user.gid, groups.baseAddress, Int32(groups.count), &step, &failure)
+                guard let user else { return hopper_spawn(path, argvPointers, envpPointers, fds[0], fds[1], fds[2], cwd, group, &step) }
+                return hopper_spawn_as_user(path, argvPointers, envpPointers, fds[0], fds[1], fds[2], cwd, group,
+                                            user.uid, user.gid, groups.baseAddress, Int32(groups.count), &step)
             }
             return workingDirectory.map { $0.withCString { call($0) } } ?? call(nil)
         }
-        if pid < 0 { throw SystemError("fork", subject, errno: .current) }
-        guard step == 0 else {
-            let calls: [Int32: String] = [1: "setpgid", 2: "dup2", 3: "setgroups", 4: "setgid", 5: "setuid", 6: "chdir", 7: "execve"]
-            throw SystemError(calls[step] ?? "exec", step == 6 ? workingDirectory : subject, errno: Errno(rawValue: failure))
-        }
-        return pid
+        guard pid < 0 else { return pid }
+        let calls: [Int32: String] = [0: user == nil ? "clone" : "fork", 1: "setpgid", 2: "dup2", 3: "setgroups", 4: "setgid", 5: "setuid",
+                                      6: "chdir", 7: "execve"]
+        throw SystemError(calls[step] ?? "execve", step == 6 ? workingDirectory : subject, errno: .current)
     }
 
     /// The path to execute: `executable` itself when it contains a "/",
