@@ -116,7 +116,7 @@ extension Daemon {
             live.run(job) { result in queue.post(.sessionTaskFinished(id, attempt: number, result)) }
             process = live.process
         } else {
-            var argv = provider.command.map { $0.replacing("{command}", with: task.request.command) }
+            var argv = provider.argv(running: task.request.command)
             // An agent CLI's output is read by its adapter as it comes; a CLI
             // that cannot name its conversation gets one from Hopper.
             if var agent = provider.agent {

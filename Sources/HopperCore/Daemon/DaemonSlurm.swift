@@ -401,7 +401,7 @@ extension Daemon {
         env += task.request.env.map { ($0.name, $0.value) }
         env += [("HOPPER_TASK_ID", task.id.rawValue), ("HOPPER_SPOOL", spool.path), ("HOPPER_ATTEMPT", String(attempt))]
         return SlurmJobScript(id: task.id, attempt: attempt,
-                              argv: provider.command.map { $0.replacing("{command}", with: task.request.command) },
+                              argv: provider.argv(running: task.request.command),
                               environment: env, workingDirectory: task.request.cwd ?? provider.cwd,
                               hasStdin: task.request.stdin != nil, spool: spool.path,
                               timeout: task.request.timeout ?? config.commandDefaultTimeout, jobDirectory: jobDirectory)

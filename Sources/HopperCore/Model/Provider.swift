@@ -42,6 +42,12 @@ public struct Provider: Sendable {
         self.maxSessions = maxSessions
     }
 
+    /// The argv of an attempt outside a session: `{command}` in each word of
+    /// `command` replaced by the task's command.
+    func argv(running taskCommand: String) -> [String] {
+        command.map { $0.replacingEvery("{command}", with: taskCommand) }
+    }
+
     /// `sh` and `exec`, available without any configuration.
     public static let builtIns: [String: Provider] = [
         "sh": Provider(name: "sh", mode: .session, wireProtocol: .shell, command: ["/bin/sh"], maxSessions: 4),

@@ -100,6 +100,6 @@ struct FrameScanner {
 enum ShellQuote {
     /// `'text'` with every `'` written as `'\''`: safe for any bytes but NUL.
     static func quote(_ text: String) -> String {
-        "'" + text.replacing("'", with: "'\\''") + "'"
+        "'" + text.replacingEvery("'", with: "'\\''") + "'"
     }
 }

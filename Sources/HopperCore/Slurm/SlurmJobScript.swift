@@ -80,7 +80,7 @@ struct SlurmJobScript {
     }
 
     /// A shell word that stands for `s` exactly.
-    static func quote(_ s: String) -> String { "'" + s.replacing("'", with: "'\\''") + "'" }
+    static func quote(_ s: String) -> String { ShellQuote.quote(s) }
     private func quote(_ s: String) -> String { SlurmJobScript.quote(s) }
 
     /// `sh -c` text that submits the scripts given as its arguments one after
