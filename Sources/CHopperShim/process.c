@@ -12,6 +12,7 @@
 #include <linux/close_range.h>
 #include <malloc.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -59,7 +60,9 @@ int hopper_signal_relay_install(int signo, int wake_fd) {
     action.sa_handler = relay_handler;
     sigfillset(&action.sa_mask);
     action.sa_flags = SA_RESTART | (signo == SIGCHLD ? SA_NOCLDSTOP : 0);
-    return sigaction(signo, &action, NULL);
+    int result = sigaction(signo, &action, NULL);
+    hopper_signal_dispositions_changed();
+    return result;
 }
 
 int hopper_unblock_all_signals(void) {
@@ -91,19 +94,64 @@ int hopper_wait_exit_code(int status) { return WEXITSTATUS(status); }
 int hopper_wait_signaled(int status) { return WIFSIGNALED(status) ? 1 : 0; }
 int hopper_wait_term_signal(int status) { return WTERMSIG(status); }
 
+// Which signals a child must set back to SIG_DFL: those the parent catches
+// (a handler must not run in a child that shares the parent's memory, in
+// the moment between its mask emptied and its execve) or ignores (SIG_IGN
+// survives execve; a task must start with default dispositions). Setting
+// all 62 catchable signals in every child cost about 15 microseconds of
+// the loop's time a spawn, the parent waiting (CLONE_VFORK); the parent
+// asks the kernel once instead, and again after any change it is told of
+// (hopper_signal_dispositions_changed: Hopper's own sigaction calls all
+// tell it).
+static inline uint64_t signal_bit(int signo) { return (uint64_t)1 << (signo - 1); }
+static pthread_mutex_t dispositions_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t dispositions_set;
+static int dispositions_known;
+
+void hopper_signal_dispositions_changed(void) {
+    pthread_mutex_lock(&dispositions_lock);
+    dispositions_known = 0;
+    pthread_mutex_unlock(&dispositions_lock);
+}
+
+static uint64_t dispositions_to_reset(void) {
+    pthread_mutex_lock(&dispositions_lock);
+    if (!dispositions_known) {
+        uint64_t set = 0;
+        for (int s = 1; s < NSIG && s <= 64; s++) {
+            if (s == SIGKILL || s == SIGSTOP) continue;
+            // The kernel's layout, so glibc's own signals (32, 33) are seen as they are.
+            struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } old;
+            memset(&old, 0, sizeof old);
+            // Unknown (the query failed): reset it to be safe.
+            if (syscall(SYS_rt_sigaction, s, NULL, &old, _NSIG / 8) != 0 || old.handler != (void *)SIG_DFL || (s == SIGCHLD && (old.flags & SA_NOCLDWAIT)))
+                set |= signal_bit(s);
+        }
+        dispositions_set = set;
+        dispositions_known = 1;
+    }
+    uint64_t set = dispositions_set;
+    pthread_mutex_unlock(&dispositions_lock);
+    return set;
+}
+
+uint64_t hopper_signal_dispositions_to_reset(void) { return dispositions_to_reset(); }
+
 // The steps every child of Hopper's takes before its own: its process group,
-// default dispositions for every catchable signal (before the mask is
-// emptied, so no handler of the parent's can run in the child), an empty
+// default dispositions for every signal the parent catches or ignores
+// (`reset`, from dispositions_to_reset; before the mask is emptied, so no
+// handler of the parent's can run in the child), an empty
 // mask, the standard descriptors, and every other descriptor closed at exec.
 // Raw system calls only: hopper_spawn's child shares the parent's memory,
 // hopper_spawn_as_user's is a fork of a threaded process. Returns 0, or the
 // HOPPER_STEP_* that failed (errno says why).
-static int child_prepare(int new_group, const int fds[3]) {
+static int child_prepare(int new_group, const int fds[3], uint64_t reset) {
     if (new_group && syscall(SYS_setpgid, 0, 0) != 0) return HOPPER_STEP_SETPGID;
     struct sigaction dfl;  // all zeros: SIG_DFL in the kernel's layout and glibc's alike
     memset(&dfl, 0, sizeof dfl);
-    for (int s = 1; s < NSIG; s++) {
-        if (s == SIGKILL || s == SIGSTOP) continue;
+    for (int s = 1; s < NSIG && reset != 0; s++) {
+        if (!(reset & signal_bit(s))) continue;
+        reset &= ~signal_bit(s);
         syscall(SYS_rt_sigaction, s, &dfl, NULL, _NSIG / 8);
     }
     sigset_t none;
@@ -151,6 +199,7 @@ pid_t hopper_spawn_as_user(const char *path, char *const argv[], char *const env
                            unsigned int uid, unsigned int gid, const unsigned int *groups, int ngroups,
                            int *failed_step) {
     *failed_step = 0;
+    uint64_t reset = dispositions_to_reset();
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) return -1;
     pid_t pid = fork();
@@ -163,7 +212,7 @@ pid_t hopper_spawn_as_user(const char *path, char *const argv[], char *const env
     }
     if (pid == 0) {
         int fds[3] = {stdin_fd, stdout_fd, stderr_fd};
-        int step = child_prepare(new_group, fds);
+        int step = child_prepare(new_group, fds, reset);
         // Groups, then group, then user: each checked; a failure never runs the command.
         if (step == 0 && syscall(SYS_setgroups, (size_t)ngroups, groups) != 0) step = HOPPER_STEP_SETGROUPS;
         if (step == 0 && syscall(SYS_setresgid, gid, gid, gid) != 0) step = HOPPER_STEP_SETGID;
@@ -198,6 +247,7 @@ struct spawn_request {
     int fds[3];
     const char *cwd;
     int new_group;
+    uint64_t reset;
     int step;
     int error;
 };
@@ -206,7 +256,7 @@ struct spawn_request {
 // every signal blocked: nothing of the parent's state touched but the request.
 static int spawn_child(void *raw) {
     struct spawn_request *request = raw;
-    int step = child_prepare(request->new_group, request->fds);
+    int step = child_prepare(request->new_group, request->fds, request->reset);
     if (step == 0) step = child_exec(request->cwd, request->path, request->argv, request->envp);
     request->step = step;
     request->error = errno;
@@ -227,7 +277,7 @@ pid_t hopper_spawn(const char *path, char *const argv[], char *const envp[],
         spawn_stack = malloc(SPAWN_STACK_SIZE);
         if (spawn_stack == NULL) { errno = ENOMEM; return -1; }
     }
-    struct spawn_request request = {path, argv, envp, {stdin_fd, stdout_fd, stderr_fd}, cwd, new_group, 0, 0};
+    struct spawn_request request = {path, argv, envp, {stdin_fd, stdout_fd, stderr_fd}, cwd, new_group, dispositions_to_reset(), 0, 0};
     // Every signal blocked (glibc's internal ones too) until the child has
     // made its dispositions default.
     sigset_t all, old;
@@ -250,4 +300,20 @@ pid_t hopper_spawn(const char *path, char *const argv[], char *const envp[],
 
 void hopper_release_free_memory(void) {
     malloc_trim(0);
+}
+
+ssize_t hopper_read_nowait(int fd, void *buffer, size_t length) {
+    struct iovec vector = {buffer, length};
+    return preadv2(fd, &vector, 1, -1, RWF_NOWAIT);
+}
+
+int hopper_pipe_reads_nowait(void) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) return 0;
+    char byte;
+    ssize_t got = hopper_read_nowait(fds[0], &byte, 1);
+    int supported = got < 0 && errno == EAGAIN;
+    close(fds[0]);
+    close(fds[1]);
+    return supported;
 }

@@ -37,4 +37,29 @@ import Testing
             #expect(bytes.count == 10)
         }
     }
+
+    /// `drainAvailable` on a real pipe, through each kind of read: what is
+    /// there comes whole (past one 64 KiB buffer), an empty pipe is "not
+    /// ended" without waiting, and the writer's close is the end.
+    @Test(arguments: [true, false])
+    func aPipeIsDrainedWithoutWaiting(nowait: Bool) throws {
+        if nowait { try #require(FileDescriptor.readsPipesWithoutWaiting, "this kernel has no RWF_NOWAIT for pipes") }
+        var fds: [Int32] = [-1, -1]
+        try #require(pipe(&fds) == 0)
+        let reader = FileDescriptor(rawValue: fds[0]), writer = FileDescriptor(rawValue: fds[1])
+        defer { reader.close() }
+        if nowait { #expect(fcntl(reader.rawValue, F_GETFL) & O_NONBLOCK == 0) } else { try reader.setNonBlockingPipeEnd() }
+        // The pipe's own capacity raised, so one write is all there when the drain starts.
+        // (F_SETPIPE_SZ, 1031: a GNU name Swift's Glibc does not import.)
+        try #require(fcntl(writer.rawValue, 1031, 1 << 20) >= 100_000)
+        let sent = (0..<100_000).map { UInt8(truncatingIfNeeded: $0) }
+        try writer.writeAll(sent)
+        var got: [UInt8] = []
+        #expect(reader.drainAvailable(nowait: nowait) { got.append(contentsOf: $0) } == false)
+        #expect(got == sent)
+        #expect(reader.drainAvailable(nowait: nowait) { got.append(contentsOf: $0) } == false)
+        writer.close()
+        #expect(reader.drainAvailable(nowait: nowait) { got.append(contentsOf: $0) } == true)
+        #expect(got.count == sent.count)
+    }
 }

@@ -158,11 +158,13 @@ struct SpawnerTests {
         SignalStream.ignore(.pipe)
         // Ignored only around the spawn: a test process immune to SIGTERM outlives `timeout`.
         let previous = signal(SIGTERM, SIG_IGN)
+        Spawner.signalDispositionsChanged()
         let marker = SystemTestProbe.marker("sigstate")
         var cat = request(["/bin/cat", "/proc/self/status"], marker)
         cat.stdout = .pipe
         let process = try Spawner.spawn(cat)
         signal(SIGTERM, previous)
+        Spawner.signalDispositionsChanged()
         let output = try SystemTestProbe.readString(try #require(process.stdout))
         let status = await process.exit.value()
         let lines = output.split(separator: "\n")
@@ -170,5 +172,25 @@ struct SpawnerTests {
         #expect(lines.contains("SigBlk:\t0000000000000000"))
         #expect(lines.contains("SigCgt:\t0000000000000000"))
         #expect(status == .exited(0))
+    }
+
+    /// The spawns ask the kernel which signals are caught once, and again
+    /// after a change they are told of: a handler installed after the first
+    /// spawn (here the relay's, for SIGUSR2) is still never passed on.
+    @Test func aHandlerInstalledLaterIsNotPassedOn() async throws {
+        let marker = SystemTestProbe.marker("sigafter")
+        var first = request(["/bin/true"], marker)
+        first.stdout = .null
+        #expect(await (try Spawner.spawn(first)).exit.value() == .exited(0))
+        let stream = SignalStream.make([Signal(rawValue: SIGUSR2)])
+        var cat = request(["/bin/cat", "/proc/self/status"], marker)
+        cat.stdout = .pipe
+        let process = try Spawner.spawn(cat)
+        let output = try SystemTestProbe.readString(try #require(process.stdout))
+        #expect(await process.exit.value() == .exited(0))
+        let lines = output.split(separator: "\n")
+        #expect(lines.contains("SigIgn:\t0000000000000000"))
+        #expect(lines.contains("SigCgt:\t0000000000000000"))
+        _ = stream
     }
 }

@@ -11,6 +11,7 @@
 #ifndef CHOPPER_PROCESS_H
 #define CHOPPER_PROCESS_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 /// pipe2(2). Returns 0, or -1 with errno set.
@@ -30,6 +31,25 @@ int hopper_signal_disposition(int signo);
 /// and writes one byte to `wake_fd` (non-blocking; a full pipe already means a wake-up is
 /// due). Every call must pass the same `wake_fd`. Returns 0, or -1 with errno set.
 int hopper_signal_relay_install(int signo, int wake_fd);
+
+/// Tells the spawns that a signal's disposition may have changed: the next
+/// one asks the kernel again which signals its child must set back to
+/// SIG_DFL (those caught or ignored). Call it after every sigaction or
+/// signal(2) outside this file (hopper_signal_relay_install calls it itself).
+void hopper_signal_dispositions_changed(void);
+
+/// The signals (bit `signo - 1`) a child is to set back to SIG_DFL: those
+/// caught or ignored in this process when the kernel was last asked.
+uint64_t hopper_signal_dispositions_to_reset(void);
+
+/// preadv2(2) at the current position with RWF_NOWAIT: a read that returns
+/// EAGAIN instead of waiting, whatever the descriptor's O_NONBLOCK says.
+ssize_t hopper_read_nowait(int fd, void *buffer, size_t length);
+
+/// 1 when this kernel honours RWF_NOWAIT on a pipe (an empty pipe's
+/// hopper_read_nowait says EAGAIN; older kernels say EOPNOTSUPP), else 0.
+/// Asked of a pipe of its own.
+int hopper_pipe_reads_nowait(void);
 
 /// pthread_sigmask(2) with an empty set: the calling thread blocks no signal.
 int hopper_unblock_all_signals(void);
@@ -67,7 +87,7 @@ pid_t hopper_spawn_as_user(const char *path, char *const argv[], char *const env
 
 /// clone(2) with CLONE_VM | CLONE_VFORK, as posix_spawn does, with the
 /// attributes every Hopper child gets: its own process group (if
-/// `new_group`), every catchable signal at its default disposition, an
+/// `new_group`), every signal it catches or ignores back at its default disposition, an
 /// empty mask, `stdin_fd`/`stdout_fd`/`stderr_fd` on 0, 1, 2 (-1:
 /// /dev/null), every other descriptor closed at exec, chdir(`cwd`) if not
 /// NULL, then execve. The calling thread waits (CLONE_VFORK) until the child

@@ -66,7 +66,7 @@ enum AuthRunner {
         func begin() {
             let poller = Poller.shared
             for (fd, isOut) in [(process.stdout!, true), (process.stderr!, false)] {
-                try? fd.setNonBlocking(true)
+                try? fd.prepareToDrain()
                 open.append((fd, poller.register(fd, .readable) { [self] _ in read(fd, isOut) }))
             }
             poller.after(timeout) { [self] in

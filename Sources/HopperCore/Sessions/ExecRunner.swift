@@ -109,7 +109,7 @@ private final class Attempt: @unchecked Sendable {
 
     func begin(stdin: [UInt8]?) {
         for (fd, sink, stream) in [(process.stdout!, out, AgentTap.Stream.stdout), (process.stderr!, err, .stderr)] {
-            try? fd.setNonBlockingPipeEnd()
+            try? fd.prepareToDrain()
             let token = poller.register(fd, .readable) { [self] _ in drain(fd, into: sink, stream) }
             streams.append((fd, token))
         }

@@ -100,7 +100,7 @@ public final class SessionProcess: @unchecked Sendable {
 
     private func begin() {
         for (fd, isStdout) in [(process.stdout!, true), (process.stderr!, false)] {
-            try? fd.setNonBlocking(true)
+            try? fd.prepareToDrain()
             tokens.append((fd, poller.register(fd, .readable) { [self] _ in drain(fd, isStdout: isStdout) }))
         }
         writer = PipeWriter(fd: process.stdin!, poller: poller)

@@ -1,3 +1,4 @@
+import CHopperShim
 import Glibc
 
 /// An open file descriptor. Not closed automatically: the owner calls `close()`.
@@ -75,16 +76,37 @@ public struct FileDescriptor: Sendable, Hashable {
         }
     }
 
-    /// read(2) of everything available now on a non-blocking descriptor,
-    /// handing each chunk to `consume`. Returns true at end of file (or on a
-    /// read error, which ends the stream just the same), false when the
-    /// descriptor is merely empty for now.
+    /// Whether this kernel reads a pipe without waiting one call at a time
+    /// (preadv2 with RWF_NOWAIT): then a pipe end that `drainAvailable`
+    /// reads needs no O_NONBLOCK, one fcntl(2) saved per stream.
+    static let readsPipesWithoutWaiting = hopper_pipe_reads_nowait() != 0
+
+    /// Makes a pipe's read end, made by this process, ready for
+    /// `drainAvailable`: nothing to do when each read can say it must not
+    /// wait, else O_NONBLOCK.
+    public func prepareToDrain() throws(SystemError) {
+        if !FileDescriptor.readsPipesWithoutWaiting { try setNonBlockingPipeEnd() }
+    }
+
+    /// Everything available now on a pipe's read end (`prepareToDrain`, or
+    /// O_NONBLOCK), each chunk handed to `consume`. Returns true at end of
+    /// file (or on a read error, which ends the stream just the same), false
+    /// when the pipe is merely empty for now. A read shorter than the buffer
+    /// emptied the pipe: it stops there, without the read that would say
+    /// EAGAIN; whatever comes next makes the pipe readable again.
     public func drainAvailable(_ consume: (UnsafeRawBufferPointer) -> Void) -> Bool {
+        drainAvailable(nowait: FileDescriptor.readsPipesWithoutWaiting, consume)
+    }
+
+    /// `drainAvailable` with each read's kind chosen (tests take both paths).
+    func drainAvailable(nowait: Bool, _ consume: (UnsafeRawBufferPointer) -> Void) -> Bool {
         withUnsafeTemporaryAllocation(byteCount: 65536, alignment: 16) { buffer in
             while true {
-                let n = Glibc.read(rawValue, buffer.baseAddress, buffer.count)
+                let n = nowait ? hopper_read_nowait(rawValue, buffer.baseAddress, buffer.count)
+                               : Glibc.read(rawValue, buffer.baseAddress, buffer.count)
                 if n > 0 {
                     consume(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                    if n < buffer.count { return false }
                     continue
                 }
                 if n < 0 && (errno == EAGAIN || errno == EINTR) { return false }

@@ -56,6 +56,7 @@ public enum SignalStream {
     public static func ignore(_ signal: Signal) {
         precondition(signal != .child, "SIGCHLD must never be ignored: the kernel would reap children itself")
         _ = Glibc.signal(signal.rawValue, SIG_IGN)
+        hopper_signal_dispositions_changed()
     }
 
     /// signal(2) with SIG_IGN, only when the disposition is still SIG_DFL, so the
@@ -63,5 +64,6 @@ public enum SignalStream {
     private static func ignoreIfDefault(_ signal: Signal) {
         guard hopper_signal_disposition(signal.rawValue) == 0 else { return }
         _ = Glibc.signal(signal.rawValue, SIG_IGN)
+        hopper_signal_dispositions_changed()
     }
 }

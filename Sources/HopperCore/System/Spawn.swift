@@ -74,10 +74,20 @@ public struct SpawnedProcess: Sendable {
 /// (`hopper_spawn`; fork for a child that runs as another user).
 ///
 /// Every child gets: its own process group (unless the request says otherwise),
-/// the default disposition for every catchable signal (glibc's two internal
-/// real-time signals included), an empty signal mask, and only descriptors
-/// 0, 1 and 2.
+/// the default disposition for every signal (glibc's two internal real-time
+/// signals included), an empty signal mask, and only descriptors 0, 1 and 2.
+///
+/// The child sets back to default only the signals this process catches or
+/// ignores, as last asked of the kernel; code that changes a disposition
+/// calls `Spawner.signalDispositionsChanged()` (Hopper's signal relay and
+/// `SignalStream.ignore` do).
 public enum Spawner {
+    /// A signal's disposition may have changed: the next spawn asks the
+    /// kernel again which ones its child must set back to default.
+    public static func signalDispositionsChanged() {
+        hopper_signal_dispositions_changed()
+    }
+
     /// Starts the child.
     ///
     /// Throws `SystemError("execve", executable, errno)` on failure: ENOENT
