@@ -97,10 +97,7 @@ public final class Daemon: @unchecked Sendable {
     var hookMarkers: Directory?
     var scheduler = Scheduler()
     var attempts: [TaskID: Attempt] = [:]
-    var deadlines = MinHeap<Deadline>()
-    /// The heap size at which dead deadlines are next dropped.
-    var deadlinesCompactAt = 1024
-    var deadlineOrder: UInt64 = 0
+    var deadlines = DeadlineTable()
     var nextSeq: UInt64 = 1
     var idSuffixes = IDSuffixGenerator()
     var baseEnvironment: [(String, String)] = []
@@ -118,26 +115,18 @@ public final class Daemon: @unchecked Sendable {
     /// file, until its task's record is on disk).
     var removeAfterCommit: [(Directory, FileName)] = []
     var rescanIncoming = false
-    /// What turns left for after their commit's background sync, released
-    /// in order once the store has carried out the batch the turn's changes
-    /// went with (`TaskStore.carriedOut`; `releaseHeldForSync`).
-    var heldForSync: [HeldForSync] = []
-    struct HeldForSync {
-        var batch: UInt64
-        /// The turn's event lines: those appended before this `EventLog.appended`.
-        var events: Int
-        /// The completion hooks the turn made due.
-        var hooks: [HookQueue.Job]
-        /// The counters and the tasks in each state at the turn's end.
+    /// What turns left for after their commit's background sync (event
+    /// lines, due hooks, what status.json says), released in order once the
+    /// store has carried out the batch each turn's changes went with
+    /// (DaemonHeldForSync.swift). Its `released` snapshot is what status.json
+    /// and metrics.prom say, so that they never count a task whose record is
+    /// not yet in done/, or whose file is not yet where its state says.
+    var held = SyncHolds<HookQueue.Job, Published>(released: Published(stats: Stats(), counts: [:]))
+    /// The counters and the tasks in each unfinished state at a turn's end.
+    struct Published {
         var stats: Stats
         var counts: [TaskState: Int]
     }
-    /// The counters and the tasks in each unfinished state as of the last
-    /// turn whose changes are carried out: what status.json and
-    /// metrics.prom say, so that they never count a task whose record is
-    /// not yet in done/, or whose file is not yet where its state says.
-    var carriedOutStats = Stats()
-    var carriedOutCounts: [TaskState: Int] = [:]
     var syncer: BackgroundSync?
     /// Tasks accepted or recovered since the heap was last trimmed, and how
     /// many make a burst worth trimming after (`releaseBurstGarbage`).
@@ -292,7 +281,7 @@ public final class Daemon: @unchecked Sendable {
 
     /// The earliest deadline.
     private func nextWake() -> MonotonicInstant? {
-        deadlines.peek()?.at
+        deadlines.next
     }
 
     private func open() throws(HopperError) {
@@ -504,20 +493,7 @@ public final class Daemon: @unchecked Sendable {
     }
 
     func schedule(at instant: MonotonicInstant, _ action: Deadline.Action) {
-        deadlineOrder += 1
-        var d = Deadline(at: instant, action)
-        d.order = deadlineOrder
-        if deadlines.count >= deadlinesCompactAt { compactDeadlines() }
-        deadlines.push(d)
-    }
-
-    /// Every attempt arms its timeout for when it would be due (300 s by
-    /// default); most attempts end long before. Those dead deadlines are
-    /// dropped whenever the heap has doubled since the last look, so its size
-    /// follows the live ones, not the task rate times the timeout.
-    private func compactDeadlines() {
-        deadlines.removeAll { !isLive($0) }
-        deadlinesCompactAt = max(1024, 2 * deadlines.count)
+        deadlines.arm(at: instant, action, isLive: isLive)
     }
 
     /// Whether a deadline can still do anything when it fires.
@@ -533,9 +509,6 @@ public final class Daemon: @unchecked Sendable {
 
     private func fireDueDeadlines() {
         let now = MonotonicInstant.now()
-        while let next = deadlines.peek(), next.at <= now {
-            _ = deadlines.pop()
-            fire(next)
-        }
+        while let due = deadlines.takeDue(now: now) { fire(due) }
     }
 }

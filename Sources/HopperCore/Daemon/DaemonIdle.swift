@@ -10,7 +10,7 @@ extension Daemon {
     /// only once the counts are zero.
     func isIdle() -> Bool {
         guard attempts.isEmpty, unwrittenRecords.isEmpty, hooks.isIdle, hooksToStart.isEmpty,
-              heldForSync.isEmpty, !store.awaitsSync else { return false }
+              held.isEmpty, !store.awaitsSync else { return false }
         let counts = scheduler.counts()
         guard (counts[.pending] ?? 0) == 0, (counts[.queued] ?? 0) == 0, (counts[.running] ?? 0) == 0 else { return false }
         guard ((try? spool.claimed.entries()) ?? []).isEmpty else { return false }

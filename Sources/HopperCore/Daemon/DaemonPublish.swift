@@ -39,7 +39,7 @@ extension Daemon {
 
     func writeStatus(state: String) {
         guard let store else { return }
-        let counts = carriedOutCounts
+        let counts = held.released.counts
         var w = JSONWriter(capacity: 1024)
         w.beginObject()
         w.field("state", state)
@@ -58,14 +58,14 @@ extension Daemon {
         w.endObject()
         w.key("finished_since_start")
         w.beginObject()
-        for s in [TaskState.succeeded, .failed, .error, .cancelled] { w.field(s.rawValue, carriedOutStats.finished[s] ?? 0) }
+        for s in [TaskState.succeeded, .failed, .error, .cancelled] { w.field(s.rawValue, held.released.stats.finished[s] ?? 0) }
         w.endObject()
         w.key("paused")
         w.beginArray()
         for name in pause.sorted { w.string(name) }
         w.endArray()
-        w.field("accepted_since_start", carriedOutStats.accepted)
-        w.field("rejected_since_start", carriedOutStats.rejected)
+        w.field("accepted_since_start", held.released.stats.accepted)
+        w.field("rejected_since_start", held.released.stats.rejected)
         w.key("providers")
         w.beginObject()
         for name in config.providers.keys.sorted() {
@@ -127,11 +127,11 @@ extension Daemon {
         family("hopper_up", "gauge", "Whether the daemon is running on this spool.")
         m += "hopper_up \(up ? 1 : 0)\n"
         family("hopper_tasks_total", "counter", "Tasks that reached a terminal state since the daemon started, by state.")
-        for s in [TaskState.succeeded, .failed, .error, .cancelled] { m += "hopper_tasks_total{state=\"\(s.rawValue)\"} \(carriedOutStats.finished[s] ?? 0)\n" }
+        for s in [TaskState.succeeded, .failed, .error, .cancelled] { m += "hopper_tasks_total{state=\"\(s.rawValue)\"} \(held.released.stats.finished[s] ?? 0)\n" }
         family("hopper_tasks_accepted_total", "counter", "Dropped files accepted as tasks since the daemon started.")
-        m += "hopper_tasks_accepted_total \(carriedOutStats.accepted)\n"
+        m += "hopper_tasks_accepted_total \(held.released.stats.accepted)\n"
         family("hopper_tasks_rejected_total", "counter", "Dropped files moved to rejected/ since the daemon started.")
-        m += "hopper_tasks_rejected_total \(carriedOutStats.rejected)\n"
+        m += "hopper_tasks_rejected_total \(held.released.stats.rejected)\n"
         family("hopper_queue_depth", "gauge", "Unfinished tasks by state.")
         for s in [TaskState.pending, .queued, .running] { m += "hopper_queue_depth{state=\"\(s.rawValue)\"} \(counts[s] ?? 0)\n" }
         family("hopper_workers", "gauge", "Configured worker slots.")
@@ -161,14 +161,14 @@ extension Daemon {
         m += "hopper_paused{provider=\"ALL\"} \(pause.isAllPaused ? 1 : 0)\n"
         for name in config.providers.keys.sorted() { m += "hopper_paused{provider=\"\(name)\"} \(pause.holds(name) ? 1 : 0)\n" }
         family("hopper_hook_failures_total", "counter", "Completion hooks (on_finish) that failed, timed out or could not start since the daemon started.")
-        m += "hopper_hook_failures_total \(carriedOutStats.hookFailures)\n"
+        m += "hopper_hook_failures_total \(held.released.stats.hookFailures)\n"
         family("hopper_task_duration_seconds", "histogram", "Run time of finished tasks' last attempt.")
         for (i, bound) in Publication.buckets.enumerated() {
-            m += "hopper_task_duration_seconds_bucket{le=\"\(FieldReader.format(bound))\"} \(carriedOutStats.durationBuckets[i])\n"
+            m += "hopper_task_duration_seconds_bucket{le=\"\(FieldReader.format(bound))\"} \(held.released.stats.durationBuckets[i])\n"
         }
-        m += "hopper_task_duration_seconds_bucket{le=\"+Inf\"} \(carriedOutStats.durationCount)\n"
-        m += "hopper_task_duration_seconds_sum \(carriedOutStats.durationSum)\n"
-        m += "hopper_task_duration_seconds_count \(carriedOutStats.durationCount)\n"
+        m += "hopper_task_duration_seconds_bucket{le=\"+Inf\"} \(held.released.stats.durationCount)\n"
+        m += "hopper_task_duration_seconds_sum \(held.released.stats.durationSum)\n"
+        m += "hopper_task_duration_seconds_count \(held.released.stats.durationCount)\n"
         return m
     }
 }
