@@ -29,8 +29,9 @@ public enum ExitStatus: Sendable, Equatable {
 /// Any other child — an orphan the daemon adopted as a child subreaper — is
 /// reaped and its status dropped.
 ///
-/// SIGCHLD, relayed by `SignalRelay` (a C handler and a pipe) to the poller
-/// thread, drives the reaping loop there. Each turn peeks at a terminated
+/// SIGCHLD, read from a signalfd by the poller thread (which blocks it), or
+/// relayed there by `SignalRelay` (a C handler and a pipe) when a thread that
+/// does not block it takes it, drives the reaping loop there. Each turn peeks at a terminated
 /// child without reaping it (`waitid` with `WNOWAIT`); while it is a zombie
 /// its pid, and so its process group id, cannot be reused, which is when its
 /// group is killed if the spawn asked for that; then it is reaped.
@@ -71,10 +72,46 @@ public final class Reaper: Sendable {
             guard subscription == nil else { return }
             // On the poller thread, like the handlers' own work: no hand-off between exit and handler.
             subscription = SignalRelay.shared.subscribe(.child) { Reaper.shared.reapAll() }
+            Reaper.readChildSignals()
         }
         // A SIGCHLD from before the relay was live was discarded (SIG_DFL); sweep once.
         reapAll()
         isStarted.store(true, ordering: .releasing)
+    }
+
+    /// SIGCHLD read from a signalfd on the poller thread, which then blocks
+    /// it: where every thread blocks it (the daemon: its main thread and its
+    /// sync thread block every signal, libdispatch's workers nearly all), a
+    /// child's exit costs one read instead of a handler's frame, its write
+    /// to the relay's pipe, `rt_sigreturn` and the pipe's read. A thread
+    /// that does not block it (in a test process, most) still takes it
+    /// through the relay's handler: either way `reapAll` runs on the poller
+    /// thread, and a SIGCHLD is either delivered to a handler or left
+    /// pending for the signalfd, never lost. Without a signalfd, the relay alone.
+    private static func readChildSignals() {
+        let raw = hopper_child_signalfd()
+        guard raw >= 0 else { return }
+        let fd = FileDescriptor(rawValue: raw)
+        let poller = Poller.shared
+        poller.execute {
+            _ = poller.register(fd, .readable) { _ in
+                Reaper.drainSignals(fd)
+                Reaper.shared.reapAll()
+            }
+            _ = hopper_block_child_signal()
+        }
+    }
+
+    /// Reads the signalfd's pending SIGCHLD (one `signalfd_siginfo` of 128
+    /// bytes each, at most one pending) until a read comes back short.
+    private static func drainSignals(_ fd: FileDescriptor) {
+        withUnsafeTemporaryAllocation(byteCount: 4 * 128, alignment: 8) { buffer in
+            while true {
+                let n = read(fd.rawValue, buffer.baseAddress, buffer.count)
+                if n == buffer.count || (n < 0 && errno == EINTR) { continue }
+                return
+            }
+        }
     }
 
     /// Runs `launch` (which starts one child and returns its pid and process

@@ -12,7 +12,8 @@ import Synchronization
 /// into one call.
 ///
 /// A process-directed signal goes to one thread that does not block it. The
-/// poller thread blocks none (it clears its mask when it starts), so one
+/// poller thread blocks none (it clears its mask when it starts) but
+/// SIGCHLD once the reaper reads that from a signalfd (`Reaper`), so one
 /// always exists, even in a process whose other threads are libdispatch
 /// workers (which block nearly every signal).
 ///

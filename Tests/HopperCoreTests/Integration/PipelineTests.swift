@@ -37,6 +37,33 @@ import Testing
         #expect(t.survivors().isEmpty)
     }
 
+    /// In the daemon, every thread blocks SIGCHLD once a child has been
+    /// spawned, so each exit waits, pending, for the poller's read of its
+    /// signalfd (not the relay's handler); and every exit is still seen.
+    @Test func childExitsAreReadFromASignalfd() async throws {
+        let t = try TestSpool()
+        let daemon = try await DaemonProcess(t).ready()
+        for i in 0..<20 { try t.drop("exit\(i).json", #"{"provider": "exec", "command": "exit \#(i % 3)"}"#) }
+        try await eventually("twenty records") { t.records().count == 20 }
+        let pid = daemon.pid.rawValue
+        let descriptors = SystemTestProbe.directoryEntries("/proc/\(pid)/fd") ?? []
+        let links = descriptors.compactMap { name -> String? in
+            var buffer = [CChar](repeating: 0, count: 256)
+            let n = readlink("/proc/\(pid)/fd/\(name)", &buffer, buffer.count - 1)
+            return n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
+        }
+        #expect(links.filter { $0 == "anon_inode:[signalfd]" }.count == 1, "\(links)")
+        let threads = SystemTestProbe.directoryEntries("/proc/\(pid)/task") ?? []
+        #expect(!threads.isEmpty)
+        for tid in threads {
+            let status = (try? AtomicFile.read(path: "/proc/\(pid)/task/\(tid)/status")).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            let blocked = status.split(separator: "\n").first(where: { $0.hasPrefix("SigBlk:") }).flatMap { UInt64(String($0.dropFirst(7)).trimmingWhitespace, radix: 16) }
+            #expect(blocked.map { $0 & (1 << (SIGCHLD - 1)) != 0 } == true, "thread \(tid) takes SIGCHLD: \(status)")
+        }
+        #expect(t.records().values.filter { $0["state"] == .string("succeeded") }.count == 7)
+        #expect(try await daemon.stop() == .exited(0))
+    }
+
     @Test func filesPresentAtStartAreTaken() async throws {
         let t = try TestSpool()
         try Spool.create(at: t.spool)
