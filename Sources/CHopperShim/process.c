@@ -28,14 +28,14 @@ const char *hopper_signal_abbreviation(int signo) {
     return sigabbrev_np(signo);
 }
 
-int hopper_signal_disposition(int signo) {
-    struct sigaction action;
-    if (sigaction(signo, NULL, &action) != 0) return -1;
-    if (action.sa_handler == SIG_IGN) return 1;
-    if (signo == SIGCHLD && (action.sa_flags & SA_NOCLDWAIT)) return 1;
-    if (action.sa_handler == SIG_DFL) return 0;
-    return 2;
-}
+// Which signals a spawn's child sets back to SIG_DFL, as last asked of the
+// kernel (see dispositions_locked below). The lock is held by every change
+// Hopper makes to a disposition and by every spawn from reading the set
+// until its child exists, so no child starts with a set older than a
+// change made through Hopper.
+static pthread_mutex_t dispositions_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t dispositions_set;
+static int dispositions_known;
 
 // The relay's state is written by hopper_signal_relay_install and read by the
 // handler, which may run on any thread at any time: plain atomics only.
@@ -61,8 +61,10 @@ int hopper_signal_relay_install(int signo, int wake_fd) {
     action.sa_handler = relay_handler;
     sigfillset(&action.sa_mask);
     action.sa_flags = SA_RESTART | (signo == SIGCHLD ? SA_NOCLDSTOP : 0);
+    pthread_mutex_lock(&dispositions_lock);
     int result = sigaction(signo, &action, NULL);
-    hopper_signal_dispositions_changed();
+    dispositions_known = 0;
+    pthread_mutex_unlock(&dispositions_lock);
     return result;
 }
 
@@ -101,13 +103,10 @@ int hopper_wait_term_signal(int status) { return WTERMSIG(status); }
 // survives execve; a task must start with default dispositions). Setting
 // all 62 catchable signals in every child cost about 15 microseconds of
 // the loop's time a spawn, the parent waiting (CLONE_VFORK); the parent
-// asks the kernel once instead, and again after any change it is told of
-// (hopper_signal_dispositions_changed: Hopper's own sigaction calls all
-// tell it).
+// asks the kernel once instead, and again after any change: Hopper's own
+// (the relay's handlers, hopper_signal_ignore) are made under the lock,
+// and others are told of with hopper_signal_dispositions_changed.
 static inline uint64_t signal_bit(int signo) { return (uint64_t)1 << (signo - 1); }
-static pthread_mutex_t dispositions_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint64_t dispositions_set;
-static int dispositions_known;
 
 void hopper_signal_dispositions_changed(void) {
     pthread_mutex_lock(&dispositions_lock);
@@ -115,8 +114,9 @@ void hopper_signal_dispositions_changed(void) {
     pthread_mutex_unlock(&dispositions_lock);
 }
 
-static uint64_t dispositions_to_reset(void) {
-    pthread_mutex_lock(&dispositions_lock);
+// The set, asked of the kernel again if a change was made since. The
+// caller holds dispositions_lock.
+static uint64_t dispositions_locked(void) {
     if (!dispositions_known) {
         uint64_t set = 0;
         for (int s = 1; s < NSIG && s <= 64; s++) {
@@ -131,16 +131,28 @@ static uint64_t dispositions_to_reset(void) {
         dispositions_set = set;
         dispositions_known = 1;
     }
-    uint64_t set = dispositions_set;
-    pthread_mutex_unlock(&dispositions_lock);
-    return set;
+    return dispositions_set;
 }
 
-uint64_t hopper_signal_dispositions_to_reset(void) { return dispositions_to_reset(); }
+int hopper_signal_ignore(int signo, int only_if_default) {
+    if (signo <= 0 || signo >= NSIG) { errno = EINVAL; return -1; }
+    pthread_mutex_lock(&dispositions_lock);
+    struct sigaction old;
+    int result = sigaction(signo, NULL, &old);
+    if (result == 0 && !(only_if_default && old.sa_handler != SIG_DFL)) {
+        struct sigaction ignore;
+        memset(&ignore, 0, sizeof ignore);
+        ignore.sa_handler = SIG_IGN;
+        result = sigaction(signo, &ignore, NULL);
+        dispositions_known = 0;
+    }
+    pthread_mutex_unlock(&dispositions_lock);
+    return result;
+}
 
 // The steps every child of Hopper's takes before its own: its process group,
 // default dispositions for every signal the parent catches or ignores
-// (`reset`, from dispositions_to_reset; before the mask is emptied, so no
+// (`reset`, from dispositions_locked; before the mask is emptied, so no
 // handler of the parent's can run in the child), an empty
 // mask, the standard descriptors, and every other descriptor closed at exec.
 // Raw system calls only: hopper_spawn's child shares the parent's memory,
@@ -200,10 +212,12 @@ pid_t hopper_spawn_as_user(const char *path, char *const argv[], char *const env
                            unsigned int uid, unsigned int gid, const unsigned int *groups, int ngroups,
                            int *failed_step) {
     *failed_step = 0;
-    uint64_t reset = dispositions_to_reset();
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) return -1;
+    pthread_mutex_lock(&dispositions_lock);
+    uint64_t reset = dispositions_locked();
     pid_t pid = fork();
+    if (pid != 0) pthread_mutex_unlock(&dispositions_lock);  // the child never takes it again
     if (pid < 0) {
         int saved = errno;
         close(report[0]);
@@ -278,7 +292,8 @@ pid_t hopper_spawn(const char *path, char *const argv[], char *const envp[],
         spawn_stack = malloc(SPAWN_STACK_SIZE);
         if (spawn_stack == NULL) { errno = ENOMEM; return -1; }
     }
-    struct spawn_request request = {path, argv, envp, {stdin_fd, stdout_fd, stderr_fd}, cwd, new_group, dispositions_to_reset(), 0, 0};
+    pthread_mutex_lock(&dispositions_lock);
+    struct spawn_request request = {path, argv, envp, {stdin_fd, stdout_fd, stderr_fd}, cwd, new_group, dispositions_locked(), 0, 0};
     // Every signal blocked (glibc's internal ones too) until the child has
     // made its dispositions default.
     sigset_t all, old;
@@ -287,6 +302,7 @@ pid_t hopper_spawn(const char *path, char *const argv[], char *const envp[],
     uintptr_t top = ((uintptr_t)spawn_stack + SPAWN_STACK_SIZE) & ~(uintptr_t)15;
     pid_t pid = clone(spawn_child, (void *)top, CLONE_VM | CLONE_VFORK | SIGCHLD, &request);
     int saved = errno;
+    pthread_mutex_unlock(&dispositions_lock);
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, NULL, _NSIG / 8);
     if (pid < 0) { errno = saved; return -1; }
     if (request.step != 0) {

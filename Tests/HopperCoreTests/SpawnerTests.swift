@@ -156,14 +156,16 @@ struct SpawnerTests {
 
     @Test func childHasDefaultSignalsAndAnEmptyMask() async throws {
         SignalStream.ignore(.pipe)
-        // Ignored only around the spawn: a test process immune to SIGTERM outlives `timeout`.
-        let previous = signal(SIGTERM, SIG_IGN)
+        // Ignored only around the spawn, and a signal no test sends: a spawn
+        // of another test between this change and its notice keeps the old
+        // set, and its child would start with SIGWINCH ignored (harmless).
+        let previous = signal(SIGWINCH, SIG_IGN)
         Spawner.signalDispositionsChanged()
         let marker = SystemTestProbe.marker("sigstate")
         var cat = request(["/bin/cat", "/proc/self/status"], marker)
         cat.stdout = .pipe
         let process = try Spawner.spawn(cat)
-        signal(SIGTERM, previous)
+        signal(SIGWINCH, previous)
         Spawner.signalDispositionsChanged()
         let output = try SystemTestProbe.readString(try #require(process.stdout))
         let status = await process.exit.value()

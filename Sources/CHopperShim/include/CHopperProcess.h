@@ -20,12 +20,6 @@ int hopper_pipe2(int fds[2], int flags);
 /// sigabbrev_np(3): "TERM" for SIGTERM; NULL for a number glibc does not name.
 const char *hopper_signal_abbreviation(int signo);
 
-/// sigaction(2), query only: 0 when `signo`'s disposition is SIG_DFL, 1 when SIG_IGN
-/// (or, for SIGCHLD, when SA_NOCLDWAIT is set: children are not kept as zombies either way),
-/// 2 when a handler is installed; -1 with errno set on failure. (Swift cannot compare
-/// sa_handler with SIG_IGN or SIG_DFL, which it imports as non-Equatable C function pointers.)
-int hopper_signal_disposition(int signo);
-
 /// sigaction(2): installs Hopper's signal relay handler for `signo` (with SA_RESTART, plus
 /// SA_NOCLDSTOP for SIGCHLD). The handler is async-signal-safe: it marks `signo` pending
 /// and writes one byte to `wake_fd` (non-blocking; a full pipe already means a wake-up is
@@ -34,13 +28,17 @@ int hopper_signal_relay_install(int signo, int wake_fd);
 
 /// Tells the spawns that a signal's disposition may have changed: the next
 /// one asks the kernel again which signals its child must set back to
-/// SIG_DFL (those caught or ignored). Call it after every sigaction or
-/// signal(2) outside this file (hopper_signal_relay_install calls it itself).
+/// SIG_DFL (those caught or ignored). For a sigaction or signal(2) made
+/// outside this file; a spawn that runs between that change and this call
+/// still uses the old set. (hopper_signal_relay_install and
+/// hopper_signal_ignore change dispositions under the spawns' lock, with no
+/// such moment.)
 void hopper_signal_dispositions_changed(void);
 
-/// The signals (bit `signo - 1`) a child is to set back to SIG_DFL: those
-/// caught or ignored in this process when the kernel was last asked.
-uint64_t hopper_signal_dispositions_to_reset(void);
+/// signal(2) with SIG_IGN for `signo` (if `only_if_default`, only when its
+/// disposition is SIG_DFL), under the spawns' lock: no spawn's child misses
+/// the change. Returns 0, or -1 with errno set.
+int hopper_signal_ignore(int signo, int only_if_default);
 
 /// preadv2(2) at the current position with RWF_NOWAIT: a read that returns
 /// EAGAIN instead of waiting, whatever the descriptor's O_NONBLOCK says.

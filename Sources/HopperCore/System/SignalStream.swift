@@ -55,15 +55,12 @@ public enum SignalStream {
     ///   miss the signal whenever a thread that does not block it receives it.
     public static func ignore(_ signal: Signal) {
         precondition(signal != .child, "SIGCHLD must never be ignored: the kernel would reap children itself")
-        _ = Glibc.signal(signal.rawValue, SIG_IGN)
-        hopper_signal_dispositions_changed()
+        _ = hopper_signal_ignore(signal.rawValue, 0)
     }
 
     /// signal(2) with SIG_IGN, only when the disposition is still SIG_DFL, so the
     /// relay's handler installed for an earlier stream stays in place.
     private static func ignoreIfDefault(_ signal: Signal) {
-        guard hopper_signal_disposition(signal.rawValue) == 0 else { return }
-        _ = Glibc.signal(signal.rawValue, SIG_IGN)
-        hopper_signal_dispositions_changed()
+        _ = hopper_signal_ignore(signal.rawValue, 1)
     }
 }
