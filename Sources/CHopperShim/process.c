@@ -28,11 +28,17 @@ const char *hopper_signal_abbreviation(int signo) {
     return sigabbrev_np(signo);
 }
 
-// Which signals a spawn's child sets back to SIG_DFL, as last asked of the
-// kernel (see dispositions_locked below). The lock is held by every change
-// Hopper makes to a disposition and by every spawn from reading the set
-// until its child exists, so no child starts with a set older than a
-// change made through Hopper.
+// Which signals a child must set back to SIG_DFL: those the parent catches
+// (a handler must not run in a child that shares the parent's memory, in
+// the moment between its mask emptied and its execve) or ignores (SIG_IGN
+// survives execve; a task must start with default dispositions). Setting
+// all 62 catchable signals in every child cost about 15 microseconds of
+// the loop's time a spawn, the parent waiting (CLONE_VFORK); the parent
+// asks the kernel once instead (dispositions_locked), and again after any
+// change. Hopper's own changes (the relay's handlers, hopper_signal_ignore)
+// and every spawn, from reading the set until its child exists, hold the
+// lock, so no child starts with a set older than such a change; others are
+// told of with hopper_signal_dispositions_changed.
 static pthread_mutex_t dispositions_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t dispositions_set;
 static int dispositions_known;
@@ -97,15 +103,6 @@ int hopper_wait_exit_code(int status) { return WEXITSTATUS(status); }
 int hopper_wait_signaled(int status) { return WIFSIGNALED(status) ? 1 : 0; }
 int hopper_wait_term_signal(int status) { return WTERMSIG(status); }
 
-// Which signals a child must set back to SIG_DFL: those the parent catches
-// (a handler must not run in a child that shares the parent's memory, in
-// the moment between its mask emptied and its execve) or ignores (SIG_IGN
-// survives execve; a task must start with default dispositions). Setting
-// all 62 catchable signals in every child cost about 15 microseconds of
-// the loop's time a spawn, the parent waiting (CLONE_VFORK); the parent
-// asks the kernel once instead, and again after any change: Hopper's own
-// (the relay's handlers, hopper_signal_ignore) are made under the lock,
-// and others are told of with hopper_signal_dispositions_changed.
 static inline uint64_t signal_bit(int signo) { return (uint64_t)1 << (signo - 1); }
 
 void hopper_signal_dispositions_changed(void) {
@@ -162,10 +159,8 @@ static int child_prepare(int new_group, const int fds[3], uint64_t reset) {
     if (new_group && syscall(SYS_setpgid, 0, 0) != 0) return HOPPER_STEP_SETPGID;
     struct sigaction dfl;  // all zeros: SIG_DFL in the kernel's layout and glibc's alike
     memset(&dfl, 0, sizeof dfl);
-    for (int s = 1; s < NSIG && reset != 0; s++) {
-        if (!(reset & signal_bit(s))) continue;
-        reset &= ~signal_bit(s);
-        syscall(SYS_rt_sigaction, s, &dfl, NULL, _NSIG / 8);
+    for (; reset != 0; reset &= reset - 1) {
+        syscall(SYS_rt_sigaction, __builtin_ctzll(reset) + 1, &dfl, NULL, _NSIG / 8);
     }
     sigset_t none;
     sigemptyset(&none);
@@ -335,16 +330,11 @@ int hopper_pipe_reads_nowait(void) {
     return supported;
 }
 
-int hopper_child_signalfd(void) {
+int hopper_take_child_signals(void) {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
-    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-}
-
-int hopper_block_child_signal(void) {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
-    return pthread_sigmask(SIG_BLOCK, &set, NULL);
+    int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd >= 0) pthread_sigmask(SIG_BLOCK, &set, NULL);
+    return fd;
 }

@@ -62,4 +62,19 @@ import Testing
         #expect(reader.drainAvailable(nowait: nowait) { got.append(contentsOf: $0) } == true)
         #expect(got.count == sent.count)
     }
+
+    /// `discardAvailable` empties a non-blocking pipe past one buffer's worth
+    /// and returns when it is empty, without waiting.
+    @Test func discardEmptiesAPipeWithoutWaiting() throws {
+        var fds: [Int32] = [-1, -1]
+        try #require(pipe(&fds) == 0)
+        let reader = FileDescriptor(rawValue: fds[0]), writer = FileDescriptor(rawValue: fds[1])
+        defer { reader.close(); writer.close() }
+        try reader.setNonBlockingPipeEnd()
+        try writer.writeAll([UInt8](repeating: 7, count: 1500))
+        reader.discardAvailable()
+        var byte: UInt8 = 0
+        #expect(read(reader.rawValue, &byte, 1) == -1 && errno == EAGAIN)
+        reader.discardAvailable()
+    }
 }

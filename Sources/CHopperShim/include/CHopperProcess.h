@@ -49,13 +49,12 @@ ssize_t hopper_read_nowait(int fd, void *buffer, size_t length);
 /// Asked of a pipe of its own.
 int hopper_pipe_reads_nowait(void);
 
-/// signalfd(2) for SIGCHLD, non-blocking and close-on-exec: readable while a
-/// SIGCHLD is pending for the process (or the reading thread). Returns the
-/// descriptor, or -1 with errno set.
-int hopper_child_signalfd(void);
-
-/// pthread_sigmask(2) adding SIGCHLD to the calling thread's blocked signals.
-int hopper_block_child_signal(void);
+/// signalfd(2) for SIGCHLD, non-blocking and close-on-exec (readable while
+/// a SIGCHLD is pending for the process or the reading thread), then
+/// SIGCHLD added to the calling thread's blocked signals, so that thread
+/// reads it instead of taking it. Returns the descriptor, or -1 with errno
+/// set (and nothing blocked).
+int hopper_take_child_signals(void);
 
 /// pthread_sigmask(2) with an empty set: the calling thread blocks no signal.
 int hopper_unblock_all_signals(void);

@@ -121,9 +121,10 @@ public final class Daemon: @unchecked Sendable {
     /// (DaemonHeldForSync.swift). Its `released` snapshot is what status.json
     /// and metrics.prom say, so that they never count a task whose record is
     /// not yet in done/, or whose file is not yet where its state says.
-    var held = SyncHolds<HookQueue.Job, Published>(released: Published(stats: Stats(), counts: [:]))
-    /// The counters and the tasks in each unfinished state at a turn's end.
-    struct Published {
+    var held = SyncHolds<HookQueue.Job, StatusCounts>(released: StatusCounts(stats: Stats(), counts: [:]))
+    /// The counters and the tasks in each unfinished state at a turn's end
+    /// (what status.json and metrics.prom say once the turn is released).
+    struct StatusCounts {
         var stats: Stats
         var counts: [TaskState: Int]
     }

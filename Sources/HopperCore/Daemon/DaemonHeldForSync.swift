@@ -8,7 +8,7 @@ extension Daemon {
     /// (the one its commit returned) is carried out.
     func holdForSync(_ batch: UInt64) {
         held.hold(batch: batch, events: events.appended, hooks: hooksToStart,
-                  snapshot: Published(stats: stats, counts: scheduler.counts()))
+                  snapshot: StatusCounts(stats: stats, counts: scheduler.counts()))
         hooksToStart.removeAll()
     }
 
@@ -18,8 +18,11 @@ extension Daemon {
     func releaseHeldForSync() {
         let release = held.release(carriedOut: store.carriedOut)
         hooksToStart += release.hooks
-        if release.eventsThrough != nil { published.changed = true }
         startDueHooks()
-        if let through = release.eventsThrough { events.flush(through: through, reportingTo: log) }
+        // Something was released: the published counts moved.
+        if let through = release.eventsThrough {
+            published.changed = true
+            events.flush(through: through, reportingTo: log)
+        }
     }
 }

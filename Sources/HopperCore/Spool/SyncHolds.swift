@@ -40,12 +40,10 @@ struct SyncHolds<Hook, Snapshot> {
 
     /// Holds a turn's events (appended before `events`), hooks and snapshot until `batch` is carried out.
     mutating func hold(batch: UInt64, events: Int, hooks: [Hook], snapshot: Snapshot) {
-        let turn = Turn(batch: batch, events: events, hooks: hooks, snapshot: snapshot)
-        if let last = turns.last, last.batch == batch {
-            turns[turns.count - 1] = Turn(batch: batch, events: events, hooks: last.hooks + hooks, snapshot: snapshot)
-        } else {
-            turns.append(turn)
-        }
+        var turn = Turn(batch: batch, events: events, hooks: hooks, snapshot: snapshot)
+        guard let last = turns.last, last.batch == batch else { turns.append(turn); return }
+        turn.hooks = last.hooks + hooks
+        turns[turns.count - 1] = turn
     }
 
     /// Releases every turn whose batch is carried out (`carriedOut` and before).

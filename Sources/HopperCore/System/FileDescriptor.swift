@@ -115,6 +115,21 @@ public struct FileDescriptor: Sendable, Hashable {
         }
     }
 
+    /// read(2) of what a non-blocking descriptor holds now, dropped: the
+    /// wake-ups of a pipe or a signalfd, whose reading is the whole point.
+    /// A read shorter than the buffer emptied it (whatever comes after makes
+    /// it readable again); EINTR is read again. The buffer is a whole number
+    /// of a signalfd's 128-byte records.
+    public func discardAvailable() {
+        withUnsafeTemporaryAllocation(byteCount: 512, alignment: 16) { buffer in
+            while true {
+                let n = Glibc.read(rawValue, buffer.baseAddress, buffer.count)
+                if n == buffer.count || (n < 0 && errno == EINTR) { continue }
+                return
+            }
+        }
+    }
+
     /// fsync(2).
     public func sync(subject: String? = nil) throws(SystemError) {
         _ = try retryingInterrupts("fsync", subject) { fsync(rawValue) }

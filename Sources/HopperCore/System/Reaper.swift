@@ -89,27 +89,14 @@ public final class Reaper: Sendable {
     /// thread, and a SIGCHLD is either delivered to a handler or left
     /// pending for the signalfd, never lost. Without a signalfd, the relay alone.
     private static func readChildSignals() {
-        let raw = hopper_child_signalfd()
-        guard raw >= 0 else { return }
-        let fd = FileDescriptor(rawValue: raw)
         let poller = Poller.shared
         poller.execute {
+            let raw = hopper_take_child_signals()
+            guard raw >= 0 else { return }
+            let fd = FileDescriptor(rawValue: raw)
             _ = poller.register(fd, .readable) { _ in
-                Reaper.drainSignals(fd)
+                fd.discardAvailable()
                 Reaper.shared.reapAll()
-            }
-            _ = hopper_block_child_signal()
-        }
-    }
-
-    /// Reads the signalfd's pending SIGCHLD (one `signalfd_siginfo` of 128
-    /// bytes each, at most one pending) until a read comes back short.
-    private static func drainSignals(_ fd: FileDescriptor) {
-        withUnsafeTemporaryAllocation(byteCount: 4 * 128, alignment: 8) { buffer in
-            while true {
-                let n = read(fd.rawValue, buffer.baseAddress, buffer.count)
-                if n == buffer.count || (n < 0 && errno == EINTR) { continue }
-                return
             }
         }
     }

@@ -54,7 +54,8 @@ final class SignalRelay: Sendable {
         // Level-triggered: a byte written before the registration is seen right after it.
         poller.execute {
             _ = poller.register(wakeRead, .readable) { _ in
-                SignalRelay.drain(wakeRead)
+                // The bytes only mean "look at the pending marks".
+                wakeRead.discardAvailable()
                 for signo in Int32(1)..<65 where hopper_signal_relay_take(signo) != 0 {
                     SignalRelay.shared.fanOut(signo)
                 }
@@ -95,19 +96,5 @@ final class SignalRelay: Sendable {
     private func fanOut(_ signo: Int32) {
         let handlers = subscribers.withLock { Array(($0.bySignal[signo] ?? [:]).values) }
         for handler in handlers { handler() }
-    }
-
-    /// read(2) on the wake pipe until it is empty; the bytes only mean "look
-    /// at the pending marks". A read shorter than the buffer emptied the
-    /// pipe: a byte written after it makes the pipe readable again, and the
-    /// poller (level-triggered) comes back.
-    private static func drain(_ fd: FileDescriptor) {
-        var buffer: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
-        let size = MemoryLayout.size(ofValue: buffer)
-        while true {
-            let (count, error) = (withUnsafeMutableBytes(of: &buffer) { read(fd.rawValue, $0.baseAddress, $0.count) }, Errno.current)
-            if count == size || (count == -1 && error == .interrupted) { continue }
-            return
-        }
     }
 }

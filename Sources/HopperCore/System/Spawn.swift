@@ -78,9 +78,9 @@ public struct SpawnedProcess: Sendable {
 /// signals included), an empty signal mask, and only descriptors 0, 1 and 2.
 ///
 /// The child sets back to default only the signals this process catches or
-/// ignores, as last asked of the kernel; code that changes a disposition
-/// calls `Spawner.signalDispositionsChanged()` (Hopper's signal relay and
-/// `SignalStream.ignore` do).
+/// ignores, as last asked of the kernel. Hopper's own changes (the signal
+/// relay, `SignalStream.ignore`) are seen by every later spawn; other code
+/// that changes a disposition calls `Spawner.signalDispositionsChanged()`.
 public enum Spawner {
     /// A signal's disposition may have changed: the next spawn asks the
     /// kernel again which ones its child must set back to default.
