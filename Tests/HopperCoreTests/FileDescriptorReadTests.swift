@@ -44,9 +44,8 @@ import Testing
     @Test(arguments: [true, false])
     func aPipeIsDrainedWithoutWaiting(nowait: Bool) throws {
         if nowait { try #require(FileDescriptor.readsPipesWithoutWaiting, "this kernel has no RWF_NOWAIT for pipes") }
-        var fds: [Int32] = [-1, -1]
-        try #require(pipe(&fds) == 0)
-        let reader = FileDescriptor(rawValue: fds[0]), writer = FileDescriptor(rawValue: fds[1])
+        // O_CLOEXEC: a child another test spawns must not keep the writer open.
+        let (reader, writer) = try FileDescriptor.makePipe()
         defer { reader.close() }
         if nowait { #expect(fcntl(reader.rawValue, F_GETFL) & O_NONBLOCK == 0) } else { try reader.setNonBlockingPipeEnd() }
         // The pipe's own capacity raised, so one write is all there when the drain starts.
@@ -59,6 +58,10 @@ import Testing
         #expect(got == sent)
         #expect(reader.drainAvailable(nowait: nowait) { got.append(contentsOf: $0) } == false)
         writer.close()
+        // Until a child forked by another test's spawn has exec'd, it holds
+        // the writer too: the end is there once poll(2) reports the hang-up.
+        var ready = pollfd(fd: reader.rawValue, events: Int16(POLLIN), revents: 0)
+        try #require(poll(&ready, 1, 15_000) == 1 && ready.revents & Int16(POLLHUP) != 0)
         #expect(reader.drainAvailable(nowait: nowait) { got.append(contentsOf: $0) } == true)
         #expect(got.count == sent.count)
     }
@@ -66,11 +69,8 @@ import Testing
     /// `discardAvailable` empties a non-blocking pipe past one buffer's worth
     /// and returns when it is empty, without waiting.
     @Test func discardEmptiesAPipeWithoutWaiting() throws {
-        var fds: [Int32] = [-1, -1]
-        try #require(pipe(&fds) == 0)
-        let reader = FileDescriptor(rawValue: fds[0]), writer = FileDescriptor(rawValue: fds[1])
+        let (reader, writer) = try FileDescriptor.makePipe(flags: O_NONBLOCK)
         defer { reader.close(); writer.close() }
-        try reader.setNonBlockingPipeEnd()
         try writer.writeAll([UInt8](repeating: 7, count: 1500))
         reader.discardAvailable()
         var byte: UInt8 = 0

@@ -120,16 +120,15 @@ struct SpawnerTests {
         #expect(await process.exit.value() == .exited(0))
 
         var errors = request(["/bin/sh", "-c", "echo out; echo err >&2"], marker)
-        var fds: [Int32] = [-1, -1]
-        #expect(pipe(&fds) == 0)
-        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        errors.stdout = .fd(FileDescriptor(rawValue: fds[1]))
+        // O_CLOEXEC from the start: a child another test spawns must not keep the writer.
+        let (outRead, outWrite) = try FileDescriptor.makePipe()
+        errors.stdout = .fd(outWrite)
         errors.stderr = .pipe
         let shell = try Spawner.spawn(errors)
-        FileDescriptor(rawValue: fds[1]).close()
+        outWrite.close()
         #expect(shell.stdout == nil)
         #expect(try SystemTestProbe.readString(try #require(shell.stderr)) == "err\n")
-        #expect(try SystemTestProbe.readString(FileDescriptor(rawValue: fds[0])) == "out\n")
+        #expect(try SystemTestProbe.readString(outRead) == "out\n")
         #expect(await shell.exit.value() == .exited(0))
         #expect(await SystemTestProbe.noSurvivors(marker))
     }

@@ -11,6 +11,14 @@ public struct FileDescriptor: Sendable, Hashable {
     public static let standardOutput = FileDescriptor(rawValue: 1)
     public static let standardError = FileDescriptor(rawValue: 2)
 
+    /// pipe2(2), always with O_CLOEXEC (plus `flags`, such as O_NONBLOCK):
+    /// (read end, write end). No child another thread starts keeps an end.
+    public static func makePipe(flags: Int32 = 0, subject: String? = nil) throws(SystemError) -> (read: FileDescriptor, write: FileDescriptor) {
+        var fds: [Int32] = [-1, -1]
+        _ = try retryingInterrupts("pipe2", subject) { hopper_pipe2(&fds, O_CLOEXEC | flags) }
+        return (FileDescriptor(rawValue: fds[0]), FileDescriptor(rawValue: fds[1]))
+    }
+
     /// close(2). EINTR is not retried: on Linux the descriptor is gone either way.
     public func close() {
         _ = Glibc.close(rawValue)

@@ -44,11 +44,9 @@ final class SignalRelay: Sendable {
     }
 
     private init() {
-        var fds: [Int32] = [-1, -1]
-        let (made, error) = (hopper_pipe2(&fds, O_NONBLOCK | O_CLOEXEC), Errno.current)
-        precondition(made == 0, "pipe2 for the signal relay failed: \(error)")
-        wakeRead = FileDescriptor(rawValue: fds[0])
-        wakeWrite = FileDescriptor(rawValue: fds[1])
+        do { (wakeRead, wakeWrite) = try FileDescriptor.makePipe(flags: O_NONBLOCK) } catch {
+            preconditionFailure("pipe2 for the signal relay failed: \(error)")
+        }
         let wakeRead = self.wakeRead
         let poller = Poller.shared
         // Level-triggered: a byte written before the registration is seen right after it.

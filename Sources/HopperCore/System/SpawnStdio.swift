@@ -24,10 +24,10 @@ struct SpawnStdio: ~Copyable {
         case .null: return -1
         case .fd(let fd): return fd.rawValue
         case .pipe:
-            let (read, write) = try makePipe()
-            parentEnds[0] = FileDescriptor(rawValue: write)
-            childEnds.append(FileDescriptor(rawValue: read))
-            return read
+            let (read, write) = try FileDescriptor.makePipe(subject: subject)
+            parentEnds[0] = write
+            childEnds.append(read)
+            return read.rawValue
         }
     }
 
@@ -37,10 +37,10 @@ struct SpawnStdio: ~Copyable {
         case .null: return -1
         case .fd(let fd): return fd.rawValue
         case .pipe:
-            let (read, write) = try makePipe()
-            parentEnds[Int(target)] = FileDescriptor(rawValue: read)
-            childEnds.append(FileDescriptor(rawValue: write))
-            return write
+            let (read, write) = try FileDescriptor.makePipe(subject: subject)
+            parentEnds[Int(target)] = read
+            childEnds.append(write)
+            return write.rawValue
         }
     }
 
@@ -50,13 +50,5 @@ struct SpawnStdio: ~Copyable {
 
     func closeParentEnds() {
         for case let fd? in parentEnds { fd.close() }
-    }
-
-    /// pipe2(2) with O_CLOEXEC: (read end, write end). The caller files both ends
-    /// before the next call can throw.
-    private func makePipe() throws(SystemError) -> (Int32, Int32) {
-        var fds: [Int32] = [-1, -1]
-        _ = try retryingInterrupts("pipe2", subject) { hopper_pipe2(&fds, O_CLOEXEC) }
-        return (fds[0], fds[1])
     }
 }
