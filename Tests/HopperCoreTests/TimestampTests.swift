@@ -62,6 +62,16 @@ import Testing
         #expect(parsed("2262-04-11T00:00:00Z") != nil)
     }
 
+    /// A well-formed time past what a Timestamp holds is told apart from a malformed one.
+    @Test func wellFormedButOutOfRange() {
+        for text in ["2999-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "0000-01-01T00:00:00Z", "1600-02-29T00:00:00+01:00", "2262-12-31T00:00:00Z"] {
+            #expect(Timestamp.isOutOfRange(rfc3339: text), "\(text)")
+        }
+        for text in ["2026-01-01T00:00:00Z", "2262-04-11T00:00:00Z", "2999-13-01T00:00:00Z", "2999-01-01 00:00:00Z", "2999", "now", ""] {
+            #expect(!Timestamp.isOutOfRange(rfc3339: text), "\(text)")
+        }
+    }
+
     @Test func roundTripsAcrossManyDays() {
         // Every 37 hours and a bit over ~250 years exercises every month and leap rule.
         var nanoseconds: Int64 = -5_000_000_000_000_000_000

@@ -90,6 +90,9 @@ public struct TaskRequest: Sendable, Equatable {
         priority = try r.int("priority", in: -1000...1000) ?? 0
         if let s = try r.string("run_after") {
             guard let t = Timestamp(rfc3339: s) else {
+                if Timestamp.isOutOfRange(rfc3339: s) {
+                    throw HopperError(.invalidField, "field \"run_after\": \(FieldReader.describe(.string(s))) is outside the times Hopper can hold (years 1678 to 2261)", field: "run_after")
+                }
                 throw HopperError(.invalidField, "field \"run_after\": expected an RFC 3339 time such as 2026-01-31T23:00:00Z, got \(FieldReader.describe(.string(s)))", field: "run_after")
             }
             // Task files keep microseconds; a leap second or a finer fraction

@@ -120,6 +120,17 @@ public struct Timestamp: Sendable, Hashable, Comparable {
         nanoseconds = total
     }
 
+    /// Whether `text`, which `init?(rfc3339:)` refused, is a well-formed
+    /// RFC 3339 time whose year lies outside what a Timestamp holds (about
+    /// 1677-09-21 to 2262-04-11): such a text deserves its own message, not
+    /// "expected an RFC 3339 time".
+    public static func isOutOfRange(rfc3339 text: String) -> Bool {
+        guard Timestamp(rfc3339: text) == nil, text.utf8.count > 4,
+              let year = Int(text.prefix(4)), year <= 1677 || year >= 2262 else { return false }
+        // The same text in a year that fits (2000 is a leap year, so a 29 February stays valid).
+        return Timestamp(rfc3339: "2000" + text.dropFirst(4)) != nil
+    }
+
     /// This instant cut down to the microsecond, the precision `rfc3339`
     /// writes: what is stored is then exactly what is read back.
     public var wholeMicroseconds: Timestamp {

@@ -212,6 +212,12 @@ struct RequestRejection: Sendable, CustomTestStringConvertible {
         .init(#"{"id": "a", "command": "x", "after": ["b", "a"]}"#, .invalidField, "after"),
     ]
 
+    @Test func aRunAfterPastTheYearsHopperHoldsSaysSo() throws {
+        let error = try #require(rejection(#"{"command": "x", "run_after": "2999-01-01T00:00:00Z"}"#))
+        #expect(error.code == .invalidField && error.field == "run_after")
+        #expect(error.message == #"field "run_after": "2999-01-01T00:00:00Z" is outside the times Hopper can hold (years 1678 to 2261)"#)
+    }
+
     @Test(arguments: rejections)
     func rejectsNamingTheField(_ c: RequestRejection) throws {
         let error = try #require(rejection(c.json))
