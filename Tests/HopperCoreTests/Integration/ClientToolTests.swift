@@ -112,30 +112,34 @@ import Testing
     }
 
     /// `promtool check metrics` finds nothing to say of metrics.prom: after
-    /// successes, a failure, a cancellation and a rejection, and from a
-    /// session provider.
+    /// successes, a failure, a cancellation and a rejection, with a session
+    /// provider and an agent provider with a budget (its spend and limit gauges).
     @Test(.enabled(if: available("promtool"), "promtool is not installed (HOPPER_TEST_PROMTOOL, or HOPPER_REQUIRE_CLIENT_TOOLS=1 to fail)"))
     func metricsPassPromtool() async throws {
         let promtool = try Self.require("promtool")
         let t = try TestSpool(config: TestSpool.configuration(#"""
             "default_provider": "exec",
             "providers": {"exec": {"mode": "exec", "command": ["/bin/sh", "-c", "{command}"]},
-                          "shell": {"mode": "session", "protocol": "shell", "command": ["/bin/sh"]}}
+                          "shell": {"mode": "session", "protocol": "shell", "command": ["/bin/sh"]},
+                          "claude": {"agent": "claude", "executable": "\#(ExamplesTests.repository)/examples/providers/fake-stream-agent",
+                                     "budget": {"usd_per_day": 5}}}
             """#))
         try Spool.create(at: t.spool)
         let daemon = try await DaemonProcess(t).ready()
         try t.drop("ok.json", #"{"id": "ok", "command": "true"}"#)
         try t.drop("bad.json", #"{"id": "bad", "command": "exit 3"}"#)
         try t.drop("in-session.json", #"{"id": "in-session", "provider": "shell", "command": "echo hi"}"#)
+        try t.drop("agent.json", #"{"id": "agent", "provider": "claude", "command": "say hi"}"#)
         try t.drop("later.json", #"{"id": "later", "command": "true", "run_after": "2200-01-01T00:00:00Z"}"#)
         try t.drop("broken.json", "{")
-        try await eventually("three records, one task pending") { t.records().count == 3 && t.names("pending") == ["later.json"] }
+        try await eventually("four records, one task pending") { t.records().count == 4 && t.names("pending") == ["later.json"] }
         let cancel = try t.hopper(["cancel", "later"])
         #expect(cancel.exitCode == 0, "hopper cancel: \(cancel.stderr)")
-        try await eventually("four records") { t.records().count == 4 }
+        try await eventually("five records") { t.records().count == 5 }
         try await eventually("the metrics count the cancellation and the rejection") {
             let text = t.read("metrics.prom") ?? ""
             return text.contains("hopper_tasks_total{state=\"cancelled\"} 1") && text.contains("hopper_tasks_rejected_total 1")
+                && text.contains("hopper_provider_spent_usd_today{provider=\"claude\"} 0.000168")
         }
         let metrics = try #require(t.read("metrics.prom"))
         let check = try runProcess([promtool, "check", "metrics"], stdin: metrics)
