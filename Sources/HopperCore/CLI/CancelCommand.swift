@@ -20,16 +20,17 @@ enum CancelCommand {
         var status: Int32 = 0
         var out = Output()
         for id in args.taskIDs(verb: "cancel", status: &status) {
-            let found = reader.find(id)
-            if let found, found.state.isTerminal {
+            switch reader.locate(id) {
+            case .found(let found) where found.state.isTerminal:
                 Output.error("cannot cancel \(id): already \(found.state.rawValue)")
                 status = max(status, 1)
                 continue
-            }
-            if found == nil && !reader.isSubmitted(id) {
+            case .rejected, .missing:
                 Output.error("cannot cancel \(id): no such task")
                 status = 2
                 continue
+            case .found, .submitted:
+                break
             }
             do {
                 let fd = try reader.spool[.cancel].openFile(FileName(id.rawValue), O_WRONLY | O_CREAT, mode: 0o644)

@@ -46,13 +46,14 @@ struct OutputFollower {
 
     /// Looks at where the task is and acts on it; an exit status once it is over.
     private mutating func step() throws(HopperError) -> Int32? {
-        guard let found = reader.find(id) else {
-            if reader.isSubmitted(id) { return nil }
-            if let rejection = reader.rejection(id) {
-                Output.error("cannot tail \(id): rejected: \(rejection["message"]?.stringValue ?? "see rejected/")")
-                return 1
-            }
-            throw HopperError(.notFound, "cannot tail \(id): no such task")
+        let found: SpoolReader.Found
+        switch reader.locate(id) {
+        case .found(let f): found = f
+        case .submitted: return nil
+        case .rejected(let rejection):
+            Output.error("cannot tail \(id): rejected: \(rejection["message"]?.stringValue ?? "see rejected/")")
+            return 1
+        case .missing: throw HopperError(.notFound, "cannot tail \(id): no such task")
         }
         switch found.state {
         case .pending, .queued:

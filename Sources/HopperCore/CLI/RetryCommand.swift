@@ -27,8 +27,9 @@ enum RetryCommand {
         var status: Int32 = 0
         var out = Output()
         for old in args.taskIDs(verb: "retry", status: &status) {
-            guard let found = reader.find(old) else {
-                Output.error(reader.isSubmitted(old) ? "cannot retry \(old): submitted, not yet accepted" : "cannot retry \(old): no such task")
+            let location = reader.locate(old)
+            guard case .found(let found) = location else {
+                if case .submitted = location { Output.error("cannot retry \(old): submitted, not yet accepted") } else { Output.error("cannot retry \(old): no such task") }
                 status = 2
                 continue
             }

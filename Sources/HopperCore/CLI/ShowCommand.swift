@@ -14,9 +14,11 @@ enum ShowCommand {
         guard args.operands.count == 1 else { throw HopperError(.usage, "expected one task id") }
         guard let id = TaskID(args.operands[0]) else { throw HopperError(.notFound, "cannot show \(args.operands[0]): not a valid task id") }
         let reader = try SpoolReader.open(args.spoolPath)
-        guard let found = reader.find(id) else {
-            if reader.isSubmitted(id) { throw HopperError(.notFound, "cannot show \(id): submitted, not yet accepted") }
-            throw HopperError(.notFound, "cannot show \(id): no such task")
+        let found: SpoolReader.Found
+        switch reader.locate(id) {
+        case .found(let f): found = f
+        case .submitted: throw HopperError(.notFound, "cannot show \(id): submitted, not yet accepted")
+        case .rejected, .missing: throw HopperError(.notFound, "cannot show \(id): no such task")
         }
         var out = Output()
         if args.has("json") { out.line(JSONValue.object(found.object).serialized()) } else { out.keyValues(found.object) }

@@ -33,6 +33,38 @@ struct SpoolReader {
         return nil
     }
 
+    /// Where a task is, for the commands that name one.
+    enum Location {
+        case found(Found)
+        /// Its request waits in incoming/ or is being taken.
+        case submitted
+        /// Its request (`<id>.json`) was rejected: the explanation.
+        case rejected(JSONObject)
+        case missing
+
+        /// Accepted or still being submitted: its id is taken.
+        var exists: Bool {
+            switch self {
+            case .found, .submitted: return true
+            case .rejected, .missing: return false
+            }
+        }
+    }
+
+    /// Where task `id` is. The request's own places (incoming/, being
+    /// claimed) are looked at first, then the states: a request accepted
+    /// between the two looks is met in its state. The other order missed it
+    /// (gone from pending/ and queued/ when they were looked at because not
+    /// there yet, gone from incoming/ when that was), and a `hopper wait`
+    /// right after a `hopper submit` said "no such task".
+    func locate(_ id: TaskID) -> Location {
+        let submitted = isSubmitted(id)
+        if let found = find(id) { return .found(found) }
+        if submitted { return .submitted }
+        if let rejection = rejection(id) { return .rejected(rejection) }
+        return .missing
+    }
+
     /// Whether a request for `id` is still waiting in incoming/ (or being taken).
     func isSubmitted(_ id: TaskID) -> Bool {
         spool[.incoming].exists(FileName(id.rawValue + ".json")) || spool.claimed.exists(FileName(id.rawValue + ".json"))

@@ -113,7 +113,7 @@ struct SubmitBatch {
     /// A given id must be new to the call and to the spool (duplicate_id at intake otherwise).
     private mutating func checkUnique(_ id: TaskID, _ origin: Origin) throws(HopperError) {
         if reader == nil { reader = try? SpoolReader.open(spoolPath) }
-        guard givenIDs.insert(id).inserted, !(reader.map { $0.find(id) != nil || $0.isSubmitted(id) } ?? false) else {
+        guard givenIDs.insert(id).inserted, !(reader.map { $0.locate(id).exists } ?? false) else {
             throw HopperError(.duplicateID, "cannot submit\(origin.subject): a task with id \(id.rawValue) already exists")
         }
     }

@@ -59,11 +59,14 @@ enum WaitCommand {
         var results: [TaskID: (TaskState, String)] = [:]
         while true {
             for id in ids where results[id] == nil {
-                if let found = reader.find(id) {
+                switch reader.locate(id) {
+                case .found(let found):
                     if found.state.isTerminal { results[id] = (found.state, found.object["message"]?.stringValue ?? "") }
-                } else if let rejection = reader.rejection(id), !reader.isSubmitted(id) {
+                case .submitted:
+                    break
+                case .rejected(let rejection):
                     results[id] = (.error, "rejected: " + (rejection["message"]?.stringValue ?? "see rejected/"))
-                } else if !reader.isSubmitted(id) {
+                case .missing:
                     progress?.clear()
                     throw HopperError(.notFound, "cannot wait for \(id): no such task")
                 }

@@ -71,6 +71,29 @@ import Testing
         _ = try await daemon.stop()
     }
 
+    /// `hopper wait` (and show, tail, cancel) right after `hopper submit`,
+    /// while the daemon takes the request: it was looked for in the states
+    /// first and in incoming/ second, so a request accepted between the two
+    /// looks was in neither, and the command said "no such task" (once in
+    /// about 600 such pairs, four at a time). Four loops of 50 pairs here.
+    @Test func waitRightAfterSubmitNeverMissesTheTask() async throws {
+        let t = try TestSpool()
+        let daemon = try await DaemonProcess(t).ready()
+        let loop = """
+            i=0; while [ $i -lt 50 ]; do
+              id=$("$HOPPER" submit --spool "$HOPPER_SPOOL" --config "$HOPPER_CONFIG" -- true) || exit 3
+              "$HOPPER" wait --spool "$HOPPER_SPOOL" --config "$HOPPER_CONFIG" "$id" > /dev/null || exit 4
+              i=$((i + 1))
+            done
+            """
+        let loops = try (0..<4).map { _ in try BackgroundProcess(script: ["/bin/sh", "-c", loop], in: t, environment: ExamplesTests.environment(t)) }
+        for run in loops {
+            #expect(try await run.exited(timeout: 120) == .exited(0), "\(run.stderr)")
+        }
+        #expect(t.records().count == 200)
+        #expect(try await daemon.stop() == .exited(0))
+    }
+
     @Test func validateChecksWithoutSubmitting() throws {
         let t = try TestSpool()
         try t.write(t.base + "/good.json", #"{"command": "true", "priority": 5}"#)
