@@ -52,6 +52,8 @@ public enum HopperCLI {
             out.flush()
             return 0
         }
+        // Not a user's command: the process `hopper run` keeps beside it (RunGuard).
+        if name == RunGuard.command { return RunGuard.main(Array(words.dropFirst())) }
         guard let command = command(named: name) else {
             Output.error("unknown command \(name); see hopper --help")
             return 2

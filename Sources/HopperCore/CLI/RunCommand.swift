@@ -33,7 +33,7 @@ enum RunCommand {
             logger.format = f
         }
         let options = DaemonOptions(spoolPath: args.spoolPath, configPath: args.configPath, logger: logger, notifier: .fromEnvironment(),
-                                    exitWhenIdle: args.has("exit-when-idle"))
+                                    exitWhenIdle: args.has("exit-when-idle"), guardExecutable: "/proc/self/exe")
         let daemon = try Daemon(options: options)
         return try daemon.run()
     }

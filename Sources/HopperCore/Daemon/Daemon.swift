@@ -10,13 +10,18 @@ public struct DaemonOptions: Sendable {
     public var notifier: Notifier
     /// `--exit-when-idle`: stop, exit 0, once there is nothing left to do.
     public var exitWhenIdle: Bool
+    /// The hopper binary, to start the run's guard with (`RunGuard`); nil
+    /// starts none.
+    public var guardExecutable: String?
 
-    public init(spoolPath: String, configPath: String, logger: Logger = Logger(), notifier: Notifier = .disabled, exitWhenIdle: Bool = false) {
+    public init(spoolPath: String, configPath: String, logger: Logger = Logger(), notifier: Notifier = .disabled, exitWhenIdle: Bool = false,
+                guardExecutable: String? = nil) {
         self.spoolPath = spoolPath
         self.configPath = configPath
         self.logger = logger
         self.notifier = notifier
         self.exitWhenIdle = exitWhenIdle
+        self.guardExecutable = guardExecutable
     }
 }
 
@@ -163,6 +168,8 @@ public final class Daemon: @unchecked Sendable {
     let runID = IDSuffixGenerator.random(16)
     var previousRun: String?
     static let runMarker = "HOPPER_RUN"
+    /// Kills this run's processes if the daemon dies without stopping them.
+    var runGuard: RunGuard?
     /// Set with the exit code when the loop ends.
     let stopped = Latch<Result<Int32, HopperError>>()
     var signalSubscriptions: [(Signal, UInt64)] = []
@@ -329,6 +336,12 @@ public final class Daemon: @unchecked Sendable {
             let killed = ProcessScan.killMarked("\(Daemon.runMarker)=\(previousRun)")
             if killed > 0 { log.warning("recovery", "killed processes left by a previous daemon", [("count", "\(killed)")]) }
         }
+        if let executable = options.guardExecutable {
+            do { runGuard = try RunGuard.start(executable: executable, runID: runID, format: log.format) } catch {
+                // The next start still kills what a crash leaves: worth a warning, not a refusal.
+                log.warning("daemon", "cannot start the run guard; a crash would leave tasks running until the next start", [("error", "\(error)")])
+            }
+        }
     }
 
     private func lockHolder(_ path: String) -> pid_t? { Spool.recordedLockHolder(path) }
@@ -350,6 +363,12 @@ public final class Daemon: @unchecked Sendable {
     }
 
     private func close() {
+        // A clean byte only when the loop ended normally: sessions closed, no attempt left.
+        if let runGuard {
+            let clean: Bool
+            if case .success? = stopped.current { clean = true } else { clean = false }
+            runGuard.release(clean: clean)
+        }
         inotify?.close()
         hookMarkers?.close()
         syncer?.stop()

@@ -75,15 +75,21 @@ public enum ProcessScan {
         return entries.allSatisfy { entry in variables.contains { $0.elementsEqual(entry) } } ? .holds : .lacks
     }
 
-    /// SIGKILLs every process marked with `entry` and its process group.
+    /// SIGKILLs every process marked with `entry` and its process group,
+    /// never this process's group or `spared`.
     @discardableResult
-    public static func killMarked(_ entry: String) -> Int {
+    public static func killMarked(_ entry: String, sparing spared: pid_t = 0) -> Int {
+        killMarkedProcesses(entry, sparing: spared).count
+    }
+
+    /// `killMarked`, returning the processes it signalled.
+    public static func killMarkedProcesses(_ entry: String, sparing spared: pid_t = 0) -> [ProcessID] {
         let pids = processes(withEnvironment: entry)
         for pid in pids {
             let group = getpgid(pid.rawValue)
-            if group > 1 && group != ProcessIdentity.processGroup { ProcessGroup.signal(ProcessID(rawValue: group), .kill) }
+            if group > 1 && group != ProcessIdentity.processGroup && group != spared { ProcessGroup.signal(ProcessID(rawValue: group), .kill) }
             ProcessGroup.signalProcess(pid, .kill)
         }
-        return pids.count
+        return pids
     }
 }

@@ -39,6 +39,11 @@ import Testing
             let live = t.survivors(running: "sleep 1000")
             return live.isEmpty ? nil : live
         }
+        // The run's guard would kill them at once (see the next test): gone
+        // with the daemon here, the next start is what finds them.
+        let runGuard = try #require(DaemonProcess.runGuard(of: t))
+        #expect(kill(runGuard.rawValue, SIGKILL) == 0)
+        try await eventually("the guard gone") { DaemonProcess.runGuard(of: t) == nil }
         try await daemon.crash()
         #expect(orphans.allSatisfy { kill($0.rawValue, 0) == 0 }, "the crash left the task running")
         daemon = try await DaemonProcess(t).ready()
@@ -54,6 +59,36 @@ import Testing
         _ = try await eventuallyValue("sleeper cancelled") { t.record("sleeper") }
         _ = try await daemon.stop()
         #expect(t.survivors().isEmpty)
+    }
+
+    /// A daemon killed outright takes its run with it: the run's guard kills
+    /// every process the run started (a task's shell and what it runs, a
+    /// session that never reads its input) without waiting for a restart,
+    /// then exits. A clean stop leaves no guard behind either.
+    @Test func aKilledDaemonsTasksAndSessionsDieWithoutARestart() async throws {
+        let t = try TestSpool(config: TestSpool.configuration(#"""
+            "default_provider": "exec",
+            "providers": {"exec": {"mode": "exec", "command": ["/bin/sh", "-c", "{command}"]},
+                          "deaf": {"mode": "session", "protocol": "jsonl", "command": ["/bin/sleep", "1000"]}}
+            """#))
+        let daemon = try await DaemonProcess(t).ready()
+        #expect(DaemonProcess.runGuard(of: t) != nil, "the guard runs beside the daemon")
+        try t.drop("long.json", #"{"id": "long", "command": "sleep 1000"}"#)
+        try t.drop("deaf.json", #"{"id": "deaf", "provider": "deaf", "command": "hello"}"#)
+        // The task's shell, its sleep, and the session's sleep.
+        try await eventually("the task and the session running") { t.survivors(running: "sleep 1000").count == 3 }
+        try await daemon.crash()
+        try await eventually("nothing of the run left, without a restart") { t.survivors().isEmpty }
+        try await eventually("the guard gone") { DaemonProcess.runGuard(of: t) == nil }
+        #expect(daemon.log.contains("killed the processes its run left"), "\(daemon.log)")
+
+        // After a clean stop (it requeues what the restart resumed), nothing either, the guard included.
+        let again = try await DaemonProcess(t).ready()
+        #expect(DaemonProcess.runGuard(of: t) != nil)
+        #expect(try await again.stop() == .exited(0))
+        #expect(DaemonProcess.runGuard(of: t) == nil, "a stopped daemon waited for its guard")
+        #expect(t.survivors().isEmpty)
+        #expect(!again.log.contains("killed the processes its run left"))
     }
 
     @Test func thirdInterruptionEndsInError() async throws {

@@ -158,7 +158,9 @@ import Testing
         var children: Int
     }
 
-    static func usage(_ pid: ProcessID) throws -> Usage {
+    /// `pid`'s descriptors, resident memory and children (but `excluded`,
+    /// the run guard every daemon keeps).
+    static func usage(_ pid: ProcessID, excluding excluded: ProcessID? = nil) throws -> Usage {
         let fds = try Directory.open("/proc/\(pid.rawValue)/fd")
         defer { fds.close() }
         let status = String(decoding: try AtomicFile.read(path: "/proc/\(pid.rawValue)/status"), as: UTF8.self)
@@ -168,7 +170,7 @@ import Testing
         defer { tasks.close() }
         for tid in try tasks.entries() {
             let text = (try? AtomicFile.read(path: "/proc/\(pid.rawValue)/task/\(tid.escaped)/children")) ?? []
-            children += text.split(separator: UInt8(ascii: " ")).count
+            children += text.split(separator: UInt8(ascii: " ")).filter { pid_t(String(decoding: $0, as: UTF8.self)) != excluded?.rawValue }.count
         }
         return Usage(fds: try fds.entries().count, rssKiB: rss, children: children)
     }
@@ -190,10 +192,11 @@ import Testing
                 return closed >= range.upperBound
             }
         }
+        let runGuard = try #require(DaemonProcess.runGuard(of: t))
         try await batch(0..<100)
-        let warm = try SessionLeakTests.usage(daemon.pid)
+        let warm = try SessionLeakTests.usage(daemon.pid, excluding: runGuard)
         try await batch(100..<1000)
-        let after = try SessionLeakTests.usage(daemon.pid)
+        let after = try SessionLeakTests.usage(daemon.pid, excluding: runGuard)
         let sessions = Set(t.records().values.compactMap { $0["session"]?.stringValue })
         #expect(sessions.count == 1000, "one session per task")
         #expect(after.fds == warm.fds, "descriptors: \(warm.fds) after 100, \(after.fds) after 1,000")

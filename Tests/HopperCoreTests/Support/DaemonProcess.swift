@@ -45,5 +45,22 @@ final class DaemonProcess {
         _ = try await exited()
     }
 
+    /// The run guard of the run recorded in the spool's lock (`hopper __guard
+    /// RUN_ID …`), while it runs and is no zombie.
+    static func runGuard(of spool: TestSpool) -> ProcessID? {
+        guard let lock = spool.read(".hopper/lock"),
+              let runID = lock.split(whereSeparator: { $0 == " " || $0 == "\n" }).dropFirst().first else { return nil }
+        let wanted = ["hopper", RunGuard.command, String(runID)]
+        guard let proc = try? Directory.open("/proc") else { return nil }
+        defer { proc.close() }
+        for name in (try? proc.entries()) ?? [] {
+            guard let text = name.string, let pid = pid_t(text),
+                  let cmdline = try? AtomicFile.read(path: "/proc/\(pid)/cmdline") else { continue }
+            let words = cmdline.split(separator: 0).prefix(3).map { String(decoding: $0, as: UTF8.self) }
+            if words == wanted && !TestSpool.isZombie(ProcessID(rawValue: pid)) { return ProcessID(rawValue: pid) }
+        }
+        return nil
+    }
+
     // Left running by a test: BackgroundProcess kills it when this goes.
 }
