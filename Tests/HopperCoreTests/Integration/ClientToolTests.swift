@@ -4,8 +4,9 @@ import Testing
 
 /// The tools people submit with, run for real against a running daemon:
 /// rsync (renamed in from its hidden temporary file, `--inplace`, and
-/// `--delay-updates` through a hidden directory), cp and tar -x (written in
-/// place), sed -i on a hidden staged file, and promtool reading the metrics.
+/// `--delay-updates` through a hidden directory), cp, tar -x and mv from
+/// another filesystem (written in place), sed -i on a hidden staged file,
+/// and promtool reading the metrics.
 /// Each file is taken once and whole; nothing is rejected, nothing is left in
 /// incoming/.
 ///
@@ -87,6 +88,27 @@ import Testing
         let run = try runProcess(["tar", "-xf", archive, "-C", t.spool + "/incoming"])
         #expect(run.exitCode == 0, "tar -x: \(run.stderr)")
         try await expectEachTakenOnce(t, "tar -x")
+        #expect(try await daemon.stop() == .exited(0))
+    }
+
+    /// `mv` from another filesystem (a cron job staging in /dev/shm) cannot
+    /// rename: it copies each file into incoming/ under its final name, sets
+    /// its times and mode, then removes the source.
+    @Test func mvFromAnotherFilesystemTakesEachFileOnce() async throws {
+        let (t, daemon, src) = try await batch()
+        var shm = stat(), spool = stat()
+        let staging = "/dev/shm/hopper-mv-\(IDSuffixGenerator.random(8))"
+        // Another device, so mv cannot rename (where /dev/shm shares the spool's, nothing to test).
+        guard stat("/dev/shm", &shm) == 0, stat(t.spool, &spool) == 0, shm.st_dev != spool.st_dev, mkdir(staging, 0o755) == 0 else {
+            #expect(try await daemon.stop() == .exited(0))
+            return
+        }
+        defer { _ = try? runProcess(["/bin/rm", "-rf", staging]) }
+        let copy = try runProcess(["/bin/sh", "-c", "cp \"$0\"/*.json \"$0\"/*.sh \"$1\"", src, staging])
+        #expect(copy.exitCode == 0, "cp: \(copy.stderr)")
+        let run = try runProcess(["/bin/sh", "-c", "mv \"$0\"/* \"$1\"", staging, t.spool + "/incoming/"])
+        #expect(run.exitCode == 0, "mv: \(run.stderr)")
+        try await expectEachTakenOnce(t, "mv across filesystems")
         #expect(try await daemon.stop() == .exited(0))
     }
 
