@@ -23,7 +23,7 @@ import HopperCore
 /// - `exit N` (exec, sh): `succeeded` if N is 0 else `failed`, reason `exit`,
 ///   `exit_code` N, `signal` null;
 /// - an agent message `tI`: `succeeded`, reason `exit`, result `echo: tI`;
-///   `fail` (1 in 20 agent tasks): `failed`, reason `exit`, `is_error` true;
+///   `fail` (1 in 20 agent tasks): `failed`, reason `agent_error`, `is_error` true;
 ///   `crash` (1 in 100): `failed`, `exit_code` 3 (the agent exits 3);
 /// - timeout: `failed`, reason `timeout`; cancel: `cancelled`, reason `cancelled`.
 /// Anything else counts as a wrong record. When no record has appeared for
@@ -82,7 +82,7 @@ enum Soak {
             switch self {
             case .exit(let n): n == 0 ? "succeeded/exit 0" : "failed/exit \(n)"
             case .agent(let text): "succeeded/exit result \"echo: \(text)\""
-            case .agentError: "failed/exit is_error"
+            case .agentError: "failed/agent_error is_error"
             case .agentCrash: "failed exit_code 3 (agent crash)"
             case .timeout: "failed/timeout"
             case .cancelled: "cancelled/cancelled"
@@ -154,7 +154,8 @@ enum Soak {
         case .agent(let text):
             right = state == "succeeded" && reason == "exit" && result?["result"]?.stringValue == "echo: " + text
         case .agentError:
-            right = state == "failed" && reason == "exit" && result?["is_error"]?.boolValue == true
+            // An agent's own error, however it exited (docs/contract.md: reason agent_error).
+            right = state == "failed" && reason == "agent_error" && result?["is_error"]?.boolValue == true
         case .agentCrash:
             // The agent's own exit status: as exit_code (docs/contract.md), or
             // only in the message (the code today: "a session's status is not the task's").
