@@ -82,6 +82,34 @@ enum SlurmCluster {
         try runProcess(argv, environment: cluster.environment)
     }
 
+    /// When slurmctld logged the first line containing `text`, in seconds
+    /// since the epoch: its log stamps each line with the local time to the
+    /// millisecond (`[2026-12-04T07:31:03.322]`). The cluster's own clock for
+    /// an event, unlike a test's poll, which a busy machine can hold back.
+    static func controllerLogTime(_ cluster: Running, of text: String) -> Double? {
+        guard let log = try? AtomicFile.read(path: cluster.directory + "/log/slurmctld.log", limit: 64 << 20) else { return nil }
+        let needle = Array(text.utf8)
+        for line in log.split(separator: UInt8(ascii: "\n")) where line.count > 25 && line.first == UInt8(ascii: "[") {
+            guard line.firstRange(of: needle) != nil else { continue }
+            let stamp = String(decoding: line[line.index(after: line.startIndex)..<line.index(line.startIndex, offsetBy: 24)], as: UTF8.self)
+            // YYYY-MM-DDTHH:MM:SS.mmm
+            let parts = stamp.split(whereSeparator: { "-T:.".contains($0) }).compactMap { Int32($0) }
+            guard parts.count == 7 else { return nil }
+            var fields = tm()
+            fields.tm_year = parts[0] - 1900
+            fields.tm_mon = parts[1] - 1
+            fields.tm_mday = parts[2]
+            fields.tm_hour = parts[3]
+            fields.tm_min = parts[4]
+            fields.tm_sec = parts[5]
+            fields.tm_isdst = -1
+            let seconds = mktime(&fields)
+            guard seconds != -1 else { return nil }
+            return Double(seconds) + Double(parts[6]) / 1000
+        }
+        return nil
+    }
+
     /// Job ids Slurm still holds (pending, running or completing) whose name starts with `prefix`.
     static func activeJobs(_ cluster: Running, namePrefix prefix: String = "hopper-") throws -> [String] {
         let out = try command(cluster, ["/usr/bin/squeue", "-h", "-o", "%i %j %T"]).stdout
