@@ -68,6 +68,16 @@ struct ReaperTests {
         #expect(!Reaper.shared.isAwaited(process.pid))
     }
 
+    @Test func aTimedWaitEndsNilWhileTheChildRunsAndWithItsStatusOnceReaped() async throws {
+        let marker = SystemTestProbe.marker("timed")
+        let process = try Spawner.spawn(SpawnRequest(
+            executable: "/bin/sleep", arguments: ["sleep", "300"], environment: SystemTestProbe.environment(marker)))
+        #expect(process.exit.wait(timeout: 0.01) == nil)
+        #expect(process.exit.signal(.kill))
+        #expect(process.exit.wait(timeout: 15) == .signaled(.kill))
+        #expect(await SystemTestProbe.noSurvivors(marker))
+    }
+
     @Test func aChildsGroupDiesWithItWhenAskedAndIsNeverSignalledAfterItsReap() async throws {
         let marker = SystemTestProbe.marker("group")
         // The leader leaves a sleeper in its group and exits.

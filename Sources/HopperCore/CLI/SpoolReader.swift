@@ -17,7 +17,7 @@ struct SpoolReader {
     /// Looks in the order a task moves (pending, queued, running, done), so a
     /// task that moves on during the lookup is met again further along; one
     /// more pass covers a retry moving it back to pending/.
-    func find(_ id: TaskID) -> Found? {
+    private func find(_ id: TaskID) -> Found? {
         let name = Spool.taskFile(id)
         for _ in 0..<2 {
             for state in [TaskState.pending, .queued, .running] {
@@ -56,7 +56,9 @@ struct SpoolReader {
     /// between the two looks is met in its state. The other order missed it
     /// (gone from pending/ and queued/ when they were looked at because not
     /// there yet, gone from incoming/ when that was), and a `hopper wait`
-    /// right after a `hopper submit` said "no such task".
+    /// right after a `hopper submit` said "no such task". The one lookup of
+    /// a single task the commands have: its parts are private, so none can
+    /// look in the other order again.
     func locate(_ id: TaskID) -> Location {
         let submitted = isSubmitted(id)
         if let found = find(id) { return .found(found) }
@@ -66,12 +68,12 @@ struct SpoolReader {
     }
 
     /// Whether a request for `id` is still waiting in incoming/ (or being taken).
-    func isSubmitted(_ id: TaskID) -> Bool {
+    private func isSubmitted(_ id: TaskID) -> Bool {
         spool[.incoming].exists(FileName(id.rawValue + ".json")) || spool.claimed.exists(FileName(id.rawValue + ".json"))
     }
 
     /// The rejection of a request submitted as `<id>.json`, if it was rejected.
-    func rejection(_ id: TaskID) -> JSONObject? {
+    private func rejection(_ id: TaskID) -> JSONObject? {
         guard let bytes = try? AtomicFile.read(FileName(id.rawValue + ".json.error.json"), in: spool[.rejected]) else { return nil }
         return (try? JSONParser.parse(bytes))?.objectValue
     }

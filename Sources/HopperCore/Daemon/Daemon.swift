@@ -333,7 +333,7 @@ public final class Daemon: @unchecked Sendable {
         baseEnvironment = ProcessEnvironment.pairs().filter { !Notifier.environmentNames.contains($0.0) }
         collectConfiguredSecrets()
         if let previousRun, !previousRun.isEmpty {
-            let killed = ProcessScan.killMarked("\(Daemon.runMarker)=\(previousRun)")
+            let killed = ProcessScan.killMarked("\(Daemon.runMarker)=\(previousRun)").count
             if killed > 0 { log.warning("recovery", "killed processes left by a previous daemon", [("count", "\(killed)")]) }
         }
         if let executable = options.guardExecutable {

@@ -57,11 +57,7 @@ struct RunGuard {
             _ = Glibc.write(pipe.rawValue, &byte, 1)
         }
         pipe.close()
-        let deadline = MonotonicInstant.now().adding(seconds: seconds)
-        while process.exit.status == nil && MonotonicInstant.now() < deadline {
-            var pause = timespec(tv_sec: 0, tv_nsec: 1_000_000)
-            _ = nanosleep(&pause, nil)
-        }
+        _ = process.exit.wait(timeout: seconds)
     }
 
     /// The guard itself: `arguments` are what follows `__guard`.
@@ -72,7 +68,7 @@ struct RunGuard {
             return 2
         }
         // Stopping is the daemon's business: the guard ends with its pipe.
-        for signo in [SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGPIPE] { _ = signal(signo, SIG_IGN) }
+        for signal in [Signal.term, .interrupt, .hangup, .quit, .pipe] { SignalStream.ignore(signal) }
         var clean = false
         var byte: UInt8 = 0
         while true {
@@ -87,7 +83,7 @@ struct RunGuard {
         // Again while a pass finds one not seen before: a process forked during
         // a pass is marked too. (One just killed may be met again until it dies.)
         for _ in 0..<5 {
-            let found = ProcessScan.killMarkedProcesses(entry, sparing: daemonGroup)
+            let found = ProcessScan.killMarked(entry, sparing: daemonGroup)
             guard !killed.isSuperset(of: found) else { break }
             killed.formUnion(found)
             var pause = timespec(tv_sec: 0, tv_nsec: 5_000_000)

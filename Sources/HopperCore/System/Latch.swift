@@ -9,7 +9,12 @@ public final class Latch<Value: Sendable>: @unchecked Sendable {
 
     public init() {
         pthread_mutex_init(&mutex, nil)
-        pthread_cond_init(&condition, nil)
+        // Timed waits count on the monotonic clock: a wall-clock step neither cuts nor stretches them.
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(&condition, &attributes)
+        pthread_condattr_destroy(&attributes)
     }
 
     /// Sets the value and wakes every waiter; later calls are ignored.
@@ -35,5 +40,20 @@ public final class Latch<Value: Sendable>: @unchecked Sendable {
         defer { pthread_mutex_unlock(&mutex) }
         while value == nil { pthread_cond_wait(&condition, &mutex) }
         return value!
+    }
+
+    /// Blocks until the value is set or `seconds` have passed; nil then.
+    public func wait(timeout seconds: Double) -> Value? {
+        var deadline = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &deadline)
+        let nanoseconds = Int(deadline.tv_nsec) + Int(max(0, seconds) * 1e9)
+        deadline.tv_sec += nanoseconds / 1_000_000_000
+        deadline.tv_nsec = nanoseconds % 1_000_000_000
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        while value == nil {
+            if pthread_cond_timedwait(&condition, &mutex, &deadline) == ETIMEDOUT { break }
+        }
+        return value
     }
 }

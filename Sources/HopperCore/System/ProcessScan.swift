@@ -76,14 +76,9 @@ public enum ProcessScan {
     }
 
     /// SIGKILLs every process marked with `entry` and its process group,
-    /// never this process's group or `spared`.
+    /// never this process's group or `spared`. Returns the processes signalled.
     @discardableResult
-    public static func killMarked(_ entry: String, sparing spared: pid_t = 0) -> Int {
-        killMarkedProcesses(entry, sparing: spared).count
-    }
-
-    /// `killMarked`, returning the processes it signalled.
-    public static func killMarkedProcesses(_ entry: String, sparing spared: pid_t = 0) -> [ProcessID] {
+    public static func killMarked(_ entry: String, sparing spared: pid_t = 0) -> [ProcessID] {
         let pids = processes(withEnvironment: entry)
         for pid in pids {
             let group = getpgid(pid.rawValue)

@@ -190,6 +190,9 @@ public final class ChildExit: Sendable {
     /// Blocks the calling thread until the child has been reaped.
     public func wait() -> ExitStatus { latch.wait() }
 
+    /// `wait()` for at most `seconds`: nil if the child has not been reaped by then.
+    public func wait(timeout seconds: Double) -> ExitStatus? { latch.wait(timeout: seconds) }
+
     /// Suspends until the child has been reaped. Not cancellable: the wait
     /// ends when the child does, so cancel by killing its process group.
     public func value() async -> ExitStatus {

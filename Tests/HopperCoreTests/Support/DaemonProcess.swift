@@ -54,10 +54,9 @@ final class DaemonProcess {
         guard let proc = try? Directory.open("/proc") else { return nil }
         defer { proc.close() }
         for name in (try? proc.entries()) ?? [] {
-            guard let text = name.string, let pid = pid_t(text),
-                  let cmdline = try? AtomicFile.read(path: "/proc/\(pid)/cmdline") else { continue }
-            let words = cmdline.split(separator: 0).prefix(3).map { String(decoding: $0, as: UTF8.self) }
-            if words == wanted && !TestSpool.isZombie(ProcessID(rawValue: pid)) { return ProcessID(rawValue: pid) }
+            guard let text = name.string, let raw = pid_t(text) else { continue }
+            let pid = ProcessID(rawValue: raw)
+            if TestSpool.commandLine(pid)?.prefix(3).elementsEqual(wanted) == true && !TestSpool.isZombie(pid) { return pid }
         }
         return nil
     }

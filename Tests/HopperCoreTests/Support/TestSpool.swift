@@ -111,10 +111,13 @@ final class TestSpool {
     /// Survivors whose command line contains `text` (a task's own process,
     /// as opposed to the session shell that ran it).
     func survivors(running text: String) -> [ProcessID] {
-        survivors().filter { pid in
-            let cmdline = (try? AtomicFile.read(path: "/proc/\(pid.rawValue)/cmdline")) ?? []
-            return String(decoding: cmdline.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(text)
-        }
+        survivors().filter { pid in (TestSpool.commandLine(pid) ?? []).joined(separator: " ").contains(text) }
+    }
+
+    /// A process's argv (empty words left out), from /proc; nil once it is gone.
+    static func commandLine(_ pid: ProcessID) -> [String]? {
+        guard let cmdline = try? AtomicFile.read(path: "/proc/\(pid.rawValue)/cmdline") else { return nil }
+        return cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
     }
 
     static func isZombie(_ pid: ProcessID) -> Bool {
